@@ -1,0 +1,86 @@
+//! Errors of loading and evaluating a configuration. Each carries zc.buildout's `While:` trail
+//! (what was being done, outermost first) and a message worded as zc.buildout words it.
+
+use super::parser::ParseError;
+use super::pytext::repr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct Error {
+    /// The `While:` lines, outermost first (`Initializing.`, `Getting section x.`, ...).
+    pub doing: Vec<String>,
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("Couldn't open {0}")]
+    CouldNotOpen(String),
+    #[error("[Errno 2] No such file or directory: {}", repr(.0))]
+    FileNotFound(String),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error(
+        "{path}, line {line}: 'utf-8' codec can't decode byte 0x{byte:02x} in position {position}: {reason}"
+    )]
+    NotUtf8 {
+        path: String,
+        line: usize,
+        byte: u8,
+        position: usize,
+        reason: &'static str,
+    },
+    #[error("Recursive file include {} {}", super::pytext::repr_list(.chain.iter().map(String::as_str)), .file)]
+    RecursiveInclude { chain: Vec<String>, file: String },
+    #[error("The referenced section, {}, was not defined.", repr(.0))]
+    MissingSection(String),
+    #[error("Referenced option does not exist: {0} {1}")]
+    ReferencedOptionMissing(String, String),
+    #[error("Missing option: {0}:{1}")]
+    MissingOption(String, String),
+    #[error("Circular reference in substitutions.\n")]
+    CircularReference,
+    #[error("Infinite extending loop {}", repr(.0))]
+    InfiniteExtendingLoop(String),
+    #[error("No section named {}", repr(.0))]
+    NoSectionNamed(String),
+    #[error("Invalid value for {} option: {}", repr(.0), repr(.1))]
+    InvalidBool(String, String),
+    /// Any other message zc.buildout reports as a `UserError`.
+    #[error("{0}")]
+    User(String),
+}
+
+impl Error {
+    pub fn new(kind: impl Into<ErrorKind>) -> Error {
+        Error {
+            doing: Vec::new(),
+            kind: kind.into(),
+        }
+    }
+
+    pub fn user(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::User(message.into()))
+    }
+
+    /// Records that the error happened while doing `what` (an outer step).
+    pub fn within(mut self, what: impl Into<String>) -> Error {
+        self.doing.insert(0, what.into());
+        self
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds a `While:` step to the error of a result.
+pub(crate) trait Doing<T> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Doing<T> for Result<T> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| e.within(what()))
+    }
+}

@@ -1,0 +1,48 @@
+//! How the library reports progress: zc.buildout logs through Python's logging, where the
+//! `zc.buildout` logger prints bare messages and every other logger (recipes log under the part
+//! name) prints `<name>: <message>`. The library emits records; the binary decides what to show.
+
+/// Python logging levels, whose numbers matter: the threshold is `log-level - verbosity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug = 10,
+    Info = 20,
+    Warning = 30,
+    Error = 40,
+    Critical = 50,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+            Level::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// The logger name of buildout's own messages.
+pub const BUILDOUT_LOGGER: &str = "zc.buildout";
+
+/// Where records go. `configure` is called once the `[buildout]` section says how to log.
+pub trait Log {
+    /// `threshold`: records below it are dropped. `format`: a Python logging format string, or
+    /// `None` for zc.buildout's default (bare messages for buildout, `name: message` for others).
+    fn configure(&self, threshold: i64, format: Option<&str>);
+    fn log(&self, level: Level, logger: &str, message: &str);
+    /// Text zc.buildout prints directly to standard output, whatever the log level.
+    fn print(&self, text: &str);
+}
+
+/// A sink that drops everything, for callers that only want the result.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Log for Silent {
+    fn configure(&self, _threshold: i64, _format: Option<&str>) {}
+    fn log(&self, _level: Level, _logger: &str, _message: &str) {}
+    fn print(&self, _text: &str) {}
+}

@@ -1,0 +1,119 @@
+//! Helpers shared by the end-to-end tests: building the binary and recipe libraries once per
+//! test run, running the binary in a scratch buildout directory, and redacting paths.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+/// Builds `package` with cargo (once per process and package) and returns the path of the
+/// artefact whose target name is `target`. `cargo test` does not promise that other packages'
+/// binaries or cdylibs exist, so the tests ask cargo for them.
+pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
+    let cache = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (package.to_owned(), target.to_owned());
+    if let Some(path) = cache.get(&key) {
+        return path.clone();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", package, "--message-format=json"]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
+    assert!(
+        output.status.success(),
+        "building {package} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let path = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == target)
+        .find_map(|msg| {
+            msg["executable"].as_str().map(PathBuf::from).or_else(|| {
+                msg["filenames"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|f| f.as_str())
+                    .find(|f| f.ends_with(std::env::consts::DLL_SUFFIX))
+                    .map(PathBuf::from)
+            })
+        })
+        .unwrap_or_else(|| panic!("cargo reported no artefact {target} for {package}"));
+    cache.insert(key, path.clone());
+    path
+}
+
+/// The `buildout` binary.
+pub fn buildout_bin() -> PathBuf {
+    cargo_artifact("buildout-cli", "buildout")
+}
+
+/// What `buildout` uses as its default `executable`: the first `python3` on PATH.
+pub fn default_python() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("python3"))
+        .find(|p| p.is_file())
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "python3".to_owned())
+}
+
+/// Copies a directory tree.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The result of one run of the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: i32,
+}
+
+/// Runs `buildout args...` in `dir` with a clean environment: HOME is `dir/home`, no
+/// BUILDOUT_HOME, plus `env`. Paths are redacted: `dir` → `{DIR}`, the default Python → `{PYTHON}`.
+pub fn run_buildout(dir: &Path, args: &[String], env: &[(String, String)]) -> Outcome {
+    let mut cmd = Command::new(buildout_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("HOME", dir.join("home"))
+        .env("LANG", "C.UTF-8")
+        .env_remove("BUILDOUT_HOME");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run buildout: {e}"));
+    let dir_text = dir.to_string_lossy().into_owned();
+    let python = default_python();
+    let redact = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .replace(&dir_text, "{DIR}")
+            .replace(&python, "{PYTHON}")
+    };
+    Outcome {
+        stdout: redact(&output.stdout),
+        stderr: redact(&output.stderr),
+        status: output.status.code().unwrap_or(-1),
+    }
+}
