@@ -29,7 +29,7 @@ pub(crate) enum Early {
 }
 
 /// The commands zc.buildout knows, plus ours.
-pub(crate) const COMMANDS: [&str; 8] = [
+pub(crate) const COMMANDS: [&str; 9] = [
     "install",
     "annotate",
     "query",
@@ -38,6 +38,7 @@ pub(crate) const COMMANDS: [&str; 8] = [
     "setup",
     "runsetup",
     "resolve",
+    "recipes",
 ];
 
 /// Flag letters that take no value.

@@ -9,6 +9,7 @@ use buildout_core::log::{BUILDOUT_LOGGER, Level, Log, Silent};
 
 use crate::args::Invocation;
 use crate::output::Console;
+use crate::recipes;
 use crate::run::Failure;
 
 fn out(text: &str) {
@@ -66,7 +67,11 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Console) -> Result<u8, Failur
     } else {
         (Startup::CreateDirectories, console)
     };
-    let mut buildout = Buildout::load(&opts, env, log, startup)?;
+    let loaded = Buildout::load(&opts, env, log, startup);
+    if inv.command == "recipes" {
+        return recipes_command(loaded, inv, console);
+    }
+    let mut buildout = loaded?;
     // zc.buildout works from the buildout directory once it is loaded.
     let _ = std::env::set_current_dir(&buildout.directory);
     match inv.command.as_str() {
@@ -101,6 +106,35 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Console) -> Result<u8, Failur
         ))),
         _ => install(&mut buildout),
     }
+}
+
+/// `recipes` works with or without a configuration: without one the search path has no
+/// `recipe-path` and the current directory stands for the buildout directory.
+fn recipes_command(
+    loaded: Result<Buildout, buildout_core::config::Error>,
+    inv: &Invocation,
+    console: &Console,
+) -> Result<u8, Failure> {
+    let verbose = inv
+        .assignments
+        .iter()
+        .any(|a| a.option == "verbosity" && !a.value.starts_with('-'));
+    let mut loader = match loaded {
+        Ok(mut buildout) => recipes::loader_for(&mut buildout, console)?,
+        Err(e) if matches!(e.kind, buildout_core::config::ErrorKind::CouldNotOpen(_)) => {
+            let cwd = std::path::PathBuf::from(current_dir()?);
+            let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
+            let exe = std::env::current_exe().ok();
+            buildout_core::loader::Loader::new(buildout_core::loader::search_path(
+                None,
+                &cwd,
+                env_path.as_deref(),
+                exe.as_deref(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    recipes::list(&mut loader, &inv.args, verbose)
 }
 
 fn install(_buildout: &mut Buildout) -> Result<u8, Failure> {

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod output;
+mod recipes;
 mod run;
 
 use std::process::ExitCode;
