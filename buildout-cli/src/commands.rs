@@ -3,8 +3,11 @@
 
 use std::io::Write;
 
+use std::rc::Rc;
+
 use buildout_core::config::pytext::repr;
 use buildout_core::config::{Buildout, Environment, LoadOptions, Startup, pypath, render};
+use buildout_core::engine::{self, lock::DirectoryLock};
 use buildout_core::log::{BUILDOUT_LOGGER, Level, Log, Silent};
 
 use crate::args::Invocation;
@@ -55,7 +58,7 @@ fn load_options(inv: &Invocation) -> Result<LoadOptions, Failure> {
     })
 }
 
-pub(crate) fn dispatch(inv: &Invocation, console: &Console) -> Result<u8, Failure> {
+pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Failure> {
     let opts = load_options(inv)?;
     let env = Environment::current();
     if inv.command == "init" {
@@ -65,7 +68,7 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Console) -> Result<u8, Failur
     let (startup, log): (Startup, &dyn Log) = if inv.command == "resolve" {
         (Startup::ReadOnly, &Silent)
     } else {
-        (Startup::CreateDirectories, console)
+        (Startup::CreateDirectories, &**console)
     };
     let loaded = Buildout::load(&opts, env, log, startup);
     if inv.command == "recipes" {
@@ -97,14 +100,14 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Console) -> Result<u8, Failur
             if inv.args.is_empty() {
                 Ok(0)
             } else {
-                install(&mut buildout)
+                install(&mut buildout, &[], console)
             }
         }
         "setup" | "runsetup" => Err(Failure::plain(format!(
             "The {} command runs Python setup scripts, which this buildout does not do.",
             inv.command
         ))),
-        _ => install(&mut buildout),
+        _ => install(&mut buildout, &inv.args, console),
     }
 }
 
@@ -120,7 +123,7 @@ fn recipes_command(
         .iter()
         .any(|a| a.option == "verbosity" && !a.value.starts_with('-'));
     let mut loader = match loaded {
-        Ok(mut buildout) => recipes::loader_for(&mut buildout, console)?,
+        Ok(mut buildout) => recipes::develop_and_load(&mut buildout, console)?.0,
         Err(e) if matches!(e.kind, buildout_core::config::ErrorKind::CouldNotOpen(_)) => {
             let cwd = std::path::PathBuf::from(current_dir()?);
             let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
@@ -137,13 +140,29 @@ fn recipes_command(
     recipes::list(&mut loader, &inv.args, verbose)
 }
 
-fn install(_buildout: &mut Buildout) -> Result<u8, Failure> {
-    Err(Failure {
-        doing: vec!["Installing.".into()],
-        message: "Installing parts is not available in this version of buildout yet: it reads, checks and \
-                  shows configurations (annotate, query, resolve)."
-            .into(),
+/// `install [parts]`, holding the buildout directory's lock.
+fn install(
+    buildout: &mut Buildout,
+    parts: &[String],
+    console: &Rc<Console>,
+) -> Result<u8, Failure> {
+    let dir = std::path::PathBuf::from(&buildout.directory);
+    let _lock = DirectoryLock::acquire(&dir, |path| {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "Another buildout is running in {}; waiting for it to finish (lock {}).",
+            dir.display(),
+            path.display()
+        );
     })
+    .map_err(|e| Failure::plain(format!("Couldn't lock {}: {e}", dir.display())))?;
+    let log: Rc<dyn Log> = console.clone();
+    let prepare_log = console.clone();
+    let prepare = Box::new(move |b: &mut Buildout| {
+        recipes::develop_and_load(b, &*prepare_log).map_err(Failure::into_error)
+    });
+    engine::install(buildout, log, Environment::current(), parts, prepare)?;
+    Ok(0)
 }
 
 fn query(buildout: &mut Buildout, args: &[String]) -> Result<u8, Failure> {
@@ -180,10 +199,10 @@ fn init_config(
 ) -> Result<(), Failure> {
     let path = pypath::abspath(&opts.config_file, &opts.cwd);
     if std::path::Path::new(&path).exists() {
-        return Err(Failure {
-            doing: vec!["Initializing.".into()],
-            message: format!("{} already exists.", repr(&path)),
-        });
+        return Err(Failure::doing(
+            &["Initializing."],
+            format!("{} already exists.", repr(&path)),
+        ));
     }
     console.print(&format!("Creating {}.", repr(&path)));
     let is_path = |r: &&String| r.contains(['/', '\\']);
@@ -218,10 +237,8 @@ fn init_config(
         }
         text
     };
-    std::fs::write(&path, text).map_err(|e| Failure {
-        doing: vec!["Initializing.".into()],
-        message: format!("Couldn't write {path}: {e}"),
-    })
+    std::fs::write(&path, text)
+        .map_err(|e| Failure::doing(&["Initializing."], format!("Couldn't write {path}: {e}")))
 }
 
 /// `bootstrap`: the standard directories, and `bin/buildout` pointing at this program so the
@@ -244,12 +261,11 @@ fn bootstrap(buildout: &mut Buildout, console: &Console) -> Result<(), Failure> 
                 BUILDOUT_LOGGER,
                 &format!("Creating directory {}.", repr(&dir)),
             );
-            std::fs::create_dir(&dir).map_err(|e| Failure {
-                doing: vec![
-                    "Bootstrapping.".into(),
-                    "Setting up buildout directories".into(),
-                ],
-                message: format!("Couldn't create {dir}: {e}"),
+            std::fs::create_dir(&dir).map_err(|e| {
+                Failure::doing(
+                    &["Bootstrapping.", "Setting up buildout directories"],
+                    format!("Couldn't create {dir}: {e}"),
+                )
             })?;
         }
     }

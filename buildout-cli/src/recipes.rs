@@ -62,8 +62,12 @@ fn expand(entry: &str, base: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Builds the buildout's `develop` recipe crates and returns the loader for its search path.
-pub(crate) fn loader_for(buildout: &mut Buildout, log: &dyn Log) -> Result<Loader, Failure> {
+/// Builds the buildout's `develop` recipe crates and returns the loader for its search path, and
+/// the libraries built.
+pub(crate) fn develop_and_load(
+    buildout: &mut Buildout,
+    log: &dyn Log,
+) -> Result<(Loader, Vec<String>), Failure> {
     let recipe_path = buildout.sections.get("buildout", "recipe-path")?;
     let dir = PathBuf::from(&buildout.directory);
     let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
@@ -80,14 +84,14 @@ pub(crate) fn loader_for(buildout: &mut Buildout, log: &dyn Log) -> Result<Loade
         .get("buildout", "develop")?
         .unwrap_or_default();
     if develop.trim().is_empty() {
-        return Ok(loader);
+        return Ok((loader, Vec::new()));
     }
     let develop_eggs = PathBuf::from(
         buildout
             .sections
             .require("buildout", "develop-eggs-directory")?,
     );
-    let mut built = false;
+    let mut built = Vec::new();
     for entry in pytext::split_ws(&develop) {
         let matches = expand(entry, &buildout.directory);
         if matches.is_empty() {
@@ -112,17 +116,15 @@ pub(crate) fn loader_for(buildout: &mut Buildout, log: &dyn Log) -> Result<Loade
                 );
                 continue;
             }
-            develop::develop_recipe_crate(&path, &develop_eggs).map_err(|e| Failure {
-                doing: vec![DEVELOP.to_owned()],
-                message: e.to_string(),
-            })?;
-            built = true;
+            let library = develop::develop_recipe_crate(&path, &develop_eggs)
+                .map_err(|e| Failure::doing(&[DEVELOP], e.to_string()))?;
+            built.push(library.display().to_string());
         }
     }
-    if built {
+    if !built.is_empty() {
         loader.prepend([develop_eggs]);
     }
-    Ok(loader)
+    Ok((loader, built))
 }
 
 fn describe(out: &mut String, lib: &Library, note: &str) {

@@ -17,6 +17,8 @@ const USAGE: &str = include_str!("usage.txt");
 pub(crate) struct Failure {
     pub(crate) doing: Vec<String>,
     pub(crate) message: String,
+    /// Shown with `-D`: where a recipe panicked, or more about the cause.
+    pub(crate) detail: Option<String>,
 }
 
 impl From<buildout_core::config::Error> for Failure {
@@ -24,6 +26,7 @@ impl From<buildout_core::config::Error> for Failure {
         Failure {
             message: e.kind.to_string(),
             doing: e.doing,
+            detail: e.detail,
         }
     }
 }
@@ -34,10 +37,29 @@ impl Failure {
         Failure {
             doing: Vec::new(),
             message: message.into(),
+            detail: None,
         }
     }
 
-    fn render(&self) -> String {
+    /// A failure during the given steps (outermost first).
+    pub(crate) fn doing(steps: &[&str], message: impl Into<String>) -> Failure {
+        Failure {
+            doing: steps.iter().map(|s| (*s).to_owned()).collect(),
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// Back into a library error, for failures of CLI steps run inside the engine.
+    pub(crate) fn into_error(self) -> buildout_core::config::Error {
+        buildout_core::config::Error {
+            doing: self.doing,
+            kind: buildout_core::config::ErrorKind::User(self.message),
+            detail: self.detail,
+        }
+    }
+
+    fn render(&self, debug: bool) -> String {
         let mut out = String::new();
         if !self.doing.is_empty() {
             out.push_str("While:\n");
@@ -50,6 +72,11 @@ impl Failure {
         out.push_str("Error: ");
         out.push_str(&self.message);
         out.push('\n');
+        if let (true, Some(detail)) = (debug, &self.detail) {
+            out.push_str("Detail: ");
+            out.push_str(detail);
+            out.push('\n');
+        }
         out
     }
 }
@@ -71,18 +98,18 @@ pub(crate) fn run(argv: Vec<String>) -> u8 {
         Err(Early::Usage(message)) => {
             let _ = std::io::stderr()
                 .lock()
-                .write_all(Failure::plain(message).render().as_bytes());
+                .write_all(Failure::plain(message).render(false).as_bytes());
             return 1;
         }
     };
-    let console = Console::new();
+    let console = std::rc::Rc::new(Console::new());
     match commands::dispatch(&invocation, &console) {
         Ok(status) => status,
         Err(failure) => {
             let _ = std::io::stdout().lock().flush();
             let _ = std::io::stderr()
                 .lock()
-                .write_all(failure.render().as_bytes());
+                .write_all(failure.render(invocation.debug).as_bytes());
             1
         }
     }

@@ -4,6 +4,7 @@
 pub mod abi;
 pub mod config;
 pub mod develop;
+pub mod engine;
 pub mod loader;
 pub mod log;
 pub mod sdk;

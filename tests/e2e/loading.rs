@@ -246,7 +246,10 @@ fn constructing_installing_and_panicking_through_the_abi() {
         Some(vec![made.clone()])
     );
     assert!(dir.join("made").is_dir());
-    assert_eq!(host.created.borrow().as_slice(), std::slice::from_ref(&made));
+    assert_eq!(
+        host.created.borrow().as_slice(),
+        std::slice::from_ref(&made)
+    );
     assert_eq!(
         host.logs.borrow().last().map(String::as_str),
         Some(format!("d: Creating directory {made}").as_str())

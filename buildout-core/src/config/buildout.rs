@@ -26,6 +26,8 @@ pub struct Buildout {
     pub newest: bool,
     /// `-v`/`-q` as zc.buildout counts them (10 per `-v`).
     pub verbosity: i64,
+    /// Records below this logging level are not shown (`log-level` minus verbosity).
+    pub log_threshold: i64,
 }
 
 /// What start-up may do besides computing: `resolve` only looks.
@@ -66,6 +68,7 @@ impl Buildout {
             offline: false,
             newest: true,
             verbosity: 0,
+            log_threshold: 20,
         };
         b.initialize(opts, log, startup)
             .map_err(|e| e.within("Initializing."))?;
@@ -216,6 +219,7 @@ impl Buildout {
             }
         };
         self.verbosity = verbosity;
+        self.log_threshold = numeric - verbosity;
         log.configure(
             numeric - verbosity,
             Some(format.as_str()).filter(|f| !f.is_empty()),

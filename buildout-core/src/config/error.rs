@@ -10,6 +10,8 @@ pub struct Error {
     /// The `While:` lines, outermost first (`Initializing.`, `Getting section x.`, ...).
     pub doing: Vec<String>,
     pub kind: ErrorKind,
+    /// More about the error, shown with `-D` (where a recipe panicked, a cause chain).
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +50,8 @@ pub enum ErrorKind {
     NoSectionNamed(String),
     #[error("Invalid value for {} option: {}", repr(.0), repr(.1))]
     InvalidBool(String, String),
+    #[error("The recipe of part {part} panicked: {message}")]
+    RecipePanic { part: String, message: String },
     /// Any other message zc.buildout reports as a `UserError`.
     #[error("{0}")]
     User(String),
@@ -58,6 +62,7 @@ impl Error {
         Error {
             doing: Vec::new(),
             kind: kind.into(),
+            detail: None,
         }
     }
 

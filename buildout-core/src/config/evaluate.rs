@@ -5,7 +5,8 @@
 //! so evaluating a whole configuration is linear in its size. Errors carry zc.buildout's
 //! `While:` trail, built as they travel outwards through the same steps Python's frames have.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use super::annotated::{Source, unannotate_section, update_section};
 use super::error::{Doing, Error, ErrorKind, Result};
@@ -30,9 +31,30 @@ struct Options {
     raw: RawSection,
     /// Values substituted during initialisation.
     cooked: HashMap<String, String>,
-    /// Values read (and so "used") or set; these win over everything else.
+    /// Values read or set; these win over everything else.
     data: BTreeMap<String, String>,
+    /// Options read through the mapping (zc.buildout warns about configured ones never read).
+    used: HashSet<String>,
     state: State,
+}
+
+/// What happens when a section with a `recipe` finishes its substitutions: the engine loads and
+/// constructs the recipe there, so that options the constructor sets are what later readers see.
+pub trait RecipeHook {
+    fn construct(&self, sections: &mut Sections, part: &str) -> Result<()>;
+}
+
+#[derive(Clone, Default)]
+struct Hook(Option<Rc<dyn RecipeHook>>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Hook(set)"
+        } else {
+            "Hook(none)"
+        })
+    }
 }
 
 /// The evaluated configuration: zc.buildout's `Buildout` mapping of sections.
@@ -43,6 +65,7 @@ pub struct Sections {
     /// Sections with a recipe, in the order their initialisation finished: the install order.
     parts: Vec<String>,
     depth: usize,
+    hook: Hook,
 }
 
 type Seen = Vec<(String, String)>;
@@ -54,6 +77,7 @@ impl Sections {
             evaluated: HashMap::new(),
             parts: Vec::new(),
             depth: 0,
+            hook: Hook::default(),
         }
     }
 
@@ -69,6 +93,13 @@ impl Sections {
     /// The unevaluated options of a section, as `query` shows them.
     pub fn raw(&self, section: &str) -> Option<&RawSection> {
         self.raw.get(section)
+    }
+
+    /// The sections evaluated so far, sorted.
+    pub fn evaluated_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.evaluated.keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// Sections with a recipe, in the order they became parts.
@@ -97,6 +128,7 @@ impl Sections {
                 raw,
                 cooked: HashMap::new(),
                 data: BTreeMap::new(),
+                used: HashSet::new(),
                 state: State::Initializing,
             },
         );
@@ -143,6 +175,9 @@ impl Sections {
                 self.section(dep)?;
             }
             if self.get(name, "recipe")?.is_some_and(|r| !r.is_empty()) {
+                if let Some(hook) = self.hook.0.clone() {
+                    hook.construct(self, name)?;
+                }
                 self.parts.push(name.to_owned());
             }
         }
@@ -220,7 +255,49 @@ impl Sections {
     /// An option's value (zc.buildout's `Options.get`): substituted, cached, marked as used.
     pub fn get(&mut self, section: &str, option: &str) -> Result<Option<String>> {
         self.section(section)?;
-        self.get_seen(section, option, None)
+        self.get_seen(section, option, None, true)
+    }
+
+    /// An option's value without marking it used (what buildout itself reads to hand a recipe
+    /// its options, or to compare with `.installed.cfg`).
+    pub fn peek(&mut self, section: &str, option: &str) -> Result<Option<String>> {
+        self.section(section)?;
+        self.get_seen(section, option, None, false)
+    }
+
+    /// Every option of a section, evaluated, without marking any used.
+    pub fn snapshot(&mut self, section: &str) -> Result<BTreeMap<String, String>> {
+        self.section(section)?;
+        let mut out = BTreeMap::new();
+        for key in self.keys(section) {
+            if let Some(v) = self.get_seen(section, &key, None, false)? {
+                out.insert(key, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks options as read (by a recipe, across the ABI).
+    pub fn mark_used<'a>(&mut self, section: &str, options: impl IntoIterator<Item = &'a String>) {
+        if let Some(o) = self.evaluated.get_mut(section) {
+            o.used.extend(options.into_iter().cloned());
+        }
+    }
+
+    /// Deletes an option (zc.buildout's `del options[k]`).
+    pub fn remove(&mut self, section: &str, option: &str) -> Result<()> {
+        self.section(section)?;
+        let o = self.options_mut(section);
+        o.raw.remove(option);
+        o.cooked.remove(option);
+        o.data.remove(option);
+        o.used.remove(option);
+        Ok(())
+    }
+
+    /// Installs the recipe hook (the engine's); without one, recipes are never loaded.
+    pub fn set_hook(&mut self, hook: Rc<dyn RecipeHook>) {
+        self.hook = Hook(Some(hook));
     }
 
     fn get_seen(
@@ -228,7 +305,11 @@ impl Sections {
         section: &str,
         option: &str,
         seen: Option<&mut Seen>,
+        mark: bool,
     ) -> Result<Option<String>> {
+        if mark {
+            self.options_mut(section).used.insert(option.to_owned());
+        }
         let opts = self.options(section);
         if let Some(v) = opts.data.get(option) {
             return Ok(Some(v.clone()));
@@ -324,7 +405,7 @@ impl Sections {
                 ref_section
             };
             self.section(ref_section)?;
-            let value = match self.get_seen(ref_section, ref_option, Some(seen))? {
+            let value = match self.get_seen(ref_section, ref_option, Some(seen), true)? {
                 Some(v) => v,
                 None if ref_option == "_buildout_section_name_" => section.to_owned(),
                 None => {
@@ -343,9 +424,9 @@ impl Sections {
     /// Sets an option (zc.buildout's `options[k] = v`); it wins over the configured value.
     pub fn set(&mut self, section: &str, option: &str, value: String) -> Result<()> {
         self.section(section)?;
-        self.options_mut(section)
-            .data
-            .insert(option.to_owned(), value);
+        let o = self.options_mut(section);
+        o.data.insert(option.to_owned(), value);
+        o.used.insert(option.to_owned());
         Ok(())
     }
 
@@ -386,7 +467,7 @@ impl Sections {
             .map(|o| {
                 o.raw
                     .keys()
-                    .filter(|k| !o.data.contains_key(*k))
+                    .filter(|k| !o.used.contains(*k))
                     .cloned()
                     .collect()
             })
@@ -623,10 +704,9 @@ mod tests {
                 (format!("p{i}"), [("v".to_owned(), v)].into_iter().collect())
             })
             .collect();
-        let mut s = Sections::new(raw);
         let handle = std::thread::Builder::new()
             .stack_size(256 << 20)
-            .spawn(move || eval(&mut s, &format!("p{}", n - 1), "v"))
+            .spawn(move || eval(&mut Sections::new(raw), &format!("p{}", n - 1), "v"))
             .expect("thread");
         assert_eq!(handle.join().expect("no panic"), Ok("0".into()));
     }

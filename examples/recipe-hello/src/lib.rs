@@ -201,11 +201,14 @@ fn absolute(directory: &Path, path: &str) -> PathBuf {
     for component in directory.join(path).components() {
         match component {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push(component);
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                // `/..` is `/`.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(component),
+            },
             other => out.push(other),
         }
     }
@@ -290,7 +293,10 @@ mod tests {
         }
     }
 
-    fn options(pairs: &[(&str, &str)]) -> Options {
+    /// Options of a test part, as `(name, value)` pairs.
+    type Pairs<'a> = [(&'a str, &'a str)];
+
+    fn options(pairs: &Pairs<'_>) -> Options {
         let values: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Options::new("hello", values)
     }
@@ -303,7 +309,8 @@ mod tests {
         fs::write(dir.join("templates/hello.in"), "port={{port}}\nout={{output}}\n").expect("write template");
         let out = dir.join("etc/hello.conf").display().to_string();
 
-        let cases: &[(&str, &[(&str, &str)], &str, &str, Option<u32>)] = &[
+        // (what, options, output option after construction, rendered content, mode)
+        let cases: &[(&str, &Pairs<'_>, &str, &str, Option<u32>)] = &[
             (
                 "input file, relative paths",
                 &[("input", "templates/hello.in"), ("output", "etc/hello.conf"), ("port", "8080")],
@@ -346,59 +353,60 @@ mod tests {
         fs::write(dir.join("broken.in"), "{{x").expect("write template");
         let at = |file: &str| dir.join(file).display().to_string();
 
-        let cases: Vec<(&str, Vec<(&str, &str)>, String)> = vec![
-            ("neither", vec![("output", "x")], "Missing option: hello:input or hello:inline".into()),
+        // (what, options, error message)
+        let cases: Vec<(&str, &Pairs<'_>, String)> = vec![
+            ("neither", &[("output", "x")], "Missing option: hello:input or hello:inline".into()),
             (
                 "both",
-                vec![("input", "hello.in"), ("inline", "x"), ("output", "x")],
+                &[("input", "hello.in"), ("inline", "x"), ("output", "x")],
                 "Conflicting options: hello:input and hello:inline (use one)".into(),
             ),
-            ("no output", vec![("inline", "x")], "Missing option: hello:output".into()),
-            ("empty output", vec![("inline", "x"), ("output", " ")], "Invalid value for hello:output: it is empty".into()),
-            ("empty input", vec![("input", ""), ("output", "x")], "Invalid value for hello:input: it is empty".into()),
+            ("no output", &[("inline", "x")], "Missing option: hello:output".into()),
+            ("empty output", &[("inline", "x"), ("output", " ")], "Invalid value for hello:output: it is empty".into()),
+            ("empty input", &[("input", ""), ("output", "x")], "Invalid value for hello:input: it is empty".into()),
             (
                 "unreadable input",
-                vec![("input", "nope.in"), ("output", "x")],
+                &[("input", "nope.in"), ("output", "x")],
                 format!("Couldn't read hello:input {}: No such file or directory", at("nope.in")),
             ),
             (
                 "output is the template",
-                vec![("input", "hello.in"), ("output", "./hello.in")],
+                &[("input", "hello.in"), ("output", "./hello.in")],
                 format!("Invalid value for hello:output: {} is the template itself (hello:input)", at("hello.in")),
             ),
             (
                 "output is not a file",
-                vec![("inline", "x"), ("output", "/")],
+                &[("inline", "x"), ("output", "/")],
                 "Invalid value for hello:output: / is not a file path".into(),
             ),
             (
                 "bad mode",
-                vec![("inline", "x"), ("output", "x"), ("mode", "rwx")],
+                &[("inline", "x"), ("output", "x"), ("mode", "rwx")],
                 "Invalid value for hello:mode: rwx (expected octal permissions, such as 755)".into(),
             ),
             (
                 "missing option in input",
-                vec![("input", "hello.in"), ("output", "x")],
+                &[("input", "hello.in"), ("output", "x")],
                 format!("Missing option: hello:nobody (used by the template at {} line 2)", at("hello.in")),
             ),
             (
                 "missing option inline",
-                vec![("inline", "\nok\n{{ nobody }}"), ("output", "x")],
+                &[("inline", "\nok\n{{ nobody }}"), ("output", "x")],
                 "Missing option: hello:nobody (used by the template at hello:inline line 2)".into(),
             ),
             (
                 "syntax error in input",
-                vec![("input", "broken.in"), ("output", "x")],
+                &[("input", "broken.in"), ("output", "x")],
                 format!("Invalid template for part hello at {} line 1: unclosed {{{{ (write {{{{{{{{ for a literal {{{{)", at("broken.in")),
             ),
             (
                 "syntax error inline",
-                vec![("inline", "{{}}"), ("output", "x")],
+                &[("inline", "{{}}"), ("output", "x")],
                 "Invalid template for part hello at hello:inline line 1: empty {{}}".into(),
             ),
         ];
         for (what, pairs, expected) in cases {
-            let error = Template::configure(&mut options(&pairs), dir).expect_err(what);
+            let error = Template::configure(&mut options(pairs), dir).expect_err(what);
             assert_eq!(error, RecipeError::user(expected), "{what}");
         }
     }

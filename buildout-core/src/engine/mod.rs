@@ -1,0 +1,559 @@
+//! The install engine: decides which parts to uninstall, update or install by comparing the
+//! configuration with `.installed.cfg`, runs the recipes, and records the outcome so that the
+//! next run converges, whatever happened to this one.
+
+pub mod installed;
+pub mod lock;
+pub mod recipes;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::abi::wire::{self, ErrorKind as WireKind};
+use crate::config::error::Doing;
+use crate::config::pytext::repr;
+use crate::config::{Buildout, Environment, Error, pypath};
+use crate::loader::Loader;
+use crate::log::{BUILDOUT_LOGGER, Level, Log};
+
+use installed::{INSTALLED, Installed, PartOptions, SIGNATURE};
+use recipes::{PartHost, Recipes, recipe_error};
+
+/// Builds the `develop` recipe crates and returns the loader for the recipe search path, with
+/// the paths of the libraries built (recorded as develop eggs).
+pub type Prepare<'a> =
+    dyn FnOnce(&mut Buildout) -> crate::config::Result<(Loader, Vec<String>)> + 'a;
+
+struct Run<'a> {
+    buildout: &'a mut Buildout,
+    recipes: Option<Rc<Recipes>>,
+    log: Rc<dyn Log>,
+    env: &'a Environment,
+    /// `.installed.cfg`, or `None` when `installed` is empty (nothing is recorded).
+    path: Option<PathBuf>,
+    state: Installed,
+    existed: bool,
+    changed: bool,
+}
+
+fn info(log: &dyn Log, message: &str) {
+    log.log(Level::Info, BUILDOUT_LOGGER, message);
+}
+
+/// Runs `buildout install`: the configured parts, or only `parts` when some are named (then
+/// nothing else is uninstalled).
+pub fn install(
+    buildout: &mut Buildout,
+    log: Rc<dyn Log>,
+    env: &Environment,
+    parts: &[String],
+    prepare: Box<Prepare<'_>>,
+) -> crate::config::Result<()> {
+    let mut run = Run {
+        buildout,
+        recipes: None,
+        log,
+        env,
+        path: None,
+        state: Installed::default(),
+        existed: false,
+        changed: false,
+    };
+    let result = run.run(parts, prepare);
+    // Whatever happened, what finished is recorded.
+    let saved = run.finish();
+    result.and(saved)
+}
+
+impl Run<'_> {
+    fn option(&mut self, name: &str) -> crate::config::Result<String> {
+        self.buildout.sections.require("buildout", name)
+    }
+
+    fn setup_directories(&mut self) -> crate::config::Result<()> {
+        for name in ["bin-directory", "parts-directory", "develop-eggs-directory"] {
+            let dir = self.option(name)?;
+            if !Path::new(&dir).exists() {
+                info(&*self.log, &format!("Creating directory {}.", repr(&dir)));
+                std::fs::create_dir(&dir)
+                    .map_err(|e| Error::user(format!("Couldn't create {dir}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn recipes(&self) -> crate::config::Result<Rc<Recipes>> {
+        self.recipes
+            .clone()
+            .ok_or_else(|| Error::user("recipes are used before they are loaded"))
+    }
+
+    fn run(&mut self, parts: &[String], prepare: Box<Prepare<'_>>) -> crate::config::Result<()> {
+        self.setup_directories()
+            .doing(|| "Setting up buildout directories".into())
+            .doing(|| "Installing.".into())?;
+        let installed = self.option("installed").doing(|| "Installing.".into())?;
+        if !installed.is_empty() {
+            let path = PathBuf::from(&installed);
+            let read = Installed::read(&path, self.env)
+                .map_err(|e| Error::user(e.to_string()).within("Installing."))?;
+            self.existed = read.is_some();
+            self.state = read.unwrap_or_default();
+            self.path = Some(path);
+        }
+        let (loader, developed) = prepare(self.buildout).doing(|| "Installing.".into())?;
+        let recipes = Rc::new(Recipes::new(loader, Rc::clone(&self.log)));
+        self.buildout.sections.set_hook(recipes.clone());
+        self.recipes = Some(recipes);
+        self.develop(&developed)?;
+        self.install_parts(parts)
+    }
+
+    /// Records the develop libraries; old ones no longer built are removed.
+    fn develop(&mut self, developed: &[String]) -> crate::config::Result<()> {
+        let now = developed.join("\n");
+        for old in self
+            .state
+            .develop_eggs
+            .split('\n')
+            .filter(|p| !p.is_empty())
+        {
+            if !developed.iter().any(|p| p == old) {
+                remove_path(old, &self.buildout.directory, &*self.log, "develop-eggs");
+            }
+        }
+        if self.state.develop_eggs != now {
+            self.state.develop_eggs = now;
+            self.record(None)?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, part: Option<&str>) -> crate::config::Result<()> {
+        self.changed = true;
+        if let Some(path) = &self.path {
+            installed::journal(path, &self.state, part).map_err(|e| Error::user(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> crate::config::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let result = if self.state.parts.is_empty() && self.state.develop_eggs.is_empty() {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                _ => installed::remove_journal(path).map_err(|e| e.to_string()),
+            }
+        } else if self.changed {
+            self.state.save(path).map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
+        result.map_err(|e| Error::user(format!("Couldn't record what was installed: {e}")))
+    }
+
+    fn install_parts(&mut self, requested: &[String]) -> crate::config::Result<()> {
+        let conf_parts: Vec<String> = self
+            .option("parts")
+            .doing(|| "Installing.".into())?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let (mut install_parts, uninstall_missing) = if requested.is_empty() {
+            (conf_parts, true)
+        } else {
+            (requested.to_vec(), false)
+        };
+        for part in &install_parts {
+            self.buildout
+                .sections
+                .require(part, "recipe")
+                .doing(|| "Installing.".into())?;
+        }
+        if requested.is_empty() {
+            install_parts = self.buildout.sections.parts().to_vec();
+        }
+        if self.buildout.log_threshold < 10 {
+            self.dump_configuration()?;
+        }
+        self.compute_signatures(&install_parts)?;
+
+        let mut installed_parts = self.state.parts.clone();
+        for part in installed_parts.clone().iter().rev() {
+            if install_parts.contains(part) {
+                let old = self.state.options.get(part).cloned().unwrap_or_default();
+                let mut old_options = old.clone();
+                let files = old_options.remove(INSTALLED).unwrap_or_default();
+                let new_options = self.current_options(part)?;
+                if old_options == new_options {
+                    if files.is_empty()
+                        || files
+                            .split('\n')
+                            .all(|f| Path::new(&pypath::join(&self.buildout.directory, f)).exists())
+                    {
+                        continue;
+                    }
+                } else if self.buildout.log_threshold < 10 {
+                    self.explain_changes(part, &old_options, &new_options);
+                }
+            } else if !uninstall_missing {
+                continue;
+            }
+            self.uninstall_part(part).doing(|| "Installing.".into())?;
+            installed_parts.retain(|p| p != part);
+            self.state.parts = installed_parts.clone();
+            self.state.options.remove(part);
+            self.record(None)?;
+        }
+
+        self.check_unused("buildout");
+
+        for part in &install_parts {
+            self.install_part(part, &mut installed_parts)?;
+        }
+        Ok(())
+    }
+
+    /// Every option of a part as zc.buildout compares them with the saved ones (reading them all,
+    /// which also makes them "used").
+    fn current_options(&mut self, part: &str) -> crate::config::Result<PartOptions> {
+        let mut out = PartOptions::new();
+        for key in self.buildout.sections.keys(part) {
+            if let Some(v) = self.buildout.sections.get(part, &key)? {
+                out.insert(key, v);
+            }
+        }
+        Ok(out)
+    }
+
+    fn explain_changes(&self, part: &str, old: &PartOptions, new: &PartOptions) {
+        let log = &*self.log;
+        for (k, v) in old {
+            match new.get(k) {
+                None => log.log(
+                    Level::Debug,
+                    BUILDOUT_LOGGER,
+                    &format!("Part {part}, dropped option {k}."),
+                ),
+                Some(n) if n != v => log.log(
+                    Level::Debug,
+                    BUILDOUT_LOGGER,
+                    &format!(
+                        "Part {part}, option {k} changed:\n{} != {}",
+                        repr(n),
+                        repr(v)
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        for k in new.keys().filter(|k| !old.contains_key(*k)) {
+            log.log(
+                Level::Debug,
+                BUILDOUT_LOGGER,
+                &format!("Part {part}, new option {k}."),
+            );
+        }
+    }
+
+    fn dump_configuration(&mut self) -> crate::config::Result<()> {
+        let mut text = String::from("\nConfiguration data:\n");
+        for name in self.buildout.sections.evaluated_names() {
+            let options = self.current_options(&name)?;
+            text.push_str(&format!("[{name}]\n"));
+            for (k, v) in options {
+                text.push_str(&format!("{k} = {}\n", installed::encode_value(&v)));
+            }
+        }
+        self.log.print(&text);
+        Ok(())
+    }
+
+    /// The signature records the recipe library's distribution and version; a library built
+    /// from a `develop` crate records a hash of its content instead, so rebuilding it reinstalls
+    /// its parts.
+    fn compute_signatures(&mut self, parts: &[String]) -> crate::config::Result<()> {
+        let develop_eggs = self.option("develop-eggs-directory")?;
+        let recipes = self.recipes()?;
+        for part in parts {
+            let Some(p) = recipes.part(part) else {
+                continue;
+            };
+            let meta = &p.library.metadata;
+            let signature = if p.library.path.starts_with(&develop_eggs) {
+                format!("{}-{:016x}", meta.distribution, file_hash(&p.library.path))
+            } else {
+                format!("{}-{}", meta.distribution, meta.version)
+            };
+            self.buildout.sections.set(part, SIGNATURE, signature)?;
+        }
+        Ok(())
+    }
+
+    fn check_unused(&mut self, section: &str) {
+        let mut unused = self.buildout.sections.unused(section);
+        if unused.is_empty() {
+            return;
+        }
+        unused.sort();
+        let names: Vec<String> = unused.iter().map(|k| repr(k)).collect();
+        self.log.log(
+            Level::Warning,
+            BUILDOUT_LOGGER,
+            &format!(
+                "Section `{section}` contains unused option(s): {}.\nThis may be an indication for either a typo in the option's name or a bug in the used recipe.",
+                names.join(" ")
+            ),
+        );
+    }
+
+    fn uninstall_part(&mut self, part: &str) -> crate::config::Result<()> {
+        let what = format!("Uninstalling {part}.");
+        info(&*self.log, &what);
+        let options = self.state.options.get(part).cloned().unwrap_or_default();
+        let spec = options.get("recipe").cloned().unwrap_or_default();
+        // A library that cannot be loaded any more has no uninstall entry to run.
+        if let Ok((library, entry)) = self.recipes()?.library(&spec)
+            && library.metadata.uninstall.contains(&entry)
+        {
+            info(&*self.log, "Running uninstall recipe.");
+            let request = wire::Uninstall {
+                entry,
+                part: part.to_owned(),
+                options: options.clone(),
+            };
+            let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
+            library
+                .uninstall(&host, &request)
+                .map_err(|e| recipe_error(part, e).within(what.clone()))?;
+        }
+        for path in options
+            .get(INSTALLED)
+            .map(String::as_str)
+            .unwrap_or("")
+            .split('\n')
+            .filter(|p| !p.is_empty())
+        {
+            remove_path(path, &self.buildout.directory, &*self.log, part);
+        }
+        Ok(())
+    }
+
+    fn install_part(
+        &mut self,
+        part: &str,
+        installed_parts: &mut Vec<String>,
+    ) -> crate::config::Result<()> {
+        let signature = self
+            .buildout
+            .sections
+            .peek(part, SIGNATURE)?
+            .unwrap_or_default();
+        let mut saved = self.buildout.sections.snapshot(part)?;
+        saved.remove(SIGNATURE);
+        let Some(recipe) = self.recipes()?.part(part) else {
+            return Err(Error::user(format!("Missing option: {part}:recipe")).within("Installing."));
+        };
+        let updating = installed_parts.iter().any(|p| p == part);
+        let what = format!(
+            "{} {part}.",
+            if updating { "Updating" } else { "Installing" }
+        );
+        info(&*self.log, &what);
+        let old_files: Vec<String> = self
+            .state
+            .options
+            .get(part)
+            .and_then(|o| o.get(INSTALLED))
+            .map(|f| {
+                f.split('\n')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let mut method = if updating { "update" } else { "install" };
+        let outcome = loop {
+            let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
+            let result = recipe.recipe.call(&host, method);
+            let created = host.created.take();
+            drop(host);
+            match result {
+                Err(e) if e.kind == WireKind::NoUpdate && method == "update" => {
+                    self.log.log(
+                        Level::Warning,
+                        BUILDOUT_LOGGER,
+                        &format!("The recipe for {part} doesn't define an update method. Using its install method."),
+                    );
+                    method = "install";
+                }
+                Err(e) => {
+                    for path in &created {
+                        remove_created(path, &*self.log);
+                    }
+                    break Err(recipe_error(part, e));
+                }
+                Ok(reply) => break Ok(reply),
+            }
+        };
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(e) => {
+                if updating {
+                    installed_parts.retain(|p| p != part);
+                    for path in &old_files {
+                        remove_path(path, &self.buildout.directory, &*self.log, part);
+                    }
+                    self.state.parts = installed_parts.clone();
+                    self.state.options.remove(part);
+                    self.record(None)?;
+                }
+                return Err(e.within(what));
+            }
+        };
+        self.buildout.sections.mark_used(part, &reply.used);
+        let files = match reply.paths {
+            None => old_files,
+            Some(paths) if updating => {
+                let mut all = old_files;
+                for p in paths {
+                    if !all.contains(&p) {
+                        all.push(p);
+                    }
+                }
+                all
+            }
+            Some(paths) => paths,
+        };
+        saved.insert(INSTALLED.to_owned(), files.join("\n"));
+        saved.insert(SIGNATURE.to_owned(), signature);
+        installed_parts.retain(|p| p != part);
+        installed_parts.push(part.to_owned());
+        self.check_unused(part);
+        let changed =
+            self.state.options.get(part) != Some(&saved) || self.state.parts != *installed_parts;
+        self.state.options.insert(part.to_owned(), saved);
+        self.state.parts = installed_parts.clone();
+        if changed {
+            self.record(Some(part))?;
+        }
+        Ok(())
+    }
+}
+
+fn file_hash(path: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(path).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
+/// Removes a path a failing recipe registered as created.
+fn remove_created(path: &str, log: &dyn Log) {
+    let p = Path::new(path);
+    let result = if p.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else if p.is_file() || p.is_symlink() {
+        std::fs::remove_file(p)
+    } else {
+        log.log(
+            Level::Warning,
+            BUILDOUT_LOGGER,
+            &format!("Couldn't clean up {}.", repr(path)),
+        );
+        return;
+    };
+    if result.is_err() {
+        log.log(
+            Level::Warning,
+            BUILDOUT_LOGGER,
+            &format!("Couldn't clean up {}.", repr(path)),
+        );
+    }
+}
+
+/// Why a recorded path must not be deleted, if it must not: the filesystem root, a top-level
+/// directory, the home directory, or the buildout directory or one of its parents.
+fn protected(path: &Path, buildout_dir: &Path) -> Option<&'static str> {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let buildout = buildout_dir
+        .canonicalize()
+        .unwrap_or_else(|_| buildout_dir.to_path_buf());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .and_then(|h| h.canonicalize().ok());
+    if canonical.parent().is_none() {
+        return Some("the filesystem root");
+    }
+    if canonical.parent() == Some(Path::new("/")) {
+        return Some("a top-level system directory");
+    }
+    if buildout.starts_with(&canonical) {
+        return Some("the buildout directory or one that contains it");
+    }
+    if home.is_some_and(|h| h == canonical) {
+        return Some("the home directory");
+    }
+    None
+}
+
+/// Removes a path recorded in `.installed.cfg` (relative paths are relative to the buildout),
+/// refusing the ones no part could own.
+fn remove_path(recorded: &str, buildout_dir: &str, log: &dyn Log, part: &str) {
+    let path = PathBuf::from(pypath::join(buildout_dir, recorded));
+    if let Some(why) = protected(&path, Path::new(buildout_dir)) {
+        log.log(
+            Level::Warning,
+            BUILDOUT_LOGGER,
+            &format!(
+                "Not removing {} recorded for {part}: it is {why}.",
+                repr(&path.display().to_string())
+            ),
+        );
+        return;
+    }
+    let result = if path.is_dir() && !path.is_symlink() {
+        std::fs::remove_dir_all(&path)
+    } else if path.is_file() || path.is_symlink() {
+        std::fs::remove_file(&path)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = result {
+        log.log(
+            Level::Warning,
+            BUILDOUT_LOGGER,
+            &format!("Couldn't remove {}: {e}", path.display()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_paths() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let buildout = dir.path().join("b");
+        std::fs::create_dir_all(buildout.join("parts/x")).expect("mkdir");
+        let cases: [(PathBuf, bool); 5] = [
+            (PathBuf::from("/"), true),
+            (PathBuf::from("/usr"), true),
+            (buildout.clone(), true),
+            (dir.path().to_path_buf(), true),
+            (buildout.join("parts/x"), false),
+        ];
+        for (path, refused) in cases {
+            assert_eq!(
+                protected(&path, &buildout).is_some(),
+                refused,
+                "{}",
+                path.display()
+            );
+        }
+    }
+}

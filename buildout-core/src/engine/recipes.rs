@@ -1,0 +1,197 @@
+//! Recipes during a run: loading each part's recipe library when its section is evaluated,
+//! constructing the recipe there (so options it sets are what later readers see), and serving
+//! the host side of the ABI (`get`, `log`, `created`) while a recipe runs.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::abi::HostService;
+use crate::abi::wire::{self, ErrorKind as WireKind, RecipeError};
+use crate::config::evaluate::RecipeHook;
+use crate::config::{Error, ErrorKind, Sections};
+use crate::loader::{self, Library, Loader};
+use crate::log::{Level, Log};
+
+/// A part's constructed recipe.
+pub struct Part {
+    pub library: Rc<Library>,
+    pub entry: String,
+    pub recipe: loader::Recipe,
+}
+
+/// The engine's [`RecipeHook`]: owns the loader and every constructed recipe.
+pub struct Recipes {
+    loader: RefCell<Loader>,
+    parts: RefCell<HashMap<String, Rc<Part>>>,
+    log: Rc<dyn Log>,
+}
+
+impl Recipes {
+    pub fn new(loader: Loader, log: Rc<dyn Log>) -> Recipes {
+        Recipes {
+            loader: RefCell::new(loader),
+            parts: RefCell::new(HashMap::new()),
+            log,
+        }
+    }
+
+    pub fn part(&self, name: &str) -> Option<Rc<Part>> {
+        self.parts.borrow().get(name).cloned()
+    }
+
+    /// The library of a recipe spec, for uninstalling parts whose recipe is not constructed.
+    pub fn library(&self, spec: &str) -> Result<(Rc<Library>, String), loader::LoadError> {
+        self.loader.borrow_mut().entry(spec)
+    }
+
+    pub fn loaded_libraries(&self) -> usize {
+        let parts = self.parts.borrow();
+        let mut paths: Vec<&std::path::Path> =
+            parts.values().map(|p| p.library.path.as_path()).collect();
+        paths.sort();
+        paths.dedup();
+        paths.len()
+    }
+}
+
+/// Turns an error that came back from a recipe into ours, naming the part.
+pub fn recipe_error(part: &str, e: RecipeError) -> Error {
+    match e.kind {
+        WireKind::Panic => Error {
+            doing: Vec::new(),
+            kind: ErrorKind::RecipePanic {
+                part: part.to_owned(),
+                message: e.message,
+            },
+            detail: e.detail,
+        },
+        // An error of ours that travelled through the recipe: keep the steps it recorded.
+        WireKind::Host => Error {
+            doing: e.doing,
+            kind: ErrorKind::User(e.message),
+            detail: e.detail,
+        },
+        _ => Error {
+            doing: Vec::new(),
+            kind: ErrorKind::User(e.message),
+            detail: e.detail,
+        },
+    }
+}
+
+impl RecipeHook for Recipes {
+    fn construct(&self, sections: &mut Sections, part: &str) -> crate::config::Result<()> {
+        let spec = sections.peek(part, "recipe")?.unwrap_or_default();
+        let (dist, entry) = loader::parse_spec(&spec).map_err(|e| Error::user(e.to_string()))?;
+        let loaded = self.loader.borrow_mut().entry(&spec);
+        let (library, entry) = loaded.map_err(|e| {
+            Error::user(e.to_string())
+                .within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
+        })?;
+        let options = sections.snapshot(part)?;
+        let buildout = sections.snapshot("buildout")?;
+        let request = wire::Construct {
+            entry: entry.clone(),
+            part: part.to_owned(),
+            options: options.clone(),
+            buildout,
+        };
+        let host = PartHost::new(sections, &*self.log, part);
+        let constructed = library.construct(&host, &request);
+        drop(host);
+        let (recipe, reply) = constructed.map_err(|e| recipe_error(part, e))?;
+        for (key, value) in &reply.options {
+            if options.get(key) != Some(value) {
+                sections.set(part, key, value.clone())?;
+            }
+        }
+        for key in options.keys().filter(|k| !reply.options.contains_key(*k)) {
+            sections.remove(part, key)?;
+        }
+        sections.mark_used(part, &reply.used);
+        self.parts.borrow_mut().insert(
+            part.to_owned(),
+            Rc::new(Part {
+                library,
+                entry,
+                recipe,
+            }),
+        );
+        Ok(())
+    }
+}
+
+/// The host side of a recipe call: evaluates sections for `get`, logs, and collects the paths
+/// the recipe says it creates.
+pub struct PartHost<'a> {
+    sections: RefCell<&'a mut Sections>,
+    log: &'a dyn Log,
+    part: String,
+    pub created: RefCell<Vec<String>>,
+}
+
+impl<'a> PartHost<'a> {
+    pub fn new(sections: &'a mut Sections, log: &'a dyn Log, part: &str) -> PartHost<'a> {
+        PartHost {
+            sections: RefCell::new(sections),
+            log,
+            part: part.to_owned(),
+            created: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn get(&self, payload: &str) -> Result<String, RecipeError> {
+        let q: wire::GetOption =
+            serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
+        // A recipe may ask while another part's recipe is being constructed for this one; the
+        // nested evaluation borrows the same sections further down the stack.
+        let mut sections = self.sections.try_borrow_mut().map_err(|_| {
+            RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part))
+        })?;
+        let value = sections
+            .section(&q.section)
+            .and_then(|()| sections.get(&q.section, &q.option))
+            .map_err(|e| RecipeError {
+                kind: WireKind::Host,
+                message: e.kind.to_string(),
+                doing: e.doing,
+                detail: e.detail,
+            })?;
+        serde_json::to_string(&value).map_err(|e| RecipeError::internal(e.to_string()))
+    }
+}
+
+impl HostService for PartHost<'_> {
+    fn call(&self, method: &str, payload: &str) -> Result<String, String> {
+        let result = match method {
+            "get" => self.get(payload),
+            "log" => serde_json::from_str::<wire::LogRecord>(payload)
+                .map(|r| {
+                    let level = match r.level {
+                        0..=14 => Level::Debug,
+                        15..=24 => Level::Info,
+                        25..=34 => Level::Warning,
+                        35..=44 => Level::Error,
+                        _ => Level::Critical,
+                    };
+                    self.log.log(level, &r.logger, &r.message);
+                    String::new()
+                })
+                .map_err(|e| RecipeError::internal(e.to_string())),
+            "created" => serde_json::from_str::<wire::Created>(payload)
+                .map(|c| {
+                    self.created.borrow_mut().extend(c.paths);
+                    String::new()
+                })
+                .map_err(|e| RecipeError::internal(e.to_string())),
+            other => Err(RecipeError::internal(format!(
+                "buildout offers no service {other:?}"
+            ))),
+        };
+        result.map_err(|e| e.to_json())
+    }
+}
+
+/// Options as saved in `.installed.cfg` for a part: every option, evaluated.
+pub type Saved = BTreeMap<String, String>;
