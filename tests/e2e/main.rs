@@ -1,4 +1,5 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod config_fixtures;
+mod engine;
 mod loading;

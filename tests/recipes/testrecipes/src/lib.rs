@@ -9,6 +9,10 @@
 //! * `files`: writes every name in `files` (relative to the buildout) with `content`.
 //!
 //! Uninstall entry `mkdir` logs before the directory is removed.
+//!
+//! For crash and lock tests, `BUILDOUT_TESTRECIPES_HOLD=<part>:<dir>` makes the `mkdir` install
+//! of that part create its directory, write `<dir>/held` and wait (up to a minute) until
+//! `<dir>/release` exists.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -42,6 +46,7 @@ impl Recipe for Mkdir {
         ctx.created(&[&self.path])?;
         std::fs::create_dir_all(&self.path).map_err(|e| io(&self.path, e))?;
         ctx.info(&format!("Creating directory {}", self.path.display()));
+        hold_if_asked(ctx.part());
         Ok(vec![self.path.clone()])
     }
 
@@ -51,6 +56,27 @@ impl Recipe for Mkdir {
         _options: &Options,
     ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         Ok(None)
+    }
+}
+
+/// Waits where a test asked to (see the module documentation).
+fn hold_if_asked(part: &str) {
+    let Ok(spec) = std::env::var("BUILDOUT_TESTRECIPES_HOLD") else {
+        return;
+    };
+    let Some((held_part, dir)) = spec.split_once(':') else {
+        return;
+    };
+    if held_part != part {
+        return;
+    }
+    let dir = PathBuf::from(dir);
+    let _ = std::fs::write(dir.join("held"), part);
+    for _ in 0..6000 {
+        if dir.join("release").exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
