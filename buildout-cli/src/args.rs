@@ -29,17 +29,8 @@ pub(crate) enum Early {
 }
 
 /// The commands zc.buildout knows, plus ours.
-pub(crate) const COMMANDS: [&str; 9] = [
-    "install",
-    "annotate",
-    "query",
-    "bootstrap",
-    "init",
-    "setup",
-    "runsetup",
-    "resolve",
-    "recipes",
-];
+pub(crate) const COMMANDS: [&str; 9] =
+    ["install", "annotate", "query", "bootstrap", "init", "setup", "runsetup", "resolve", "recipes"];
 
 /// Flag letters that take no value.
 const FLAGS: &str = "vqhWUoOnNDA";
@@ -51,20 +42,8 @@ fn clap_command() -> Command {
         .disable_help_flag(true)
         .disable_version_flag(true)
         .args_override_self(true)
-        .arg(
-            Arg::new("config")
-                .short('c')
-                .num_args(1)
-                .action(ArgAction::Set)
-                .allow_hyphen_values(true),
-        )
-        .arg(
-            Arg::new("timeout")
-                .short('t')
-                .num_args(1)
-                .action(ArgAction::Set)
-                .allow_hyphen_values(true),
-        )
+        .arg(Arg::new("config").short('c').num_args(1).action(ArgAction::Set).allow_hyphen_values(true))
+        .arg(Arg::new("timeout").short('t').num_args(1).action(ArgAction::Set).allow_hyphen_values(true))
         .arg(count("verbose", 'v'))
         .arg(count("quiet", 'q'))
         .arg(count("help", 'h'))
@@ -76,16 +55,8 @@ fn clap_command() -> Command {
         .arg(count("newest", 'n'))
         .arg(count("non-newest", 'N'))
         .arg(count("debug", 'D'))
-        .arg(
-            Arg::new("long-help")
-                .long("help")
-                .action(ArgAction::SetTrue),
-        )
-        .arg(
-            Arg::new("long-version")
-                .long("version")
-                .action(ArgAction::SetTrue),
-        )
+        .arg(Arg::new("long-help").long("help").action(ArgAction::SetTrue))
+        .arg(Arg::new("long-version").long("version").action(ArgAction::SetTrue))
 }
 
 fn usage(message: impl Into<String>) -> Early {
@@ -123,17 +94,15 @@ pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
             if let Some(attached) = tail.strip_prefix('c') {
                 option_words.push(word.clone());
                 if attached.is_empty() {
-                    let value = rest.next().ok_or_else(|| {
-                        usage(format!("No file name specified for option {word}"))
-                    })?;
+                    let value =
+                        rest.next().ok_or_else(|| usage(format!("No file name specified for option {word}")))?;
                     option_words.push(value.clone());
                 }
             } else if tail.starts_with('t') {
                 // zc.buildout always takes the timeout from the next word; anything attached to
                 // `-t` is ignored.
-                let value = rest.next().ok_or_else(|| {
-                    usage(format!("No timeout value specified for option {word}"))
-                })?;
+                let value =
+                    rest.next().ok_or_else(|| usage(format!("No timeout value specified for option {word}")))?;
                 timeout_word = Some(word.clone());
                 option_words.push(word[..word.len() - tail.len() + 1].to_owned());
                 option_words.push(value.clone());
@@ -147,25 +116,15 @@ pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
             break;
         }
     }
-    let matches = clap_command()
-        .try_get_matches_from(&option_words)
-        .map_err(|e| {
-            let invalid = e
-                .get(clap::error::ContextKind::InvalidArg)
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            let letter = if invalid.starts_with("--") {
-                "-".to_owned()
-            } else {
-                invalid
-                    .trim_start_matches('-')
-                    .chars()
-                    .next()
-                    .map(String::from)
-                    .unwrap_or_default()
-            };
-            usage(format!("Invalid option -{letter}"))
-        })?;
+    let matches = clap_command().try_get_matches_from(&option_words).map_err(|e| {
+        let invalid = e.get(clap::error::ContextKind::InvalidArg).map(|v| v.to_string()).unwrap_or_default();
+        let letter = if invalid.starts_with("--") {
+            "-".to_owned()
+        } else {
+            invalid.trim_start_matches('-').chars().next().map(String::from).unwrap_or_default()
+        };
+        usage(format!("Invalid option -{letter}"))
+    })?;
     let count = |id: &str| matches.get_count(id);
     if count("help") + count("W") + count("A") > 0 || matches.get_flag("long-help") {
         return Err(Early::Help);
@@ -174,11 +133,7 @@ pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
         return Err(Early::Version);
     }
     let mut push = |option: &str, value: &str| {
-        assignments.push(Assignment {
-            section: "buildout".into(),
-            option: option.into(),
-            value: value.into(),
-        })
+        assignments.push(Assignment { section: "buildout".into(), option: option.into(), value: value.into() })
     };
     if count("offline") > 0 {
         push("offline", "true");
@@ -208,10 +163,7 @@ pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
         return Err(usage(format!("invalid command: {command}")));
     }
     Ok(Invocation {
-        config_file: matches
-            .get_one::<String>("config")
-            .cloned()
-            .unwrap_or_else(|| "buildout.cfg".into()),
+        config_file: matches.get_one::<String>("config").cloned().unwrap_or_else(|| "buildout.cfg".into()),
         use_user_defaults: count("no-user-defaults") == 0,
         debug: count("debug") > 0,
         assignments,
@@ -229,11 +181,7 @@ mod tests {
     }
 
     fn a(section: &str, option: &str, value: &str) -> Assignment {
-        Assignment {
-            section: section.into(),
-            option: option.into(),
-            value: value.into(),
-        }
+        Assignment { section: section.into(), option: option.into(), value: value.into() }
     }
 
     #[test]
@@ -248,14 +196,7 @@ mod tests {
         let i = ok("-c other.cfg a:b=c -U x=1 -qq query y");
         assert_eq!(i.config_file, "other.cfg");
         assert!(!i.use_user_defaults);
-        assert_eq!(
-            i.assignments,
-            [
-                a("a", "b", "c"),
-                a("buildout", "x", "1"),
-                a("buildout", "verbosity", "-20")
-            ]
-        );
+        assert_eq!(i.assignments, [a("a", "b", "c"), a("buildout", "x", "1"), a("buildout", "verbosity", "-20")]);
 
         let i = ok("-oN -t 5 parts+=x");
         assert_eq!(i.command, "install");
@@ -276,29 +217,14 @@ mod tests {
     #[test]
     fn usage_errors() {
         let cases = [
-            (
-                "-c",
-                Early::Usage("No file name specified for option -c".into()),
-            ),
-            (
-                "-vc",
-                Early::Usage("No file name specified for option -vc".into()),
-            ),
-            (
-                "-t",
-                Early::Usage("No timeout value specified for option -t".into()),
-            ),
-            (
-                "-t abc",
-                Early::Usage("Timeout value must be numeric -t".into()),
-            ),
+            ("-c", Early::Usage("No file name specified for option -c".into())),
+            ("-vc", Early::Usage("No file name specified for option -vc".into())),
+            ("-t", Early::Usage("No timeout value specified for option -t".into())),
+            ("-t abc", Early::Usage("Timeout value must be numeric -t".into())),
             ("-Z", Early::Usage("Invalid option -Z".into())),
             ("-vZ", Early::Usage("Invalid option -Z".into())),
             ("--foo", Early::Usage("Invalid option --".into())),
-            (
-                "frobnicate",
-                Early::Usage("invalid command: frobnicate".into()),
-            ),
+            ("frobnicate", Early::Usage("invalid command: frobnicate".into())),
             ("a:b:c=1", Early::Usage("Invalid option: a:b:c".into())),
             ("-h", Early::Help),
             ("--help", Early::Help),

@@ -34,18 +34,14 @@ fn current_dir() -> Result<String, Failure> {
     std::env::current_dir()
         .ok()
         .and_then(|d| d.to_str().map(str::to_owned))
-        .ok_or_else(|| {
-            Failure::plain("The current directory is not accessible or not valid UTF-8.")
-        })
+        .ok_or_else(|| Failure::plain("The current directory is not accessible or not valid UTF-8."))
 }
 
 fn load_options(inv: &Invocation) -> Result<LoadOptions, Failure> {
     let home = std::env::var("HOME").ok();
     let user_config = match std::env::var("BUILDOUT_HOME") {
         Ok(dir) => Some(pypath::join(&dir, "default.cfg")),
-        Err(_) => home
-            .as_ref()
-            .map(|h| pypath::join(&pypath::join(h, ".buildout"), "default.cfg")),
+        Err(_) => home.as_ref().map(|h| pypath::join(&pypath::join(h, ".buildout"), "default.cfg")),
     };
     Ok(LoadOptions {
         config_file: inv.config_file.clone(),
@@ -65,11 +61,8 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
         init_config(&opts, &inv.args, console)?;
     }
     // `resolve` only looks: no directories, no log output, nothing but the configuration.
-    let (startup, log): (Startup, &dyn Log) = if inv.command == "resolve" {
-        (Startup::ReadOnly, &Silent)
-    } else {
-        (Startup::CreateDirectories, &**console)
-    };
+    let (startup, log): (Startup, &dyn Log) =
+        if inv.command == "resolve" { (Startup::ReadOnly, &Silent) } else { (Startup::CreateDirectories, &**console) };
     let loaded = Buildout::load(&opts, env, log, startup);
     if inv.command == "recipes" {
         return recipes_command(loaded, inv, console);
@@ -80,12 +73,7 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
     match inv.command.as_str() {
         "annotate" => {
             let verbose = buildout.verbose_output()?;
-            out(&render::annotate(
-                &buildout.annotated,
-                verbose,
-                &inv.args,
-                &buildout.directory,
-            ));
+            out(&render::annotate(&buildout.annotated, verbose, &inv.args, &buildout.directory));
             Ok(0)
         }
         "query" => query(&mut buildout, &inv.args),
@@ -97,11 +85,7 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
         "bootstrap" => bootstrap(&mut buildout, console).map(|()| 0),
         "init" => {
             bootstrap(&mut buildout, console)?;
-            if inv.args.is_empty() {
-                Ok(0)
-            } else {
-                install(&mut buildout, &[], console)
-            }
+            if inv.args.is_empty() { Ok(0) } else { install(&mut buildout, &[], console) }
         }
         "setup" | "runsetup" => Err(Failure::plain(format!(
             "The {} command runs Python setup scripts, which this buildout does not do.",
@@ -118,10 +102,7 @@ fn recipes_command(
     inv: &Invocation,
     console: &Console,
 ) -> Result<u8, Failure> {
-    let verbose = inv
-        .assignments
-        .iter()
-        .any(|a| a.option == "verbosity" && !a.value.starts_with('-'));
+    let verbose = inv.assignments.iter().any(|a| a.option == "verbosity" && !a.value.starts_with('-'));
     let mut loader = match loaded {
         Ok(mut buildout) => recipes::develop_and_load(&mut buildout, console)?.0,
         Err(e) if matches!(e.kind, buildout_core::config::ErrorKind::CouldNotOpen(_)) => {
@@ -141,11 +122,7 @@ fn recipes_command(
 }
 
 /// `install [parts]`, holding the buildout directory's lock.
-fn install(
-    buildout: &mut Buildout,
-    parts: &[String],
-    console: &Rc<Console>,
-) -> Result<u8, Failure> {
+fn install(buildout: &mut Buildout, parts: &[String], console: &Rc<Console>) -> Result<u8, Failure> {
     let dir = std::path::PathBuf::from(&buildout.directory);
     let _lock = DirectoryLock::acquire(&dir, |path| {
         let _ = writeln!(
@@ -158,18 +135,15 @@ fn install(
     .map_err(|e| Failure::plain(format!("Couldn't lock {}: {e}", dir.display())))?;
     let log: Rc<dyn Log> = console.clone();
     let prepare_log = console.clone();
-    let prepare = Box::new(move |b: &mut Buildout| {
-        recipes::develop_and_load(b, &*prepare_log).map_err(Failure::into_error)
-    });
+    let prepare =
+        Box::new(move |b: &mut Buildout| recipes::develop_and_load(b, &*prepare_log).map_err(Failure::into_error));
     engine::install(buildout, log, Environment::current(), parts, prepare)?;
     Ok(0)
 }
 
 fn query(buildout: &mut Buildout, args: &[String]) -> Result<u8, Failure> {
     let [arg] = args else {
-        return Err(Failure::plain(
-            "The query command requires a single argument.",
-        ));
+        return Err(Failure::plain("The query command requires a single argument."));
     };
     let parts: Vec<&str> = arg.split(':').collect();
     let (section, option) = match parts.as_slice() {
@@ -192,75 +166,49 @@ fn query(buildout: &mut Buildout, args: &[String]) -> Result<u8, Failure> {
 
 /// `init`: write a minimal configuration (with a `py` interpreter part when requirements are
 /// given) unless one exists.
-fn init_config(
-    opts: &LoadOptions,
-    requirements: &[String],
-    console: &Console,
-) -> Result<(), Failure> {
+fn init_config(opts: &LoadOptions, requirements: &[String], console: &Console) -> Result<(), Failure> {
     let path = pypath::abspath(&opts.config_file, &opts.cwd);
     if std::path::Path::new(&path).exists() {
-        return Err(Failure::doing(
-            &["Initializing."],
-            format!("{} already exists.", repr(&path)),
-        ));
+        return Err(Failure::doing(&["Initializing."], format!("{} already exists.", repr(&path))));
     }
     console.print(&format!("Creating {}.", repr(&path)));
     let is_path = |r: &&String| r.contains(['/', '\\']);
     let text = if requirements.is_empty() {
         "[buildout]\nparts =\n".to_owned()
     } else {
-        let mut text = String::from(
-            "[buildout]\nparts = py\n\n[py]\nrecipe = zc.recipe.egg\ninterpreter = py\neggs =\n",
-        );
-        let eggs: Vec<&str> = requirements
-            .iter()
-            .filter(|r| !is_path(r))
-            .map(String::as_str)
-            .collect();
+        let mut text =
+            String::from("[buildout]\nparts = py\n\n[py]\nrecipe = zc.recipe.egg\ninterpreter = py\neggs =\n");
+        let eggs: Vec<&str> = requirements.iter().filter(|r| !is_path(r)).map(String::as_str).collect();
         if !eggs.is_empty() {
             text.push_str(&format!("  {}\n", eggs.join("\n  ")));
         }
-        let paths: Vec<&str> = requirements
-            .iter()
-            .filter(is_path)
-            .map(String::as_str)
-            .collect();
+        let paths: Vec<&str> = requirements.iter().filter(is_path).map(String::as_str).collect();
         if !paths.is_empty() {
             text.push_str(&format!("extra-paths =\n  {}\n", paths.join("\n  ")));
             for p in &paths {
                 let dir = pypath::abspath(p, &opts.cwd);
                 if !std::path::Path::new(&dir).exists() {
-                    std::fs::create_dir(&dir)
-                        .map_err(|e| Failure::plain(format!("Couldn't create {dir}: {e}")))?;
+                    std::fs::create_dir(&dir).map_err(|e| Failure::plain(format!("Couldn't create {dir}: {e}")))?;
                 }
             }
         }
         text
     };
-    std::fs::write(&path, text)
-        .map_err(|e| Failure::doing(&["Initializing."], format!("Couldn't write {path}: {e}")))
+    std::fs::write(&path, text).map_err(|e| Failure::doing(&["Initializing."], format!("Couldn't write {path}: {e}")))
 }
 
 /// `bootstrap`: the standard directories, and `bin/buildout` pointing at this program so the
 /// buildout can be rebuilt from inside it.
 fn bootstrap(buildout: &mut Buildout, console: &Console) -> Result<(), Failure> {
     let step = |e: buildout_core::config::Error| Failure::from(e.within("Bootstrapping."));
-    let develop = buildout
-        .sections
-        .require("buildout", "develop-eggs-directory")
-        .map_err(step)?;
+    let develop = buildout.sections.require("buildout", "develop-eggs-directory").map_err(step)?;
     if std::path::Path::new(&develop).is_dir() {
-        std::fs::remove_dir_all(&develop)
-            .map_err(|e| Failure::plain(format!("Couldn't remove {develop}: {e}")))?;
+        std::fs::remove_dir_all(&develop).map_err(|e| Failure::plain(format!("Couldn't remove {develop}: {e}")))?;
     }
     for name in ["bin-directory", "parts-directory", "develop-eggs-directory"] {
         let dir = buildout.sections.require("buildout", name).map_err(step)?;
         if !std::path::Path::new(&dir).exists() {
-            console.log(
-                Level::Info,
-                BUILDOUT_LOGGER,
-                &format!("Creating directory {}.", repr(&dir)),
-            );
+            console.log(Level::Info, BUILDOUT_LOGGER, &format!("Creating directory {}.", repr(&dir)));
             std::fs::create_dir(&dir).map_err(|e| {
                 Failure::doing(
                     &["Bootstrapping.", "Setting up buildout directories"],
@@ -269,22 +217,15 @@ fn bootstrap(buildout: &mut Buildout, console: &Console) -> Result<(), Failure> 
             })?;
         }
     }
-    let bin = buildout
-        .sections
-        .require("buildout", "bin-directory")
-        .map_err(step)?;
+    let bin = buildout.sections.require("buildout", "bin-directory").map_err(step)?;
     let script = pypath::join(&bin, "buildout");
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::plain(format!("Cannot locate the buildout program: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| Failure::plain(format!("Cannot locate the buildout program: {e}")))?;
     if std::fs::read_link(&script).ok().as_deref() != Some(exe.as_path()) {
         let _ = std::fs::remove_file(&script);
         std::os::unix::fs::symlink(&exe, &script)
             .map_err(|e| Failure::plain(format!("Couldn't create {script}: {e}")))?;
-        console.log(
-            Level::Info,
-            BUILDOUT_LOGGER,
-            &format!("Generated script {}.", repr(&script)),
-        );
+        console.log(Level::Info, BUILDOUT_LOGGER, &format!("Generated script {}.", repr(&script)));
     }
     Ok(())
 }

@@ -13,9 +13,7 @@ const STACK_SIZE: usize = 256 << 20;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let worker = std::thread::Builder::new()
-        .stack_size(STACK_SIZE)
-        .spawn(move || run::run(args));
+    let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || run::run(args));
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => ExitCode::from(code),
         _ => ExitCode::from(1),

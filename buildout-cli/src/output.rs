@@ -21,11 +21,7 @@ struct Settings {
 impl Console {
     pub(crate) fn new() -> Console {
         Console {
-            settings: RefCell::new(Settings {
-                threshold: Level::Warning as i64,
-                format: None,
-                configured: false,
-            }),
+            settings: RefCell::new(Settings { threshold: Level::Warning as i64, format: None, configured: false }),
         }
     }
 }
@@ -116,11 +112,7 @@ mod tests {
             ("%(levelno)d|%%|%(unknown)s", "20|%|%(unknown)s"),
         ];
         for (format, expected) in cases {
-            assert_eq!(
-                format_record(format, Level::Info, "part", "hello"),
-                expected,
-                "{format}"
-            );
+            assert_eq!(format_record(format, Level::Info, "part", "hello"), expected, "{format}");
         }
     }
 }

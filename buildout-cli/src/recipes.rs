@@ -42,11 +42,7 @@ fn expand(entry: &str, base: &str) -> Vec<PathBuf> {
     let path = pypath::join(base, entry);
     let name = pypath::basename(&path);
     if !name.contains(['*', '?']) {
-        return if Path::new(&path).exists() {
-            vec![PathBuf::from(path)]
-        } else {
-            Vec::new()
-        };
+        return if Path::new(&path).exists() { vec![PathBuf::from(path)] } else { Vec::new() };
     }
     let parent = pypath::dirname(&path);
     let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
@@ -64,55 +60,36 @@ fn expand(entry: &str, base: &str) -> Vec<PathBuf> {
 
 /// Builds the buildout's `develop` recipe crates and returns the loader for its search path, and
 /// the libraries built.
-pub(crate) fn develop_and_load(
-    buildout: &mut Buildout,
-    log: &dyn Log,
-) -> Result<(Loader, Vec<String>), Failure> {
+pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result<(Loader, Vec<String>), Failure> {
     let recipe_path = buildout.sections.get("buildout", "recipe-path")?;
     let dir = PathBuf::from(&buildout.directory);
     let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
     let exe = std::env::current_exe().ok();
-    let mut loader = Loader::new(loader::search_path(
-        recipe_path.as_deref(),
-        &dir,
-        env_path.as_deref(),
-        exe.as_deref(),
-    ));
+    let mut loader =
+        Loader::new(loader::search_path(recipe_path.as_deref(), &dir, env_path.as_deref(), exe.as_deref()));
 
-    let develop = buildout
-        .sections
-        .get("buildout", "develop")?
-        .unwrap_or_default();
+    let develop = buildout.sections.get("buildout", "develop")?.unwrap_or_default();
     if develop.trim().is_empty() {
         return Ok((loader, Vec::new()));
     }
-    let develop_eggs = PathBuf::from(
-        buildout
-            .sections
-            .require("buildout", "develop-eggs-directory")?,
-    );
+    let develop_eggs = PathBuf::from(buildout.sections.require("buildout", "develop-eggs-directory")?);
     let mut built = Vec::new();
     for entry in pytext::split_ws(&develop) {
         let matches = expand(entry, &buildout.directory);
         if matches.is_empty() {
-            log.log(
-                Level::Warning,
-                BUILDOUT_LOGGER,
-                &format!("Couldn't develop {} (not found)", pytext::repr(entry)),
-            );
+            log.log(Level::Warning, BUILDOUT_LOGGER, &format!("Couldn't develop {} (not found)", pytext::repr(entry)));
         }
         for path in matches {
             let shown = path.display().to_string();
-            log.log(
-                Level::Info,
-                BUILDOUT_LOGGER,
-                &format!("Develop: {}", pytext::repr(&shown)),
-            );
+            log.log(Level::Info, BUILDOUT_LOGGER, &format!("Develop: {}", pytext::repr(&shown)));
             if !develop::is_recipe_crate(&path) {
                 log.log(
                     Level::Warning,
                     BUILDOUT_LOGGER,
-                    &format!("Couldn't develop {}: only recipe crates (with a Cargo.toml) can be developed yet", pytext::repr(&shown)),
+                    &format!(
+                        "Couldn't develop {}: only recipe crates (with a Cargo.toml) can be developed yet",
+                        pytext::repr(&shown)
+                    ),
                 );
                 continue;
             }
@@ -129,12 +106,7 @@ pub(crate) fn develop_and_load(
 
 fn describe(out: &mut String, lib: &Library, note: &str) {
     let m = &lib.metadata;
-    out.push_str(&format!(
-        "{} {} (recipe ABI {}){note}\n",
-        m.distribution,
-        m.version,
-        buildout_core::abi::ABI_VERSION
-    ));
+    out.push_str(&format!("{} {} (recipe ABI {}){note}\n", m.distribution, m.version, buildout_core::abi::ABI_VERSION));
     let mut entries = m.entries.clone();
     entries.sort();
     out.push_str(&format!("  entries: {}\n", entries.join(", ")));
@@ -162,10 +134,7 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
                 let mut files: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| {
-                        let name = p
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
+                        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                         name.starts_with(std::env::consts::DLL_PREFIX)
                             && name.ends_with(std::env::consts::DLL_SUFFIX)
                             && p.is_file()
@@ -179,17 +148,8 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
                     }
                     match loader.load_file(&file) {
                         Ok(lib) => {
-                            let first =
-                                seen_dists.insert(loader::normalize(&lib.metadata.distribution));
-                            describe(
-                                &mut out,
-                                &lib,
-                                if first {
-                                    ""
-                                } else {
-                                    " [shadowed by the one listed before]"
-                                },
-                            );
+                            let first = seen_dists.insert(loader::normalize(&lib.metadata.distribution));
+                            describe(&mut out, &lib, if first { "" } else { " [shadowed by the one listed before]" });
                         }
                         Err(e) => {
                             out.push_str(&format!("{}\n  cannot load: {e}\n", file.display()));
@@ -203,21 +163,12 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
             if out.is_empty() {
                 out = format!(
                     "No recipe libraries found; searched: {}\n",
-                    loader
-                        .dirs()
-                        .iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    loader.dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
                 );
             }
         }
         [spec] => {
-            let lib = if spec.contains(':') {
-                loader.entry(spec).map(|(lib, _)| lib)
-            } else {
-                loader.library(spec)
-            };
+            let lib = if spec.contains(':') { loader.entry(spec).map(|(lib, _)| lib) } else { loader.library(spec) };
             let lib = lib.map_err(|e| {
                 let mut failure = load_failure(&e);
                 if let (true, Some(detail)) = (verbose, e.detail()) {

@@ -23,31 +23,19 @@ pub(crate) struct Failure {
 
 impl From<buildout_core::config::Error> for Failure {
     fn from(e: buildout_core::config::Error) -> Failure {
-        Failure {
-            message: e.kind.to_string(),
-            doing: e.doing,
-            detail: e.detail,
-        }
+        Failure { message: e.kind.to_string(), doing: e.doing, detail: e.detail }
     }
 }
 
 impl Failure {
     /// An error zc.buildout reports without a `While:` trail (usage and `query` errors).
     pub(crate) fn plain(message: impl Into<String>) -> Failure {
-        Failure {
-            doing: Vec::new(),
-            message: message.into(),
-            detail: None,
-        }
+        Failure { doing: Vec::new(), message: message.into(), detail: None }
     }
 
     /// A failure during the given steps (outermost first).
     pub(crate) fn doing(steps: &[&str], message: impl Into<String>) -> Failure {
-        Failure {
-            doing: steps.iter().map(|s| (*s).to_owned()).collect(),
-            message: message.into(),
-            detail: None,
-        }
+        Failure { doing: steps.iter().map(|s| (*s).to_owned()).collect(), message: message.into(), detail: None }
     }
 
     /// Back into a library error, for failures of CLI steps run inside the engine.
@@ -89,16 +77,11 @@ pub(crate) fn run(argv: Vec<String>) -> u8 {
             return 0;
         }
         Err(Early::Version) => {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "buildout version {COMPATIBLE_ZC_BUILDOUT}"
-            );
+            let _ = writeln!(std::io::stdout().lock(), "buildout version {COMPATIBLE_ZC_BUILDOUT}");
             return 0;
         }
         Err(Early::Usage(message)) => {
-            let _ = std::io::stderr()
-                .lock()
-                .write_all(Failure::plain(message).render(false).as_bytes());
+            let _ = std::io::stderr().lock().write_all(Failure::plain(message).render(false).as_bytes());
             return 1;
         }
     };
@@ -107,9 +90,7 @@ pub(crate) fn run(argv: Vec<String>) -> u8 {
         Ok(status) => status,
         Err(failure) => {
             let _ = std::io::stdout().lock().flush();
-            let _ = std::io::stderr()
-                .lock()
-                .write_all(failure.render(invocation.debug).as_bytes());
+            let _ = std::io::stderr().lock().write_all(failure.render(invocation.debug).as_bytes());
             1
         }
     }

@@ -22,10 +22,7 @@ pub enum DevelopError {
 }
 
 fn io(path: &Path, e: std::io::Error) -> DevelopError {
-    DevelopError::Io {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    }
+    DevelopError::Io { path: path.to_owned(), reason: e.to_string() }
 }
 
 /// A fingerprint of everything cargo would look at: every file's path, size and modification
@@ -46,10 +43,7 @@ fn fingerprint(dir: &Path) -> Result<u64, DevelopError> {
                     stack.push(path);
                 }
             } else {
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
                 files.push((path, meta.len(), mtime));
             }
         }
@@ -65,11 +59,7 @@ fn built_library(stdout: &str) -> Option<PathBuf> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| {
-            m["target"]["kind"]
-                .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
-        })
+        .filter(|m| m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")))
         .filter_map(|m| {
             m["filenames"]
                 .as_array()?
@@ -85,12 +75,8 @@ fn built_library(stdout: &str) -> Option<PathBuf> {
 /// `develop_eggs`. Returns the library's path there.
 pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, DevelopError> {
     let print = fingerprint(dir)?;
-    let stamp_name = format!(
-        "{}.recipe-stamp",
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
+    let stamp_name =
+        format!("{}.recipe-stamp", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     let stamp = develop_eggs.join(stamp_name);
     if let Ok(text) = std::fs::read_to_string(&stamp)
         && let Some((hash, lib)) = text.trim_end().split_once('\n')
@@ -102,31 +88,18 @@ pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, 
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--message-format=json-render-diagnostics",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--message-format=json-render-diagnostics", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .output()
-        .map_err(|e| DevelopError::Cargo {
-            dir: dir.to_owned(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| DevelopError::Cargo { dir: dir.to_owned(), reason: e.to_string() })?;
     if !output.status.success() {
         return Err(DevelopError::Build {
             dir: dir.to_owned(),
-            output: String::from_utf8_lossy(&output.stderr)
-                .trim_end()
-                .to_owned(),
+            output: String::from_utf8_lossy(&output.stderr).trim_end().to_owned(),
         });
     }
-    let built = built_library(&String::from_utf8_lossy(&output.stdout)).ok_or_else(|| {
-        DevelopError::NoLibrary {
-            dir: dir.to_owned(),
-        }
-    })?;
+    let built = built_library(&String::from_utf8_lossy(&output.stdout))
+        .ok_or_else(|| DevelopError::NoLibrary { dir: dir.to_owned() })?;
     std::fs::create_dir_all(develop_eggs).map_err(|e| io(develop_eggs, e))?;
     let name = built.file_name().map(PathBuf::from).unwrap_or_default();
     let target = develop_eggs.join(&name);
@@ -168,10 +141,7 @@ mod tests {
         let messages = r#"{"reason":"compiler-artifact","target":{"kind":["lib"]},"filenames":["/t/libx.rlib"]}
 {"reason":"compiler-artifact","target":{"kind":["cdylib"]},"filenames":["/t/release/libhello_recipes.so"]}
 {"reason":"build-finished","success":true}"#;
-        let expected = PathBuf::from(format!(
-            "/t/release/libhello_recipes{}",
-            std::env::consts::DLL_SUFFIX
-        ));
+        let expected = PathBuf::from(format!("/t/release/libhello_recipes{}", std::env::consts::DLL_SUFFIX));
         if std::env::consts::DLL_SUFFIX == ".so" {
             assert_eq!(built_library(messages), Some(expected));
         }

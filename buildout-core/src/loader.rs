@@ -24,38 +24,17 @@ use crate::abi::{self, ABI_VERSION, HostService, RecipeHandle, RecipeLibraryRef}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
     #[error("Couldn't find the recipe library for {dist} ({file}); searched: {}", display_dirs(.searched))]
-    NotFound {
-        dist: String,
-        file: String,
-        searched: Vec<PathBuf>,
-    },
+    NotFound { dist: String, file: String, searched: Vec<PathBuf> },
     #[error("{} is not a buildout recipe library: {reason}", .path.display())]
     NotARecipe { path: PathBuf, reason: String },
     #[error("{} was built against recipe ABI {library}, this buildout speaks {}: rebuild it", .path.display(), ABI_VERSION)]
-    AbiMismatch {
-        path: PathBuf,
-        library: String,
-        detail: String,
-    },
+    AbiMismatch { path: PathBuf, library: String, detail: String },
     #[error("{} was built against an incompatible recipe ABI ({summary}); this buildout speaks {}: rebuild it", .path.display(), ABI_VERSION)]
-    AbiLayout {
-        path: PathBuf,
-        summary: String,
-        detail: String,
-    },
+    AbiLayout { path: PathBuf, summary: String, detail: String },
     #[error("{} provides recipes for {found}, not {expected}", .path.display())]
-    WrongDistribution {
-        path: PathBuf,
-        expected: String,
-        found: String,
-    },
+    WrongDistribution { path: PathBuf, expected: String, found: String },
     #[error("{dist} has no recipe entry {entry:?} ({}); it offers: {}", .path.display(), .entries.join(", "))]
-    UnknownEntry {
-        dist: String,
-        entry: String,
-        path: PathBuf,
-        entries: Vec<String>,
-    },
+    UnknownEntry { dist: String, entry: String, path: PathBuf, entries: Vec<String> },
     #[error("Invalid recipe specification {0:?}: expected <distribution>[:<entry>]")]
     BadSpec(String),
 }
@@ -74,10 +53,7 @@ fn display_dirs(dirs: &[PathBuf]) -> String {
     if dirs.is_empty() {
         return "no directories".to_owned();
     }
-    dirs.iter()
-        .map(|d| d.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// `zc.zodbrecipes` → `zc_zodbrecipes`: lower case, every run of `-`, `_`, `.` becomes `_`.
@@ -100,12 +76,7 @@ pub fn normalize(dist: &str) -> String {
 
 /// The file a distribution's recipes live in (`libzc_zodbrecipes.so` on Linux).
 pub fn library_file_name(dist: &str) -> String {
-    format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        normalize(dist),
-        std::env::consts::DLL_SUFFIX
-    )
+    format!("{}{}{}", std::env::consts::DLL_PREFIX, normalize(dist), std::env::consts::DLL_SUFFIX)
 }
 
 /// Splits `dist[:entry]` (entry `default` when absent); extras and version specifiers of the
@@ -117,9 +88,7 @@ pub fn parse_spec(spec: &str) -> Result<(String, String), LoadError> {
         Some(_) => return Err(LoadError::BadSpec(spec.to_owned())),
         None => (spec, "default"),
     };
-    let name_end = req
-        .find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or(req.len());
+    let name_end = req.find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c))).unwrap_or(req.len());
     let dist = req[..name_end].trim();
     if dist.is_empty() || entry.is_empty() {
         return Err(LoadError::BadSpec(spec.to_owned()));
@@ -159,39 +128,25 @@ pub struct Library {
 
 impl std::fmt::Debug for Library {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Library")
-            .field("path", &self.path)
-            .field("metadata", &self.metadata)
-            .finish()
+        f.debug_struct("Library").field("path", &self.path).field("metadata", &self.metadata).finish()
     }
 }
 
 fn library_error(path: &Path, e: LibraryError) -> LoadError {
     match e {
-        LibraryError::OpenError { err, .. } => LoadError::NotARecipe {
-            path: path.to_owned(),
-            reason: err.to_string(),
-        },
-        LibraryError::GetSymbolError { .. } => LoadError::NotARecipe {
-            path: path.to_owned(),
-            reason: "it exports no recipe root module".to_owned(),
-        },
-        LibraryError::IncompatibleVersionNumber { actual_version, .. } => LoadError::AbiMismatch {
-            path: path.to_owned(),
-            library: actual_version.to_string(),
-            detail: String::new(),
-        },
-        LibraryError::RootModule { err, .. } => LoadError::NotARecipe {
-            path: path.to_owned(),
-            reason: format!("its root module failed to load: {err}"),
-        },
+        LibraryError::OpenError { err, .. } => LoadError::NotARecipe { path: path.to_owned(), reason: err.to_string() },
+        LibraryError::GetSymbolError { .. } => {
+            LoadError::NotARecipe { path: path.to_owned(), reason: "it exports no recipe root module".to_owned() }
+        }
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => {
+            LoadError::AbiMismatch { path: path.to_owned(), library: actual_version.to_string(), detail: String::new() }
+        }
+        LibraryError::RootModule { err, .. } => {
+            LoadError::NotARecipe { path: path.to_owned(), reason: format!("its root module failed to load: {err}") }
+        }
         other => {
             let detail = other.to_string();
-            LoadError::AbiLayout {
-                path: path.to_owned(),
-                summary: layout_summary(&detail),
-                detail,
-            }
+            LoadError::AbiLayout { path: path.to_owned(), summary: layout_summary(&detail), detail }
         }
     }
 }
@@ -204,12 +159,7 @@ fn layout_summary(report: &str) -> String {
         return "different layout".to_owned();
     };
     let mut summary = lines[start].trim_start_matches("Error:").trim().to_owned();
-    let rest: Vec<&str> = lines[start + 1..]
-        .iter()
-        .copied()
-        .filter(|l| !l.is_empty())
-        .take(4)
-        .collect();
+    let rest: Vec<&str> = lines[start + 1..].iter().copied().filter(|l| !l.is_empty()).take(4).collect();
     if let [expected_label, expected, found_label, found] = rest.as_slice()
         && expected_label.starts_with("Expected")
         && found_label.starts_with("Found")
@@ -223,20 +173,13 @@ impl Library {
     /// Loads a library file, checking that it speaks this recipe ABI.
     pub fn load(path: &Path) -> Result<Library, LoadError> {
         let header = lib_header_from_path(path).map_err(|e| library_error(path, e))?;
-        let module = header
-            .init_root_module::<RecipeLibraryRef>()
-            .map_err(|e| library_error(path, e))?;
+        let module = header.init_root_module::<RecipeLibraryRef>().map_err(|e| library_error(path, e))?;
         let text: String = (module.metadata())().into();
-        let metadata: wire::Metadata =
-            serde_json::from_str(&text).map_err(|e| LoadError::NotARecipe {
-                path: path.to_owned(),
-                reason: format!("unreadable metadata: {e}"),
-            })?;
-        Ok(Library {
+        let metadata: wire::Metadata = serde_json::from_str(&text).map_err(|e| LoadError::NotARecipe {
             path: path.to_owned(),
-            metadata,
-            module,
-        })
+            reason: format!("unreadable metadata: {e}"),
+        })?;
+        Ok(Library { path: path.to_owned(), metadata, module })
     }
 
     /// Constructs the recipe of `request.entry`.
@@ -245,19 +188,14 @@ impl Library {
         host: &dyn HostService,
         request: &wire::Construct,
     ) -> Result<(Recipe, wire::Constructed), RecipeError> {
-        let payload =
-            serde_json::to_string(request).map_err(|e| RecipeError::internal(e.to_string()))?;
+        let payload = serde_json::to_string(request).map_err(|e| RecipeError::internal(e.to_string()))?;
         let handle_ref: &dyn HostService = host;
         let handle = abi::host_handle(&handle_ref);
         match (self.module.construct())(handle, payload.as_str().into()) {
             RResult::ROk(c) => {
-                let recipe = Recipe {
-                    library: Rc::clone(self),
-                    handle: c.recipe,
-                };
-                let reply = serde_json::from_str(c.reply.as_str()).map_err(|e| {
-                    RecipeError::internal(format!("bad reply from {}: {e}", self.path.display()))
-                })?;
+                let recipe = Recipe { library: Rc::clone(self), handle: c.recipe };
+                let reply = serde_json::from_str(c.reply.as_str())
+                    .map_err(|e| RecipeError::internal(format!("bad reply from {}: {e}", self.path.display())))?;
                 Ok((recipe, reply))
             }
             RResult::RErr(e) => Err(RecipeError::from_json(&e)),
@@ -265,16 +203,11 @@ impl Library {
     }
 
     /// Runs the uninstall entry of `request.entry`, if the library has one.
-    pub fn uninstall(
-        &self,
-        host: &dyn HostService,
-        request: &wire::Uninstall,
-    ) -> Result<bool, RecipeError> {
+    pub fn uninstall(&self, host: &dyn HostService, request: &wire::Uninstall) -> Result<bool, RecipeError> {
         if !self.metadata.uninstall.contains(&request.entry) {
             return Ok(false);
         }
-        let payload =
-            serde_json::to_string(request).map_err(|e| RecipeError::internal(e.to_string()))?;
+        let payload = serde_json::to_string(request).map_err(|e| RecipeError::internal(e.to_string()))?;
         let handle_ref: &dyn HostService = host;
         match (self.module.uninstall())(abi::host_handle(&handle_ref), payload.as_str().into()) {
             RResult::ROk(_) => Ok(true),
@@ -292,23 +225,11 @@ pub struct Recipe {
 impl Recipe {
     /// Runs `install` or `update`. `update` of a recipe without one fails with
     /// [`ErrorKind::NoUpdate`].
-    pub fn call(
-        &self,
-        host: &dyn HostService,
-        method: &str,
-    ) -> Result<wire::Installed, RecipeError> {
+    pub fn call(&self, host: &dyn HostService, method: &str) -> Result<wire::Installed, RecipeError> {
         let handle_ref: &dyn HostService = host;
-        match (self.library.module.call())(
-            self.handle,
-            abi::host_handle(&handle_ref),
-            method.into(),
-        ) {
-            RResult::ROk(reply) => serde_json::from_str(reply.as_str()).map_err(|e| {
-                RecipeError::internal(format!(
-                    "bad reply from {}: {e}",
-                    self.library.path.display()
-                ))
-            }),
+        match (self.library.module.call())(self.handle, abi::host_handle(&handle_ref), method.into()) {
+            RResult::ROk(reply) => serde_json::from_str(reply.as_str())
+                .map_err(|e| RecipeError::internal(format!("bad reply from {}: {e}", self.library.path.display()))),
             RResult::RErr(e) => Err(RecipeError::from_json(&e)),
         }
     }
@@ -334,10 +255,7 @@ pub struct Loader {
 
 impl Loader {
     pub fn new(dirs: Vec<PathBuf>) -> Loader {
-        Loader {
-            dirs,
-            ..Loader::default()
-        }
+        Loader { dirs, ..Loader::default() }
     }
 
     /// Puts directories first on the search path (develop recipe crates).
@@ -347,6 +265,11 @@ impl Loader {
         self.dirs = new;
     }
 
+    /// How many library files have been loaded.
+    pub fn loaded(&self) -> usize {
+        self.by_path.len()
+    }
+
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs
     }
@@ -354,15 +277,11 @@ impl Loader {
     /// The first library file for `dist` on the search path.
     pub fn find(&self, dist: &str) -> Result<PathBuf, LoadError> {
         let file = library_file_name(dist);
-        self.dirs
-            .iter()
-            .map(|d| d.join(&file))
-            .find(|p| p.is_file())
-            .ok_or_else(|| LoadError::NotFound {
-                dist: dist.to_owned(),
-                file,
-                searched: self.dirs.clone(),
-            })
+        self.dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()).ok_or_else(|| LoadError::NotFound {
+            dist: dist.to_owned(),
+            file,
+            searched: self.dirs.clone(),
+        })
     }
 
     /// Loads a library file (once per canonical path).
@@ -422,11 +341,8 @@ mod tests {
 
     #[test]
     fn names_and_specs() {
-        let names = [
-            ("zc.zodbrecipes", "zc_zodbrecipes"),
-            ("zc.recipe.egg", "zc_recipe_egg"),
-            ("Foo--Bar._x", "foo_bar_x"),
-        ];
+        let names =
+            [("zc.zodbrecipes", "zc_zodbrecipes"), ("zc.recipe.egg", "zc_recipe_egg"), ("Foo--Bar._x", "foo_bar_x")];
         for (dist, expected) in names {
             assert_eq!(normalize(dist), expected);
         }
@@ -434,10 +350,7 @@ mod tests {
         let specs: [(&str, Parsed); 6] = [
             ("zc.zodbrecipes:server", Ok(("zc.zodbrecipes", "server"))),
             ("zc.recipe.egg", Ok(("zc.recipe.egg", "default"))),
-            (
-                "zc.recipe.egg[extra]>=2:script",
-                Ok(("zc.recipe.egg", "script")),
-            ),
+            ("zc.recipe.egg[extra]>=2:script", Ok(("zc.recipe.egg", "script"))),
             (" x : y ", Ok(("x", "y"))),
             ("a:b:c", Err(())),
             (":x", Err(())),
@@ -451,30 +364,15 @@ mod tests {
 
     #[test]
     fn search_order() {
-        let dirs = search_path(
-            Some("a b"),
-            Path::new("/bo"),
-            Some("/e1:/e2".as_ref()),
-            Some(Path::new("/usr/bin/buildout")),
-        );
-        let expected = [
-            "/bo/a",
-            "/bo/b",
-            "/e1",
-            "/e2",
-            "/bo/recipes",
-            "/usr/bin",
-            "/usr/bin/../lib/buildout/recipes",
-        ];
+        let dirs =
+            search_path(Some("a b"), Path::new("/bo"), Some("/e1:/e2".as_ref()), Some(Path::new("/usr/bin/buildout")));
+        let expected = ["/bo/a", "/bo/b", "/e1", "/e2", "/bo/recipes", "/usr/bin", "/usr/bin/../lib/buildout/recipes"];
         assert_eq!(dirs, expected.iter().map(PathBuf::from).collect::<Vec<_>>());
     }
 
     #[test]
     fn missing_library_lists_every_directory() {
-        let loader = Loader::new(vec![
-            PathBuf::from("/nowhere/a"),
-            PathBuf::from("/nowhere/b"),
-        ]);
+        let loader = Loader::new(vec![PathBuf::from("/nowhere/a"), PathBuf::from("/nowhere/b")]);
         let err = loader.find("zc.zodbrecipes").expect_err("not there");
         assert_eq!(
             err.to_string(),
@@ -487,11 +385,9 @@ mod tests {
 
     #[test]
     fn layout_reports_are_summarised() {
-        let report = "lots\nof\nlines\n\nError:mismatched type\nExpected:\n    RecipeLibrary\nFound:\n    OtherLibrary\n";
-        assert_eq!(
-            layout_summary(report),
-            "mismatched type: expected RecipeLibrary, found OtherLibrary"
-        );
+        let report =
+            "lots\nof\nlines\n\nError:mismatched type\nExpected:\n    RecipeLibrary\nFound:\n    OtherLibrary\n";
+        assert_eq!(layout_summary(report), "mismatched type: expected RecipeLibrary, found OtherLibrary");
         assert_eq!(layout_summary("nothing useful"), "different layout");
     }
 

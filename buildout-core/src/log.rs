@@ -5,6 +5,8 @@
 /// Python logging levels, whose numbers matter: the threshold is `log-level - verbosity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
+    /// Below debug: shown only with `-vv` (zc.buildout uses such levels for its chattiest records).
+    Trace = 5,
     Debug = 10,
     Info = 20,
     Warning = 30,
@@ -15,6 +17,7 @@ pub enum Level {
 impl Level {
     pub fn name(self) -> &'static str {
         match self {
+            Level::Trace => "Level 5",
             Level::Debug => "DEBUG",
             Level::Info => "INFO",
             Level::Warning => "WARNING",

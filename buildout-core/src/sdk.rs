@@ -64,11 +64,7 @@ pub struct Options {
 
 impl Options {
     pub fn new(part: impl Into<String>, values: BTreeMap<String, String>) -> Options {
-        Options {
-            part: part.into(),
-            values,
-            used: RefCell::new(BTreeSet::new()),
-        }
+        Options { part: part.into(), values, used: RefCell::new(BTreeSet::new()) }
     }
 
     /// The part (section) name.
@@ -84,8 +80,7 @@ impl Options {
 
     /// An option that must be there: `Missing option: <part>:<key>` otherwise.
     pub fn require(&self, key: &str) -> Result<&str, RecipeError> {
-        self.get(key)
-            .ok_or_else(|| RecipeError::user(format!("Missing option: {}:{key}", self.part)))
+        self.get(key).ok_or_else(|| RecipeError::user(format!("Missing option: {}:{key}", self.part)))
     }
 
     /// A `true`/`false` option, zc.buildout style.
@@ -94,9 +89,7 @@ impl Options {
             None => Ok(default),
             Some("true") => Ok(true),
             Some("false") => Ok(false),
-            Some(other) => Err(RecipeError::user(format!(
-                "Invalid value for {key}: {other}"
-            ))),
+            Some(other) => Err(RecipeError::user(format!("Invalid value for {key}: {other}"))),
         }
     }
 
@@ -149,13 +142,9 @@ impl Context<'_> {
     /// Any option of any section, evaluated on demand (zc.buildout's `buildout[section][option]`:
     /// a section with a recipe becomes a part). `None` when the section has no such option.
     pub fn get(&self, section: &str, option: &str) -> Result<Option<String>, RecipeError> {
-        let request = wire::GetOption {
-            section: section.to_owned(),
-            option: option.to_owned(),
-        };
+        let request = wire::GetOption { section: section.to_owned(), option: option.to_owned() };
         let reply = self.invoke("get", &request)?;
-        serde_json::from_str(&reply)
-            .map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
+        serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
     }
 
     /// Registers paths about to be created, so that they are removed if the call then fails.
@@ -179,20 +168,13 @@ impl Context<'_> {
 
     /// Logs with a Python logging level under any logger name (`zc.zodbrecipes`, ...).
     pub fn log(&self, level: u8, logger: &str, message: &str) {
-        let record = wire::LogRecord {
-            level,
-            logger: logger.to_owned(),
-            message: message.to_owned(),
-        };
+        let record = wire::LogRecord { level, logger: logger.to_owned(), message: message.to_owned() };
         let _ = self.invoke("log", &record);
     }
 
     fn invoke(&self, method: &str, payload: &impl serde::Serialize) -> Result<String, RecipeError> {
-        let payload =
-            serde_json::to_string(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
-        self.host
-            .invoke(method, &payload)
-            .map_err(|e| RecipeError::from_json(&e))
+        let payload = serde_json::to_string(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
+        self.host.invoke(method, &payload).map_err(|e| RecipeError::from_json(&e))
     }
 }
 
@@ -202,31 +184,19 @@ pub trait Recipe: Sized + 'static {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError>;
 
     /// Installs the part; returns the paths it created (removed on uninstall).
-    fn install(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError>;
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError>;
 
     /// Updates an installed part whose options did not change. `Ok(None)` keeps the recorded
     /// paths. Not overriding it makes buildout warn and call `install`, as zc.buildout does for
     /// recipes without an `update` method.
-    fn update(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+    fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         let _ = (ctx, options);
-        Err(RecipeError {
-            kind: ErrorKind::NoUpdate,
-            ..RecipeError::default()
-        })
+        Err(RecipeError { kind: ErrorKind::NoUpdate, ..RecipeError::default() })
     }
 }
 
 /// An uninstall entry: runs before the part's recorded paths are removed.
-pub type UninstallFn =
-    fn(ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<(), RecipeError>;
+pub type UninstallFn = fn(ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<(), RecipeError>;
 
 #[doc(hidden)]
 pub trait DynRecipe {
@@ -244,23 +214,17 @@ impl<R: Recipe> DynRecipe for Instance<R> {
             "install" => Some(self.recipe.install(ctx, &self.options)?),
             "update" => self.recipe.update(ctx, &self.options)?,
             other => {
-                return Err(RecipeError::internal(format!(
-                    "unknown recipe method '{other}'"
-                )));
+                return Err(RecipeError::internal(format!("unknown recipe method '{other}'")));
             }
         };
         let paths = paths.map(|p| p.iter().map(|p| p.display().to_string()).collect());
-        Ok(wire::Installed {
-            paths,
-            used: self.options.take_used(),
-        })
+        Ok(wire::Installed { paths, used: self.options.take_used() })
     }
 }
 
 /// Constructs a recipe of type `R`; one per entry in the export table.
 #[doc(hidden)]
-pub type Factory =
-    fn(HostHandle, wire::Construct) -> Result<(Box<dyn DynRecipe>, wire::Constructed), RecipeError>;
+pub type Factory = fn(HostHandle, wire::Construct) -> Result<(Box<dyn DynRecipe>, wire::Constructed), RecipeError>;
 
 #[doc(hidden)]
 pub fn factory<R: Recipe>(
@@ -268,16 +232,9 @@ pub fn factory<R: Recipe>(
     request: wire::Construct,
 ) -> Result<(Box<dyn DynRecipe>, wire::Constructed), RecipeError> {
     let mut options = Options::new(request.part.clone(), request.options);
-    let ctx = Context {
-        host,
-        part: &request.part,
-        buildout: &request.buildout,
-    };
+    let ctx = Context { host, part: &request.part, buildout: &request.buildout };
     let recipe = R::new(&ctx, &mut options)?;
-    let reply = wire::Constructed {
-        options: options.values.clone(),
-        used: options.take_used(),
-    };
+    let reply = wire::Constructed { options: options.values.clone(), used: options.take_used() };
     Ok((Box::new(Instance { recipe, options }), reply))
 }
 
@@ -303,10 +260,7 @@ fn quiet_panics() {
                 .map(|s| (*s).to_owned())
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".to_owned());
-            let location = info
-                .location()
-                .map(|l| format!(" at {}:{}", l.file(), l.line()))
-                .unwrap_or_default();
+            let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
             PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{location}")));
         }));
     });
@@ -319,12 +273,7 @@ fn guarded<T>(body: impl FnOnce() -> Result<T, RecipeError>) -> Result<T, Recipe
         Err(_) => {
             let detail = PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
             let message = detail.split(" at ").next().unwrap_or_default().to_owned();
-            Err(RecipeError {
-                kind: ErrorKind::Panic,
-                message,
-                detail: Some(detail),
-                doing: Vec::new(),
-            })
+            Err(RecipeError { kind: ErrorKind::Panic, message, detail: Some(detail), doing: Vec::new() })
         }
     }
 }
@@ -337,14 +286,11 @@ fn reply<T>(result: Result<T, RecipeError>) -> RResult<T, RString> {
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<RString, RecipeError> {
-    serde_json::to_string(value)
-        .map(RString::from)
-        .map_err(|e| RecipeError::internal(e.to_string()))
+    serde_json::to_string(value).map(RString::from).map_err(|e| RecipeError::internal(e.to_string()))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: RStr<'_>) -> Result<T, RecipeError> {
-    serde_json::from_str(text.as_str())
-        .map_err(|e| RecipeError::internal(format!("bad request from buildout: {e}")))
+    serde_json::from_str(text.as_str()).map_err(|e| RecipeError::internal(format!("bad request from buildout: {e}")))
 }
 
 #[doc(hidden)]
@@ -358,10 +304,7 @@ pub fn metadata_impl(
         distribution: distribution.to_owned(),
         version: version.to_owned(),
         entries: entries.iter().map(|(name, _)| (*name).to_owned()).collect(),
-        uninstall: uninstall
-            .iter()
-            .map(|(name, _)| (*name).to_owned())
-            .collect(),
+        uninstall: uninstall.iter().map(|(name, _)| (*name).to_owned()).collect(),
     };
     to_json(&metadata).unwrap_or_default()
 }
@@ -383,32 +326,17 @@ pub fn construct_impl(
         let buildout = request.buildout.clone();
         let (recipe, constructed) = factory(host, request)?;
         let reply = to_json(&constructed)?;
-        Ok(Constructed {
-            recipe: abi::into_handle(Box::new(Boxed {
-                recipe,
-                part,
-                buildout,
-            })),
-            reply,
-        })
+        Ok(Constructed { recipe: abi::into_handle(Box::new(Boxed { recipe, part, buildout })), reply })
     }))
 }
 
 #[doc(hidden)]
-pub fn call_impl(
-    handle: RecipeHandle,
-    host: HostHandle,
-    method: RStr<'_>,
-) -> RResult<RString, RString> {
+pub fn call_impl(handle: RecipeHandle, host: HostHandle, method: RStr<'_>) -> RResult<RString, RString> {
     reply(guarded(|| {
         // SAFETY: the host only passes handles `construct_impl` made and has not released.
         #[allow(unsafe_code)]
         let boxed: &mut Boxed = unsafe { abi::handle_mut(handle) };
-        let ctx = Context {
-            host,
-            part: &boxed.part,
-            buildout: &boxed.buildout,
-        };
+        let ctx = Context { host, part: &boxed.part, buildout: &boxed.buildout };
         let installed = boxed.recipe.run(method.as_str(), &ctx)?;
         to_json(&installed)
     }))
@@ -434,11 +362,7 @@ pub fn uninstall_impl(
             return Ok(RString::new());
         };
         let empty = BTreeMap::new();
-        let ctx = Context {
-            host,
-            part: &request.part,
-            buildout: &empty,
-        };
+        let ctx = Context { host, part: &request.part, buildout: &empty };
         f(&ctx, &request.options)?;
         Ok(RString::new())
     }))

@@ -22,11 +22,7 @@ impl Recipe for Server {
         )))
     }
 
-    fn install(
-        &mut self,
-        _ctx: &Context<'_>,
-        _options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         Ok(Vec::new())
     }
 }

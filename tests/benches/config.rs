@@ -25,11 +25,7 @@ fn chain_config(n: usize) -> String {
     }
     text.push('\n');
     for i in 0..n {
-        let previous = if i == 0 {
-            "${buildout:directory}".to_owned()
-        } else {
-            format!("${{p{}:path}}", i - 1)
-        };
+        let previous = if i == 0 { "${buildout:directory}".to_owned() } else { format!("${{p{}:path}}", i - 1) };
         text.push_str(&format!(
             "\n[p{i}]\npath = ${{buildout:directory}}/${{:name}}\nafter = {previous}\nname = ${{:_buildout_section_name_}}\nlist =\n    a\n    b ${{:name}}\n"
         ));
@@ -46,17 +42,8 @@ fn time_command(dir: &Path, args: &[&str]) -> (Duration, Duration) {
     let bin = tests::buildout_bin();
     let run = || {
         let start = Instant::now();
-        let status = Command::new(&bin)
-            .args(args)
-            .current_dir(dir)
-            .env("HOME", dir)
-            .output()
-            .expect("run buildout");
-        assert!(
-            status.status.success(),
-            "buildout {args:?} failed: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
+        let status = Command::new(&bin).args(args).current_dir(dir).env("HOME", dir).output().expect("run buildout");
+        assert!(status.status.success(), "buildout {args:?} failed: {}", String::from_utf8_lossy(&status.stderr));
         start.elapsed()
     };
     for _ in 0..5 {
@@ -77,8 +64,7 @@ fn time_in_process(dir: &Path, repeat: usize) -> (Duration, Duration) {
     };
     let run = || {
         let start = Instant::now();
-        let mut b = Buildout::load(&opts, Environment::current(), &Silent, Startup::ReadOnly)
-            .expect("loads");
+        let mut b = Buildout::load(&opts, Environment::current(), &Silent, Startup::ReadOnly).expect("loads");
         let (text, ok) = render::resolve(&mut b, &[]);
         assert!(ok && !text.is_empty());
         start.elapsed()
@@ -93,8 +79,7 @@ fn ms(d: Duration) -> String {
 fn main() {
     let seed = tempfile::tempdir().expect("temp dir");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/zeo/buildout.cfg");
-    std::fs::copy(&example, seed.path().join("buildout.cfg"))
-        .expect("copy the example configuration");
+    std::fs::copy(&example, seed.path().join("buildout.cfg")).expect("copy the example configuration");
     let chain = tempfile::tempdir().expect("temp dir");
     std::fs::write(chain.path().join("buildout.cfg"), chain_config(1000)).expect("write chain");
     let big = tempfile::tempdir().expect("temp dir");
@@ -102,26 +87,10 @@ fn main() {
 
     println!("| scenario | median | best |\n| --- | --- | --- |");
     for (name, dir, args) in [
-        (
-            "`buildout annotate`, seed config",
-            seed.path(),
-            &["annotate"][..],
-        ),
-        (
-            "`buildout resolve`, seed config",
-            seed.path(),
-            &["resolve"][..],
-        ),
-        (
-            "`buildout annotate`, 1000-part chain",
-            chain.path(),
-            &["annotate"][..],
-        ),
-        (
-            "`buildout resolve`, 1000-part chain",
-            chain.path(),
-            &["resolve"][..],
-        ),
+        ("`buildout annotate`, seed config", seed.path(), &["annotate"][..]),
+        ("`buildout resolve`, seed config", seed.path(), &["resolve"][..]),
+        ("`buildout annotate`, 1000-part chain", chain.path(), &["annotate"][..]),
+        ("`buildout resolve`, 1000-part chain", chain.path(), &["resolve"][..]),
     ] {
         let (median, best) = time_command(dir, args);
         println!("| {name} | {} | {} |", ms(median), ms(best));

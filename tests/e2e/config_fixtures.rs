@@ -19,46 +19,24 @@ fn read(path: &Path) -> String {
 
 fn words(path: &Path, dir: &str) -> Vec<String> {
     let line = read(path).replace("{DIR}", dir);
-    shlex::split(line.trim_end_matches('\n'))
-        .unwrap_or_else(|| panic!("{}: not shell words", path.display()))
+    shlex::split(line.trim_end_matches('\n')).unwrap_or_else(|| panic!("{}: not shell words", path.display()))
 }
 
 /// Compares one run with its expected files; returns a description of each difference.
 fn compare(case: &Path, what: &str, got: &Outcome, prefix: &str) -> Vec<String> {
     let file = |name: &str| {
         let ours = case.join("ours").join(name);
-        read(&if ours.exists() {
-            ours
-        } else {
-            case.join("expected").join(name)
-        })
+        read(&if ours.exists() { ours } else { case.join("expected").join(name) })
     };
-    let status: i32 = file(&format!("{prefix}status"))
-        .trim()
-        .parse()
-        .unwrap_or(-1);
+    let status: i32 = file(&format!("{prefix}status")).trim().parse().unwrap_or(-1);
     let mut problems = Vec::new();
-    let expected_stdout = file(if prefix.is_empty() {
-        "stdout"
-    } else {
-        "resolve"
-    });
-    let expected_stderr = file(if prefix.is_empty() {
-        "stderr"
-    } else {
-        "resolve-stderr"
-    });
+    let expected_stdout = file(if prefix.is_empty() { "stdout" } else { "resolve" });
+    let expected_stderr = file(if prefix.is_empty() { "stderr" } else { "resolve-stderr" });
     if got.stdout != expected_stdout {
-        problems.push(format!(
-            "{what}: stdout differs\n--- expected\n{expected_stdout}--- got\n{}",
-            got.stdout
-        ));
+        problems.push(format!("{what}: stdout differs\n--- expected\n{expected_stdout}--- got\n{}", got.stdout));
     }
     if got.stderr != expected_stderr {
-        problems.push(format!(
-            "{what}: stderr differs\n--- expected\n{expected_stderr}--- got\n{}",
-            got.stderr
-        ));
+        problems.push(format!("{what}: stderr differs\n--- expected\n{expected_stderr}--- got\n{}", got.stderr));
     }
     if got.status != status {
         problems.push(format!("{what}: status {} instead of {status}", got.status));
@@ -88,10 +66,8 @@ fn run_case(case: &Path) -> Vec<String> {
         let rdir: PathBuf = scratch.path().canonicalize().expect("canonical temp dir");
         copy_tree(&case.join("in"), &rdir).expect("copy the case's in/");
         let rdir_text = rdir.to_string_lossy().into_owned();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.replace(&dir_text, &rdir_text)))
-            .collect();
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.clone(), v.replace(&dir_text, &rdir_text))).collect();
         let got = run_buildout(&rdir, &words(&case.join("resolve-cmd"), &rdir_text), &env);
         problems.extend(compare(case, "resolve", &got, "resolve-"));
     }
@@ -107,31 +83,15 @@ fn config_corpus_matches_zc_buildout() {
         .filter(|p| p.join("cmd").exists())
         .collect();
     cases.sort();
-    assert!(
-        cases.len() >= 80,
-        "the corpus has only {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 80, "the corpus has only {} cases", cases.len());
     let filter = std::env::var("FIXTURE").unwrap_or_default();
     let mut failures = Vec::new();
-    for case in cases
-        .iter()
-        .filter(|c| c.to_string_lossy().contains(&filter))
-    {
+    for case in cases.iter().filter(|c| c.to_string_lossy().contains(&filter)) {
         let problems = run_case(case);
         if !problems.is_empty() {
-            let name = case
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             failures.push(format!("== {name}\n{}", problems.join("\n")));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -9,10 +9,7 @@ use tests::{Outcome, buildout_bin, cargo_artifact, run_buildout};
 
 fn recipe_env() -> Vec<(String, String)> {
     let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
-    vec![(
-        "BUILDOUT_RECIPE_PATH".into(),
-        lib.parent().expect("directory").display().to_string(),
-    )]
+    vec![("BUILDOUT_RECIPE_PATH".into(), lib.parent().expect("directory").display().to_string())]
 }
 
 fn scratch() -> (tempfile::TempDir, PathBuf) {
@@ -35,14 +32,8 @@ fn chain(n: usize) -> String {
     let names: Vec<String> = (0..n).map(|i| format!("p{i:02}")).collect();
     let mut text = format!("[buildout]\nparts = {}\n", names.join(" "));
     for (i, name) in names.iter().enumerate() {
-        let after = if i == 0 {
-            String::new()
-        } else {
-            format!("after = ${{{}:path}}\n", names[i - 1])
-        };
-        text.push_str(&format!(
-            "\n[{name}]\nrecipe = buildout.testrecipes:mkdir\npath = d/{name}\n{after}"
-        ));
+        let after = if i == 0 { String::new() } else { format!("after = ${{{}:path}}\n", names[i - 1]) };
+        text.push_str(&format!("\n[{name}]\nrecipe = buildout.testrecipes:mkdir\npath = d/{name}\n{after}"));
     }
     text
 }
@@ -66,9 +57,7 @@ fn install_noop_change_remove_and_repair() {
     let first = run(&dir, &["-U"]);
     assert_eq!(first.status, 0, "{}", first.stderr);
     assert!(
-        first
-            .stdout
-            .contains("Installing p00.\np00: Creating directory {DIR}/d/p00\nInstalling p01."),
+        first.stdout.contains("Installing p00.\np00: Creating directory {DIR}/d/p00\nInstalling p01."),
         "{}",
         first.stdout
     );
@@ -77,29 +66,24 @@ fn install_noop_change_remove_and_repair() {
     // A no-op run updates everything and does not touch .installed.cfg.
     let noop = run(&dir, &["-U"]);
     assert_eq!(noop.stdout, "Updating p00.\nUpdating p01.\nUpdating p02.\n");
-    assert_eq!(
-        installed(&dir),
-        before,
-        "a no-op run leaves .installed.cfg as it was"
-    );
+    assert_eq!(installed(&dir), before, "a no-op run leaves .installed.cfg as it was");
 
     // Files deleted by hand: that part is reinstalled.
     std::fs::remove_dir_all(dir.join("d/p01")).expect("remove");
     let repair = run(&dir, &["-U"]);
-    assert!(repair.stdout.contains("Uninstalling p01.\nRunning uninstall recipe.\np01: Uninstalling directory {DIR}/d/p01\n"), "{}", repair.stdout);
+    assert!(
+        repair
+            .stdout
+            .contains("Uninstalling p01.\nRunning uninstall recipe.\np01: Uninstalling directory {DIR}/d/p01\n"),
+        "{}",
+        repair.stdout
+    );
     assert!(dir.join("d/p01").is_dir());
 
     // Removing a part from `parts` uninstalls it and removes exactly its files.
-    write_config(
-        &dir,
-        &chain(3).replace("parts = p00 p01 p02", "parts = p00 p01"),
-    );
+    write_config(&dir, &chain(3).replace("parts = p00 p01 p02", "parts = p00 p01"));
     let removed = run(&dir, &["-U"]);
-    assert!(
-        removed.stdout.starts_with("Uninstalling p02.\n"),
-        "{}",
-        removed.stdout
-    );
+    assert!(removed.stdout.starts_with("Uninstalling p02.\n"), "{}", removed.stdout);
     assert!(!dir.join("d/p02").exists() && dir.join("d/p01").is_dir());
     assert_eq!(installed_parts(&dir), ["p00", "p01"]);
 
@@ -118,31 +102,16 @@ fn failure_midway_keeps_finished_parts_and_recovers() {
     write_config(&dir, config);
     let failed = run(&dir, &["-U"]);
     assert_eq!(failed.status, 1);
-    assert_eq!(
-        failed.stderr,
-        "While:\n  Installing bad.\nError: install failed as asked\n"
-    );
+    assert_eq!(failed.stderr, "While:\n  Installing bad.\nError: install failed as asked\n");
     assert!(dir.join("a").is_dir(), "the finished part stays");
-    assert!(
-        !dir.join("bad").exists(),
-        "the failing part's created directory is rolled back"
-    );
+    assert!(!dir.join("bad").exists(), "the failing part's created directory is rolled back");
     assert!(!dir.join("c").exists(), "later parts are not attempted");
     assert_eq!(installed_parts(&dir), ["a"]);
 
-    write_config(
-        &dir,
-        &config.replace("fail-in = install", "fail-in = never"),
-    );
+    write_config(&dir, &config.replace("fail-in = install", "fail-in = never"));
     let recovered = run(&dir, &["-U"]);
     assert_eq!(recovered.status, 0, "{}", recovered.stderr);
-    assert!(
-        recovered
-            .stdout
-            .starts_with("Updating a.\nInstalling bad.\nInstalling c.\n"),
-        "{}",
-        recovered.stdout
-    );
+    assert!(recovered.stdout.starts_with("Updating a.\nInstalling bad.\nInstalling c.\n"), "{}", recovered.stdout);
     assert_eq!(installed_parts(&dir), ["a", "bad", "c"]);
 }
 
@@ -158,26 +127,13 @@ fn a_panicking_recipe_stops_the_run_cleanly() {
         out.stderr,
         "While:\n  Installing p.\nError: The recipe of part p panicked: install panicked as asked\n"
     );
-    assert_eq!(
-        installed_parts(&dir),
-        ["a"],
-        "the state of finished parts is kept"
-    );
+    assert_eq!(installed_parts(&dir), ["a"], "the state of finished parts is kept");
     assert!(!dir.join("p").exists());
 
     let debug = run(&dir, &["-U", "-D"]);
-    assert!(
-        debug
-            .stderr
-            .contains("Detail: install panicked as asked at "),
-        "{}",
-        debug.stderr
-    );
+    assert!(debug.stderr.contains("Detail: install panicked as asked at "), "{}", debug.stderr);
 
-    write_config(
-        &dir,
-        &config.replace("panic-in = install", "panic-in = construct"),
-    );
+    write_config(&dir, &config.replace("panic-in = install", "panic-in = construct"));
     let out = run(&dir, &["-U"]);
     assert_eq!(out.status, 1);
     assert_eq!(
@@ -191,10 +147,7 @@ fn spawn_held(dir: &Path, part: &str, signal: &Path) -> Child {
     cmd.arg("-U")
         .current_dir(dir)
         .env("HOME", dir.join("home"))
-        .env(
-            "BUILDOUT_TESTRECIPES_HOLD",
-            format!("{part}:{}", signal.display()),
-        )
+        .env("BUILDOUT_TESTRECIPES_HOLD", format!("{part}:{}", signal.display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in recipe_env() {
@@ -206,11 +159,7 @@ fn spawn_held(dir: &Path, part: &str, signal: &Path) -> Child {
 fn wait_for(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {}",
-            path.display()
-        );
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {}", path.display());
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -255,20 +204,12 @@ fn kill_at_every_step_then_converge() {
                 again.stdout
             );
         }
-        assert!(
-            again.stdout.contains(&format!("Installing {part}.")),
-            "{}",
-            again.stdout
-        );
+        assert!(again.stdout.contains(&format!("Installing {part}.")), "{}", again.stdout);
         let all: Vec<String> = (0..n).map(|i| format!("p{i:02}")).collect();
         assert_eq!(installed_parts(&dir), all, "after a kill at {part}");
         assert!(!dir.join(".installed.cfg.journal").exists());
         let noop = run(&dir, &["-U"]);
-        assert!(
-            !noop.stdout.contains("Installing"),
-            "converged: {}",
-            noop.stdout
-        );
+        assert!(!noop.stdout.contains("Installing"), "converged: {}", noop.stdout);
     }
 }
 
@@ -282,12 +223,7 @@ fn a_second_run_waits_for_the_first() {
     wait_for(&signal.join("held"));
 
     let mut second = Command::new(buildout_bin());
-    second
-        .arg("-U")
-        .current_dir(&dir)
-        .env("HOME", dir.join("home"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    second.arg("-U").current_dir(&dir).env("HOME", dir.join("home")).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in recipe_env() {
         second.env(k, v);
     }
@@ -295,35 +231,16 @@ fn a_second_run_waits_for_the_first() {
     // The second run must be blocked on the lock, not racing.
     std::thread::sleep(Duration::from_millis(300));
     if let Some(c) = &mut second.0 {
-        assert!(
-            c.try_wait().expect("poll").is_none(),
-            "the second run waits"
-        );
+        assert!(c.try_wait().expect("poll").is_none(), "the second run waits");
     }
     std::fs::write(signal.join("release"), "").expect("release");
-    let first = first
-        .0
-        .take()
-        .expect("child")
-        .wait_with_output()
-        .expect("first finishes");
-    let second = second
-        .0
-        .take()
-        .expect("child")
-        .wait_with_output()
-        .expect("second finishes");
+    let first = first.0.take().expect("child").wait_with_output().expect("first finishes");
+    let second = second.0.take().expect("child").wait_with_output().expect("second finishes");
     assert!(first.status.success() && second.status.success());
     let second_err = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        second_err.contains("Another buildout is running in"),
-        "{second_err}"
-    );
+    assert!(second_err.contains("Another buildout is running in"), "{second_err}");
     let second_out = String::from_utf8_lossy(&second.stdout);
-    assert_eq!(
-        second_out, "Updating p00.\nUpdating p01.\nUpdating p02.\n",
-        "the second run sees the first one's work"
-    );
+    assert_eq!(second_out, "Updating p00.\nUpdating p01.\nUpdating p02.\n", "the second run sees the first one's work");
 }
 
 #[test]
@@ -339,15 +256,9 @@ fn uninstall_refuses_paths_no_part_could_own() {
     let out = run(&dir, &["-U"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Uninstalling evil.\nNot removing '{DIR}' recorded for evil: it is the buildout directory or one that contains it."), "{}", out.stdout);
+    assert!(out.stdout.contains("Not removing '/' recorded for evil: it is the filesystem root."), "{}", out.stdout);
     assert!(
-        out.stdout
-            .contains("Not removing '/' recorded for evil: it is the filesystem root."),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("Not removing '/usr' recorded for evil: it is a top-level system directory."),
+        out.stdout.contains("Not removing '/usr' recorded for evil: it is a top-level system directory."),
         "{}",
         out.stdout
     );

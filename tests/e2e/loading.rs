@@ -22,17 +22,11 @@ fn recipe_dir() -> PathBuf {
     ] {
         cargo_artifact(package, target);
     }
-    cargo_artifact("buildout-testrecipes", "buildout_testrecipes")
-        .parent()
-        .expect("artifact directory")
-        .to_path_buf()
+    cargo_artifact("buildout-testrecipes", "buildout_testrecipes").parent().expect("artifact directory").to_path_buf()
 }
 
 fn with_recipes() -> Vec<(String, String)> {
-    vec![(
-        "BUILDOUT_RECIPE_PATH".into(),
-        recipe_dir().display().to_string(),
-    )]
+    vec![("BUILDOUT_RECIPE_PATH".into(), recipe_dir().display().to_string())]
 }
 
 fn scratch() -> (tempfile::TempDir, PathBuf) {
@@ -52,40 +46,19 @@ fn shipped_libraries_are_found_by_entry_name() {
         ("zc.zodbrecipes:server", "zc.zodbrecipes", "server"),
         ("zc.recipe.egg:script", "zc.recipe.egg", "script"),
         ("zc.recipe.egg", "zc.recipe.egg", "default"),
-        (
-            "buildout.testrecipes:mkdir",
-            "buildout.testrecipes",
-            "mkdir",
-        ),
+        ("buildout.testrecipes:mkdir", "buildout.testrecipes", "mkdir"),
     ] {
         let out = run_buildout(&dir, &args(&["recipes", spec]), &with_recipes());
         assert_eq!(out.status, 0, "{spec}: {}", out.stderr);
-        assert!(
-            out.stdout.starts_with(&format!("{dist} ")),
-            "{spec}: {}",
-            out.stdout
-        );
+        assert!(out.stdout.starts_with(&format!("{dist} ")), "{spec}: {}", out.stdout);
         assert!(out.stdout.contains("(recipe ABI 1.0.0)"), "{}", out.stdout);
         assert!(out.stdout.contains(entry), "{}", out.stdout);
-        assert!(
-            out.stdout.contains(&library_file_name(dist)),
-            "{}",
-            out.stdout
-        );
+        assert!(out.stdout.contains(&library_file_name(dist)), "{}", out.stdout);
     }
     let all = run_buildout(&dir, &args(&["recipes"]), &with_recipes());
     assert_eq!(all.status, 0);
-    for expected in [
-        "zc.zodbrecipes ",
-        "zc.recipe.egg ",
-        "buildout.testrecipes ",
-        "cannot load:",
-    ] {
-        assert!(
-            all.stdout.contains(expected),
-            "missing {expected:?} in\n{}",
-            all.stdout
-        );
+    for expected in ["zc.zodbrecipes ", "zc.recipe.egg ", "buildout.testrecipes ", "cannot load:"] {
+        assert!(all.stdout.contains(expected), "missing {expected:?} in\n{}", all.stdout);
     }
 }
 
@@ -96,42 +69,24 @@ fn loading_errors_are_one_line_with_exit_1() {
     // A library whose file name claims another distribution.
     let fake = dir.join("fake");
     std::fs::create_dir_all(&fake).expect("mkdir");
-    std::fs::copy(
-        recipes.join(library_file_name("buildout.testrecipes")),
-        fake.join(library_file_name("pretend")),
-    )
-    .expect("copy");
+    std::fs::copy(recipes.join(library_file_name("buildout.testrecipes")), fake.join(library_file_name("pretend")))
+        .expect("copy");
     std::fs::write(fake.join(library_file_name("garbage")), b"not a library").expect("write");
-    let env = vec![(
-        "BUILDOUT_RECIPE_PATH".into(),
-        format!("{}:{}", fake.display(), recipes.display()),
-    )];
+    let env = vec![("BUILDOUT_RECIPE_PATH".into(), format!("{}:{}", fake.display(), recipes.display()))];
     let cases: &[(&str, &str)] = &[
         (
             "nope:x",
             "Error: Couldn't find the recipe library for nope (libnope.so); searched: {DIR}/fake, {recipes}, {DIR}/recipes,",
         ),
-        (
-            "not-a-recipe",
-            "is not a buildout recipe library: it exports no recipe root module",
-        ),
+        ("not-a-recipe", "is not a buildout recipe library: it exports no recipe root module"),
         ("garbage", "is not a buildout recipe library: "),
-        (
-            "other.abi",
-            "was built against recipe ABI 2.0.0, this buildout speaks 1.0.0: rebuild it",
-        ),
+        ("other.abi", "was built against recipe ABI 2.0.0, this buildout speaks 1.0.0: rebuild it"),
         (
             "other.layout",
             "was built against an incompatible recipe ABI (mismatched type: expected RecipeLibrary, found OtherLibrary); this buildout speaks 1.0.0: rebuild it",
         ),
-        (
-            "pretend",
-            "provides recipes for buildout.testrecipes, not pretend",
-        ),
-        (
-            "zc.zodbrecipes:nope",
-            "zc.zodbrecipes has no recipe entry \"nope\"",
-        ),
+        ("pretend", "provides recipes for buildout.testrecipes, not pretend"),
+        ("zc.zodbrecipes:nope", "zc.zodbrecipes has no recipe entry \"nope\""),
     ];
     for (spec, expected) in cases {
         let out = run_buildout(&dir, &args(&["recipes", spec]), &env);
@@ -139,23 +94,11 @@ fn loading_errors_are_one_line_with_exit_1() {
             .replace("{fake}", &fake.display().to_string())
             .replace("{recipes}", &recipes.display().to_string());
         assert_eq!(out.status, 1, "{spec}");
-        assert!(
-            out.stderr.contains(&expected),
-            "{spec}: expected {expected:?} in {:?}",
-            out.stderr
-        );
-        assert_eq!(
-            out.stderr.lines().count(),
-            1,
-            "{spec}: one line: {:?}",
-            out.stderr
-        );
+        assert!(out.stderr.contains(&expected), "{spec}: expected {expected:?} in {:?}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{spec}: one line: {:?}", out.stderr);
     }
     let verbose = run_buildout(&dir, &args(&["-v", "recipes", "other.layout"]), &env);
-    assert!(
-        verbose.stderr.lines().count() > 20,
-        "-v shows abi_stable's full report"
-    );
+    assert!(verbose.stderr.lines().count() > 20, "-v shows abi_stable's full report");
 }
 
 /// A host that answers `get` from a table and keeps what recipes log and create.
@@ -170,17 +113,13 @@ impl HostService for TestHost {
     fn call(&self, method: &str, payload: &str) -> Result<String, String> {
         match method {
             "get" => {
-                let q: wire::GetOption =
-                    serde_json::from_str(payload).map_err(|e| e.to_string())?;
+                let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| e.to_string())?;
                 let v = self.values.get(&(q.section, q.option)).cloned();
                 Ok(serde_json::to_string(&v).map_err(|e| e.to_string())?)
             }
             "log" => {
-                let r: wire::LogRecord =
-                    serde_json::from_str(payload).map_err(|e| e.to_string())?;
-                self.logs
-                    .borrow_mut()
-                    .push(format!("{}: {}", r.logger, r.message));
+                let r: wire::LogRecord = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+                self.logs.borrow_mut().push(format!("{}: {}", r.logger, r.message));
                 Ok(String::new())
             }
             "created" => {
@@ -188,9 +127,7 @@ impl HostService for TestHost {
                 self.created.borrow_mut().extend(c.paths);
                 Ok(String::new())
             }
-            other => {
-                Err(wire::RecipeError::internal(format!("unknown host method {other}")).to_json())
-            }
+            other => Err(wire::RecipeError::internal(format!("unknown host method {other}")).to_json()),
         }
     }
 }
@@ -199,13 +136,8 @@ fn request(entry: &str, part: &str, options: &[(&str, &str)], dir: &Path) -> wir
     wire::Construct {
         entry: entry.into(),
         part: part.into(),
-        options: options
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        buildout: [("directory".to_owned(), dir.display().to_string())]
-            .into_iter()
-            .collect(),
+        options: options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        buildout: [("directory".to_owned(), dir.display().to_string())].into_iter().collect(),
     }
 }
 
@@ -215,122 +147,55 @@ fn constructing_installing_and_panicking_through_the_abi() {
     let mut loader = Loader::new(vec![recipe_dir()]);
     let (lib, entry) = loader.entry("buildout.testrecipes:options").expect("loads");
     let mut host = TestHost::default();
-    host.values
-        .insert(("other".into(), "x".into()), "42".into());
+    host.values.insert(("other".into(), "x".into()), "42".into());
 
     // The constructor adds options and reads other sections through the host.
-    let (recipe, constructed) = lib
-        .construct(
-            &host,
-            &request(&entry, "p", &[("base", "b"), ("read", "other:x")], &dir),
-        )
-        .expect("constructs");
+    let (recipe, constructed) =
+        lib.construct(&host, &request(&entry, "p", &[("base", "b"), ("read", "other:x")], &dir)).expect("constructs");
     assert_eq!(constructed.options["computed"], "p-b");
     assert_eq!(constructed.options["read-value"], "42");
     assert!(constructed.used.contains(&"base".to_owned()));
-    assert_eq!(
-        recipe.call(&host, "install").expect("installs").paths,
-        Some(Vec::new())
-    );
+    assert_eq!(recipe.call(&host, "install").expect("installs").paths, Some(Vec::new()));
     assert_eq!(recipe.call(&host, "update").expect("updates").paths, None);
 
     // install returns paths and logs under the part name; created paths reach the host.
     let (lib, entry) = loader.entry("buildout.testrecipes:mkdir").expect("loads");
-    let (recipe, constructed) = lib
-        .construct(&host, &request(&entry, "d", &[("path", "made")], &dir))
-        .expect("constructs");
+    let (recipe, constructed) =
+        lib.construct(&host, &request(&entry, "d", &[("path", "made")], &dir)).expect("constructs");
     let made = dir.join("made").display().to_string();
     assert_eq!(constructed.options["path"], made);
-    assert_eq!(
-        recipe.call(&host, "install").expect("installs").paths,
-        Some(vec![made.clone()])
-    );
+    assert_eq!(recipe.call(&host, "install").expect("installs").paths, Some(vec![made.clone()]));
     assert!(dir.join("made").is_dir());
-    assert_eq!(
-        host.created.borrow().as_slice(),
-        std::slice::from_ref(&made)
-    );
-    assert_eq!(
-        host.logs.borrow().last().map(String::as_str),
-        Some(format!("d: Creating directory {made}").as_str())
-    );
+    assert_eq!(host.created.borrow().as_slice(), std::slice::from_ref(&made));
+    assert_eq!(host.logs.borrow().last().map(String::as_str), Some(format!("d: Creating directory {made}").as_str()));
 
     // A recipe without update says so; the host then falls back to install.
-    let (lib, entry) = loader
-        .entry("buildout.testrecipes:noupdate")
-        .expect("loads");
-    let (recipe, _) = lib
-        .construct(&host, &request(&entry, "n", &[("path", "n")], &dir))
-        .expect("constructs");
-    assert_eq!(
-        recipe
-            .call(&host, "update")
-            .map(drop)
-            .expect_err("no update")
-            .kind,
-        ErrorKind::NoUpdate
-    );
+    let (lib, entry) = loader.entry("buildout.testrecipes:noupdate").expect("loads");
+    let (recipe, _) = lib.construct(&host, &request(&entry, "n", &[("path", "n")], &dir)).expect("constructs");
+    assert_eq!(recipe.call(&host, "update").map(drop).expect_err("no update").kind, ErrorKind::NoUpdate);
 
     // Errors and panics come back as values, in construction and in install.
     let (lib, entry) = loader.entry("buildout.testrecipes:panic").expect("loads");
-    let err = lib
-        .construct(
-            &host,
-            &request(&entry, "x", &[("panic-in", "construct")], &dir),
-        )
-        .map(drop)
-        .expect_err("panics");
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::Panic, "construct panicked as asked")
-    );
-    assert!(
-        err.detail.unwrap_or_default().contains("lib.rs"),
-        "the panic location is kept for -D"
-    );
-    let (recipe, _) = lib
-        .construct(
-            &host,
-            &request(&entry, "x", &[("panic-in", "install")], &dir),
-        )
-        .expect("constructs");
+    let err =
+        lib.construct(&host, &request(&entry, "x", &[("panic-in", "construct")], &dir)).map(drop).expect_err("panics");
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Panic, "construct panicked as asked"));
+    assert!(err.detail.unwrap_or_default().contains("lib.rs"), "the panic location is kept for -D");
+    let (recipe, _) =
+        lib.construct(&host, &request(&entry, "x", &[("panic-in", "install")], &dir)).expect("constructs");
     let err = recipe.call(&host, "install").expect_err("panics");
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::Panic, "install panicked as asked")
-    );
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Panic, "install panicked as asked"));
     // The library survives its panics.
     assert!(recipe.call(&host, "update").is_ok());
 
     let (lib, entry) = loader.entry("buildout.testrecipes:fail").expect("loads");
-    let err = lib
-        .construct(
-            &host,
-            &request(&entry, "f", &[("fail-in", "construct")], &dir),
-        )
-        .map(drop)
-        .expect_err("fails");
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::User, "construct failed as asked")
-    );
+    let err =
+        lib.construct(&host, &request(&entry, "f", &[("fail-in", "construct")], &dir)).map(drop).expect_err("fails");
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::User, "construct failed as asked"));
 
     // Uninstall entries run with the saved options; entries without one are skipped.
-    let no_uninstall = wire::Uninstall {
-        entry: "fail".into(),
-        part: "f".into(),
-        options: BTreeMap::new(),
-    };
-    assert_eq!(
-        lib.uninstall(&host, &no_uninstall).ok(),
-        Some(false),
-        "the fail entry has no uninstall"
-    );
-    let uninstall = wire::Uninstall {
-        entry: "mkdir".into(),
-        part: "d".into(),
-        options: constructed.options.clone(),
-    };
+    let no_uninstall = wire::Uninstall { entry: "fail".into(), part: "f".into(), options: BTreeMap::new() };
+    assert_eq!(lib.uninstall(&host, &no_uninstall).ok(), Some(false), "the fail entry has no uninstall");
+    let uninstall = wire::Uninstall { entry: "mkdir".into(), part: "d".into(), options: constructed.options.clone() };
     assert_eq!(lib.uninstall(&host, &uninstall).ok(), Some(true));
     assert_eq!(
         host.logs.borrow().last().map(String::as_str),
@@ -342,9 +207,7 @@ fn constructing_installing_and_panicking_through_the_abi() {
 fn two_libraries_in_one_process_answer_for_themselves() {
     let mut loader = Loader::new(vec![recipe_dir()]);
     let zodb = loader.library("zc.zodbrecipes").expect("zodb loads");
-    let test = loader
-        .library("buildout.testrecipes")
-        .expect("test recipes load");
+    let test = loader.library("buildout.testrecipes").expect("test recipes load");
     let egg = loader.library("zc.recipe.egg").expect("egg loads");
     assert_eq!(zodb.metadata.distribution, "zc.zodbrecipes");
     assert_eq!(test.metadata.distribution, "buildout.testrecipes");
@@ -352,14 +215,8 @@ fn two_libraries_in_one_process_answer_for_themselves() {
     assert_eq!(zodb.metadata.entries, ["server"]);
     assert!(test.metadata.entries.contains(&"panic".to_owned()));
     // Each library is loaded once.
-    assert!(std::rc::Rc::ptr_eq(
-        &zodb,
-        &loader.library("zc.zodbrecipes").expect("cached")
-    ));
-    assert!(matches!(
-        loader.entry("zc.zodbrecipes:mkdir"),
-        Err(LoadError::UnknownEntry { .. })
-    ));
+    assert!(std::rc::Rc::ptr_eq(&zodb, &loader.library("zc.zodbrecipes").expect("cached")));
+    assert!(matches!(loader.entry("zc.zodbrecipes:mkdir"), Err(LoadError::UnknownEntry { .. })));
 }
 
 #[test]
@@ -373,22 +230,10 @@ fn develop_reports_a_crate_that_does_not_compile() {
     )
     .expect("write");
     std::fs::write(krate.join("src/lib.rs"), "pub fn oops( {\n").expect("write");
-    std::fs::write(
-        dir.join("buildout.cfg"),
-        "[buildout]\nparts =\ndevelop = broken\n",
-    )
-    .expect("write");
+    std::fs::write(dir.join("buildout.cfg"), "[buildout]\nparts =\ndevelop = broken\n").expect("write");
     let out = run_buildout(&dir, &args(&["recipes"]), &with_recipes());
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("Develop: '{DIR}/broken'"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("Develop: '{DIR}/broken'"), "{}", out.stdout);
     assert!(out.stderr.starts_with("While:\n  Processing directories listed in the develop option\nError: Building the recipe crate {DIR}/broken failed:\n"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("error"),
-        "cargo's diagnostics are shown: {}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("error"), "cargo's diagnostics are shown: {}", out.stderr);
 }

@@ -23,14 +23,8 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
-    assert!(
-        output.status.success(),
-        "building {package} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
+    assert!(output.status.success(), "building {package} failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let path = stdout
         .lines()
@@ -93,24 +87,14 @@ pub struct Outcome {
 /// BUILDOUT_HOME, plus `env`. Paths are redacted: `dir` → `{DIR}`, the default Python → `{PYTHON}`.
 pub fn run_buildout(dir: &Path, args: &[String], env: &[(String, String)]) -> Outcome {
     let mut cmd = Command::new(buildout_bin());
-    cmd.args(args)
-        .current_dir(dir)
-        .env("HOME", dir.join("home"))
-        .env("LANG", "C.UTF-8")
-        .env_remove("BUILDOUT_HOME");
+    cmd.args(args).current_dir(dir).env("HOME", dir.join("home")).env("LANG", "C.UTF-8").env_remove("BUILDOUT_HOME");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run buildout: {e}"));
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run buildout: {e}"));
     let dir_text = dir.to_string_lossy().into_owned();
     let python = default_python();
-    let redact = |bytes: &[u8]| {
-        String::from_utf8_lossy(bytes)
-            .replace(&dir_text, "{DIR}")
-            .replace(&python, "{PYTHON}")
-    };
+    let redact = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&dir_text, "{DIR}").replace(&python, "{PYTHON}");
     Outcome {
         stdout: redact(&output.stdout),
         stderr: redact(&output.stderr),

@@ -31,11 +31,7 @@ pub const ABI_VERSION: &str = "1.0.0";
 
 /// A host service callable from a recipe: `call(ctx, method, json) -> json`. Errors are JSON
 /// [`wire::RecipeError`]s.
-pub type HostCall = extern "C" fn(
-    ctx: *const c_void,
-    method: RStr<'_>,
-    payload: RStr<'_>,
-) -> RResult<RString, RString>;
+pub type HostCall = extern "C" fn(ctx: *const c_void, method: RStr<'_>, payload: RStr<'_>) -> RResult<RString, RString>;
 
 /// What a recipe gets to reach the host during a call: an opaque context and its entry point.
 /// Valid only for the duration of the call it was passed to.
@@ -43,11 +39,7 @@ pub type HostCall = extern "C" fn(
 #[derive(StableAbi, Clone, Copy)]
 pub struct HostHandle {
     pub ctx: *const c_void,
-    pub call: extern "C" fn(
-        ctx: *const c_void,
-        method: RStr<'_>,
-        payload: RStr<'_>,
-    ) -> RResult<RString, RString>,
+    pub call: extern "C" fn(ctx: *const c_void, method: RStr<'_>, payload: RStr<'_>) -> RResult<RString, RString>,
 }
 
 /// A recipe instance owned by its library, opaque to the host.
@@ -72,14 +64,9 @@ pub struct RecipeLibrary {
     /// JSON [`wire::Metadata`].
     pub metadata: extern "C" fn() -> RString,
     /// Constructs the recipe of an entry from a JSON [`wire::Construct`].
-    pub construct:
-        extern "C" fn(host: HostHandle, request: RStr<'_>) -> RResult<Constructed, RString>,
+    pub construct: extern "C" fn(host: HostHandle, request: RStr<'_>) -> RResult<Constructed, RString>,
     /// Runs `method` (`install`, `update`) on a recipe; the reply is JSON [`wire::Installed`].
-    pub call: extern "C" fn(
-        recipe: RecipeHandle,
-        host: HostHandle,
-        method: RStr<'_>,
-    ) -> RResult<RString, RString>,
+    pub call: extern "C" fn(recipe: RecipeHandle, host: HostHandle, method: RStr<'_>) -> RResult<RString, RString>,
     /// Frees a recipe made by `construct`.
     pub release: extern "C" fn(recipe: RecipeHandle),
     /// Runs the uninstall entry of an entry name on a JSON [`wire::Uninstall`].
@@ -104,37 +91,21 @@ pub fn library(
     uninstall: extern "C" fn(HostHandle, RStr<'_>) -> RResult<RString, RString>,
 ) -> RecipeLibraryRef {
     use abi_stable::prefix_type::PrefixTypeTrait;
-    RecipeLibrary {
-        metadata,
-        construct,
-        call,
-        release,
-        uninstall,
-    }
-    .leak_into_prefix()
+    RecipeLibrary { metadata, construct, call, release, uninstall }.leak_into_prefix()
 }
 
 /// The header a recipe library exports (what `#[export_root_module]` would generate), built here
 /// so that the export macro expands to safe code in the recipe crate.
 #[doc(hidden)]
-pub const fn lib_header(
-    loader: extern "C" fn() -> abi_stable::library::RootModuleResult,
-) -> LibHeader {
+pub const fn lib_header(loader: extern "C" fn() -> abi_stable::library::RootModuleResult) -> LibHeader {
     // SAFETY: `loader` returns the root module of type `RecipeLibraryRef`, which is what this
     // header declares; this is exactly the expansion of abi_stable's `export_root_module`.
-    unsafe {
-        LibHeader::from_constructor::<RecipeLibraryRef>(
-            loader,
-            abi_stable::library::CheckTypeLayout::Yes,
-        )
-    }
+    unsafe { LibHeader::from_constructor::<RecipeLibraryRef>(loader, abi_stable::library::CheckTypeLayout::Yes) }
 }
 
 /// Calls the library's root-module builder, catching panics (abi_stable's own loader glue).
 #[doc(hidden)]
-pub fn root_module_result(
-    build: fn() -> RecipeLibraryRef,
-) -> abi_stable::library::RootModuleResult {
+pub fn root_module_result(build: fn() -> RecipeLibraryRef) -> abi_stable::library::RootModuleResult {
     abi_stable::library::__call_root_module_loader(build)
 }
 
@@ -144,33 +115,23 @@ pub trait HostService {
     fn call(&self, method: &str, payload: &str) -> Result<String, String>;
 }
 
-extern "C" fn host_trampoline(
-    ctx: *const c_void,
-    method: RStr<'_>,
-    payload: RStr<'_>,
-) -> RResult<RString, RString> {
+extern "C" fn host_trampoline(ctx: *const c_void, method: RStr<'_>, payload: RStr<'_>) -> RResult<RString, RString> {
     // SAFETY: `ctx` is the `&&dyn HostService` that `host_handle` made, alive for the call.
     let service: &&dyn HostService = unsafe { &*(ctx as *const &dyn HostService) };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        service.call(method.as_str(), payload.as_str())
-    }));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(method.as_str(), payload.as_str())));
     match result {
         Ok(Ok(reply)) => RResult::ROk(reply.into()),
         Ok(Err(error)) => RResult::RErr(error.into()),
-        Err(_) => RResult::RErr(
-            wire::RecipeError::internal("the host panicked while serving a recipe")
-                .to_json()
-                .into(),
-        ),
+        Err(_) => {
+            RResult::RErr(wire::RecipeError::internal("the host panicked while serving a recipe").to_json().into())
+        }
     }
 }
 
 /// Makes a [`HostHandle`] for `service`, valid while `service` lives.
 pub fn host_handle<'a>(service: &'a &'a dyn HostService) -> HostHandle {
-    HostHandle {
-        ctx: service as *const &dyn HostService as *const c_void,
-        call: host_trampoline,
-    }
+    HostHandle { ctx: service as *const &dyn HostService as *const c_void, call: host_trampoline }
 }
 
 impl HostHandle {
@@ -213,9 +174,6 @@ pub unsafe fn release_handle<T>(handle: RecipeHandle) {
 mod tests {
     #[test]
     fn the_export_macro_uses_abi_stables_symbol_name() {
-        assert_eq!(
-            abi_stable::library::ROOT_MODULE_LOADER_NAME,
-            "_1as_0lib_1header_0root_bmodule_bloader"
-        );
+        assert_eq!(abi_stable::library::ROOT_MODULE_LOADER_NAME, "_1as_0lib_1header_0root_bmodule_bloader");
     }
 }

@@ -113,19 +113,11 @@ pub struct RecipeError {
 
 impl RecipeError {
     pub fn user(message: impl Into<String>) -> RecipeError {
-        RecipeError {
-            kind: ErrorKind::User,
-            message: message.into(),
-            ..RecipeError::default()
-        }
+        RecipeError { kind: ErrorKind::User, message: message.into(), ..RecipeError::default() }
     }
 
     pub fn internal(message: impl Into<String>) -> RecipeError {
-        RecipeError {
-            kind: ErrorKind::Internal,
-            message: message.into(),
-            ..RecipeError::default()
-        }
+        RecipeError { kind: ErrorKind::Internal, message: message.into(), ..RecipeError::default() }
     }
 
     pub fn to_json(&self) -> String {

@@ -55,14 +55,7 @@ pub type Annotated = BTreeMap<String, AnnotatedSection>;
 impl SectionKey {
     pub fn new(value: impl Into<String>, source: &Source) -> SectionKey {
         let value = value.into();
-        SectionKey {
-            history: vec![HistoryItem {
-                op: Op::Set,
-                value: value.clone(),
-                source: source.clone(),
-            }],
-            value,
-        }
+        SectionKey { history: vec![HistoryItem { op: Op::Set, value: value.clone(), source: source.clone() }], value }
     }
 
     pub fn source(&self) -> &Source {
@@ -79,68 +72,41 @@ impl SectionKey {
             *self = newer;
         } else {
             let source = newer.source().clone();
-            self.history.push(HistoryItem {
-                op: Op::Override,
-                value: newer.value.clone(),
-                source,
-            });
+            self.history.push(HistoryItem { op: Op::Override, value: newer.value.clone(), source });
             self.value = newer.value;
         }
     }
 
     pub fn set_directory(&mut self, value: String) {
         let source = self.source().clone();
-        self.history.push(HistoryItem {
-            op: Op::Directory,
-            value: value.clone(),
-            source,
-        });
+        self.history.push(HistoryItem { op: Op::Directory, value: value.clone(), source });
         self.value = value;
     }
 
     pub fn add(&mut self, added: &str, source: Source) {
         self.value.push('\n');
         self.value.push_str(added);
-        self.history.push(HistoryItem {
-            op: Op::Add,
-            value: added.to_owned(),
-            source,
-        });
+        self.history.push(HistoryItem { op: Op::Add, value: added.to_owned(), source });
     }
 
     pub fn remove(&mut self, removed: &str, source: Source) {
         let gone: Vec<&str> = removed.split('\n').collect();
-        let kept: Vec<&str> = self
-            .value
-            .split('\n')
-            .filter(|l| !gone.contains(l))
-            .collect();
+        let kept: Vec<&str> = self.value.split('\n').filter(|l| !gone.contains(l)).collect();
         self.value = kept.join("\n");
-        self.history.push(HistoryItem {
-            op: Op::Remove,
-            value: removed.to_owned(),
-            source,
-        });
+        self.history.push(HistoryItem { op: Op::Remove, value: removed.to_owned(), source });
     }
 }
 
 pub fn annotate_section(raw: BTreeMap<String, String>, source: &Source) -> AnnotatedSection {
-    raw.into_iter()
-        .map(|(k, v)| (k, SectionKey::new(v, source)))
-        .collect()
+    raw.into_iter().map(|(k, v)| (k, SectionKey::new(v, source))).collect()
 }
 
 pub fn annotate(raw: RawConfig, source: &Source) -> Annotated {
-    raw.into_iter()
-        .map(|(name, s)| (name, annotate_section(s, source)))
-        .collect()
+    raw.into_iter().map(|(name, s)| (name, annotate_section(s, source))).collect()
 }
 
 pub fn unannotate_section(section: &AnnotatedSection) -> BTreeMap<String, String> {
-    section
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect()
+    section.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
 }
 
 /// An increment key (`"name +"` / `"name -"`) split into the option it changes and its operator.
@@ -155,11 +121,7 @@ pub(crate) fn increment(key: &str) -> Option<(&str, char)> {
 /// Applies section `newer` on top of `base`: increments first (`+` before `-` for one option,
 /// starting from the value assigned in the same layer if any), then every key overrides.
 pub fn update_section(mut base: AnnotatedSection, mut newer: AnnotatedSection) -> AnnotatedSection {
-    let mut keys: Vec<String> = newer
-        .keys()
-        .filter(|k| increment(k).is_some())
-        .cloned()
-        .collect();
+    let mut keys: Vec<String> = newer.keys().filter(|k| increment(k).is_some()).cloned().collect();
     // zc.buildout's order: by the key without trailing ` +`, then by the last character.
     keys.sort_by(|a, b| {
         let key = |k: &String| (k.trim_end_matches([' ', '+']).to_owned(), k.chars().last());
@@ -241,24 +203,11 @@ mod tests {
 
     fn layer(src: &str, items: &[(&str, &str)]) -> AnnotatedSection {
         let source = Source::from(src);
-        items
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), SectionKey::new(*v, &source)))
-            .collect()
+        items.iter().map(|(k, v)| ((*k).to_owned(), SectionKey::new(*v, &source))).collect()
     }
 
     fn ops(key: &SectionKey) -> Vec<String> {
-        key.history
-            .iter()
-            .map(|h| {
-                format!(
-                    "{} {} {}",
-                    h.op.name(),
-                    h.value.replace('\n', "|"),
-                    h.source
-                )
-            })
-            .collect()
+        key.history.iter().map(|h| format!("{} {} {}", h.op.name(), h.value.replace('\n', "|"), h.source)).collect()
     }
 
     #[test]
@@ -266,55 +215,13 @@ mod tests {
         // (base layer, new layer, option, expected value, expected history)
         type Layer<'a> = &'a [(&'a str, &'a str)];
         let cases: &[(Layer, Layer, &str, &str, &[&str])] = &[
-            (
-                &[("x", "a\nb")],
-                &[("x +", "c")],
-                "x",
-                "a\nb\nc",
-                &["SET a|b base", "ADD c new"],
-            ),
-            (
-                &[("x", "a\nb\nc")],
-                &[("x -", "b")],
-                "x",
-                "a\nc",
-                &["SET a|b|c base", "REMOVE b new"],
-            ),
-            (
-                &[("x", "a b")],
-                &[("x -", "b")],
-                "x",
-                "a b",
-                &["SET a b base", "REMOVE b new"],
-            ),
-            (
-                &[],
-                &[("x +", "c")],
-                "x",
-                "\nc",
-                &["SET  IMPLICIT_VALUE", "ADD c new"],
-            ),
-            (
-                &[("x", "a")],
-                &[("x", "b"), ("x +", "c")],
-                "x",
-                "b\nc",
-                &["SET b new", "ADD c new"],
-            ),
-            (
-                &[("x", "a")],
-                &[("x +", "c"), ("x -", "a")],
-                "x",
-                "c",
-                &["SET a base", "ADD c new", "REMOVE a new"],
-            ),
-            (
-                &[("x", "a")],
-                &[("x", "b")],
-                "x",
-                "b",
-                &["SET a base", "OVERRIDE b new"],
-            ),
+            (&[("x", "a\nb")], &[("x +", "c")], "x", "a\nb\nc", &["SET a|b base", "ADD c new"]),
+            (&[("x", "a\nb\nc")], &[("x -", "b")], "x", "a\nc", &["SET a|b|c base", "REMOVE b new"]),
+            (&[("x", "a b")], &[("x -", "b")], "x", "a b", &["SET a b base", "REMOVE b new"]),
+            (&[], &[("x +", "c")], "x", "\nc", &["SET  IMPLICIT_VALUE", "ADD c new"]),
+            (&[("x", "a")], &[("x", "b"), ("x +", "c")], "x", "b\nc", &["SET b new", "ADD c new"]),
+            (&[("x", "a")], &[("x +", "c"), ("x -", "a")], "x", "c", &["SET a base", "ADD c new", "REMOVE a new"]),
+            (&[("x", "a")], &[("x", "b")], "x", "b", &["SET a base", "OVERRIDE b new"]),
         ];
         for (base, newer, option, value, history) in cases {
             let merged = update_section(layer("base", base), layer("new", newer));
@@ -331,10 +238,7 @@ mod tests {
         let merged = update(Annotated::new(), newer);
         assert_eq!(merged["s"]["x"].value, "a");
         assert_eq!(merged["s"]["y"].value, "");
-        assert_eq!(
-            ops(&merged["s"]["y"]),
-            ["SET b f", "REMOVE b IMPLICIT_VALUE"]
-        );
+        assert_eq!(ops(&merged["s"]["y"]), ["SET b f", "REMOVE b IMPLICIT_VALUE"]);
     }
 
     #[test]

@@ -43,22 +43,14 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
-        other => Err(Error::new(super::error::ErrorKind::InvalidBool(
-            name.to_owned(),
-            other.to_owned(),
-        ))),
+        other => Err(Error::new(super::error::ErrorKind::InvalidBool(name.to_owned(), other.to_owned()))),
     }
 }
 
 impl Buildout {
     /// Loads the configuration and runs zc.buildout's initialisation; errors carry the
     /// `Initializing.` step.
-    pub fn load(
-        opts: &LoadOptions,
-        env: &Environment,
-        log: &dyn Log,
-        startup: Startup,
-    ) -> Result<Buildout> {
+    pub fn load(opts: &LoadOptions, env: &Environment, log: &dyn Log, startup: Startup) -> Result<Buildout> {
         let assembled = assemble(opts, env, log)?;
         let mut b = Buildout {
             annotated: assembled.annotated,
@@ -70,8 +62,7 @@ impl Buildout {
             verbosity: 0,
             log_threshold: 20,
         };
-        b.initialize(opts, log, startup)
-            .map_err(|e| e.within("Initializing."))?;
+        b.initialize(opts, log, startup).map_err(|e| e.within("Initializing."))?;
         Ok(b)
     }
 
@@ -87,11 +78,7 @@ impl Buildout {
     fn initialize(&mut self, opts: &LoadOptions, log: &dyn Log, startup: Startup) -> Result<()> {
         // zc.buildout checks these two on the unsubstituted values, before anything else.
         let raw = |b: &Buildout, name: &str| {
-            b.sections
-                .raw("buildout")
-                .and_then(|s| s.get(name))
-                .cloned()
-                .unwrap_or_default()
+            b.sections.raw("buildout").and_then(|s| s.get(name)).cloned().unwrap_or_default()
         };
         self.offline = parse_bool("offline", &raw(self, "offline"))?;
         self.newest = !self.offline && parse_bool("newest", &raw(self, "newest"))?;
@@ -100,27 +87,14 @@ impl Buildout {
         self.sections.get("buildout", "find-links")?;
         self.option("allow-hosts")?;
         self.directory = self.option("directory")?;
-        for name in [
-            "bin-directory",
-            "parts-directory",
-            "eggs-directory",
-            "develop-eggs-directory",
-        ] {
+        for name in ["bin-directory", "parts-directory", "eggs-directory", "develop-eggs-directory"] {
             let value = self.option(name)?;
-            let joined = if value.contains("${") {
-                value
-            } else {
-                pypath::join(&self.directory, &value)
-            };
+            let joined = if value.contains("${") { value } else { pypath::join(&self.directory, &value) };
             self.sections.set("buildout", name, joined)?;
         }
         let installed = self.option("installed")?;
         if !installed.is_empty() {
-            self.sections.set(
-                "buildout",
-                "installed",
-                pypath::join(&self.directory, &installed),
-            )?;
+            self.sections.set("buildout", "installed", pypath::join(&self.directory, &installed))?;
         }
 
         self.setup_logging(log)?;
@@ -147,43 +121,28 @@ impl Buildout {
             let eggs = pypath::join(&self.option("eggs-directory")?, &version);
             self.sections.set("buildout", "eggs-directory", eggs)?;
         }
-        let abi_tag = self
-            .sections
-            .get("buildout", "abi-tag-eggs")?
-            .unwrap_or_else(|| "false".into());
+        let abi_tag = self.sections.get("buildout", "abi-tag-eggs")?.unwrap_or_else(|| "false".into());
         if parse_bool("abi-tag-eggs", &abi_tag)? {
             let eggs = pypath::join(&self.option("eggs-directory")?, &python_abi_tag()?);
             self.sections.set("buildout", "eggs-directory", eggs)?;
         }
         let eggs_cache = self.sections.get("buildout", "eggs-directory")?;
         if startup == Startup::CreateDirectories {
-            for cache in [&download_cache, &extends_cache, &eggs_cache]
-                .into_iter()
-                .flatten()
-            {
+            for cache in [&download_cache, &extends_cache, &eggs_cache].into_iter().flatten() {
                 if cache.is_empty() {
                     continue;
                 }
                 let path = pypath::join(&self.directory, cache);
                 let abs = pypath::abspath(&path, &opts.cwd);
                 if !std::path::Path::new(&abs).exists() {
-                    log.log(
-                        Level::Info,
-                        BUILDOUT_LOGGER,
-                        &format!("Creating directory {}.", repr(&path)),
-                    );
-                    std::fs::create_dir_all(&abs)
-                        .map_err(|e| Error::user(format!("Couldn't create {path}: {e}")))?;
+                    log.log(Level::Info, BUILDOUT_LOGGER, &format!("Creating directory {}.", repr(&path)));
+                    std::fs::create_dir_all(&abs).map_err(|e| Error::user(format!("Couldn't create {path}: {e}")))?;
                 }
             }
             if let Some(cache) = download_cache.as_deref().filter(|c| !c.is_empty()) {
-                let dist = pypath::abspath(
-                    &pypath::join(&pypath::join(&self.directory, cache), "dist"),
-                    &opts.cwd,
-                );
+                let dist = pypath::abspath(&pypath::join(&pypath::join(&self.directory, cache), "dist"), &opts.cwd);
                 if !std::path::Path::new(&dist).exists() {
-                    std::fs::create_dir(&dist)
-                        .map_err(|e| Error::user(format!("Couldn't create {dist}: {e}")))?;
+                    std::fs::create_dir(&dist).map_err(|e| Error::user(format!("Couldn't create {dist}: {e}")))?;
                 }
             }
         }
@@ -209,21 +168,15 @@ impl Buildout {
             "WARNING" => 30,
             "ERROR" => 40,
             "CRITICAL" => 50,
-            other => parse_python_int(other)
-                .ok_or_else(|| Error::user(format!("Invalid logging level {level}")))?,
+            other => parse_python_int(other).ok_or_else(|| Error::user(format!("Invalid logging level {level}")))?,
         };
         let verbosity = match self.sections.get("buildout", "verbosity")? {
             None => 0,
-            Some(v) => {
-                parse_python_int(&v).ok_or_else(|| Error::user(format!("Invalid verbosity {v}")))?
-            }
+            Some(v) => parse_python_int(&v).ok_or_else(|| Error::user(format!("Invalid verbosity {v}")))?,
         };
         self.verbosity = verbosity;
         self.log_threshold = numeric - verbosity;
-        log.configure(
-            numeric - verbosity,
-            Some(format.as_str()).filter(|f| !f.is_empty()),
-        );
+        log.configure(numeric - verbosity, Some(format.as_str()).filter(|f| !f.is_empty()));
         Ok(())
     }
 
@@ -259,11 +212,7 @@ pub(crate) fn parse_python_int(s: &str) -> Option<i64> {
         Some(d) => (true, d),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
         return None;
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -282,9 +231,7 @@ fn python_abi_tag() -> Result<String> {
         .map_err(|e| Error::user(format!("Cannot run python3 to compute the ABI tag for abi-tag-eggs: {e}")))?;
     let tag = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     if tag.is_empty() {
-        return Err(Error::user(
-            "python3 did not report its ABI tag (needed by abi-tag-eggs)",
-        ));
+        return Err(Error::user("python3 did not report its ABI tag (needed by abi-tag-eggs)"));
     }
     Ok(tag)
 }

@@ -44,10 +44,7 @@ pub struct PythonInfo {
 
 impl PythonInfo {
     fn version_tuple(&self) -> Vec<u64> {
-        self.full_version
-            .split('.')
-            .map_while(|p| p.parse::<u64>().ok())
-            .collect()
+        self.full_version.split('.').map_while(|p| p.parse::<u64>().ok()).collect()
     }
 
     fn short_version(&self) -> String {
@@ -72,11 +69,7 @@ impl Environment {
                 "windows" => ("win32", "Windows"),
                 other => (other, other),
             };
-            let read = |p: &str| {
-                std::fs::read_to_string(p)
-                    .map(|s| s.trim().to_owned())
-                    .unwrap_or_default()
-            };
+            let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned()).unwrap_or_default();
             Environment {
                 os_name: if cfg!(windows) { "nt" } else { "posix" }.to_owned(),
                 sys_platform: sys_platform.to_owned(),
@@ -94,9 +87,7 @@ impl Environment {
             return Ok(p.clone());
         }
         static PY: OnceLock<Result<PythonInfo, String>> = OnceLock::new();
-        PY.get_or_init(probe_python)
-            .clone()
-            .map_err(ConditionError::Other)
+        PY.get_or_init(probe_python).clone().map_err(ConditionError::Other)
     }
 }
 
@@ -111,20 +102,13 @@ fn probe_python() -> Result<PythonInfo, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines().map(str::to_owned);
     match (lines.next(), lines.next(), lines.next(), lines.next()) {
-        (
-            Some(full_version),
-            Some(implementation_name),
-            Some(implementation_version),
-            Some(imp),
-        ) => Ok(PythonInfo {
+        (Some(full_version), Some(implementation_name), Some(implementation_version), Some(imp)) => Ok(PythonInfo {
             full_version,
             implementation_name,
             implementation_version,
             platform_python_implementation: imp,
         }),
-        _ => Err(
-            "python3 did not report its version while evaluating a section condition".to_owned(),
-        ),
+        _ => Err("python3 did not report its version while evaluating a section condition".to_owned()),
     }
 }
 
@@ -150,8 +134,8 @@ enum Tok {
 
 fn tokenize(src: &str) -> Option<Vec<Tok>> {
     const OPS: [&str; 23] = [
-        "===", "==", "!=", "<=", ">=", "~=", "//", "<", ">", "(", ")", "[", "]", "{", "}", ":",
-        ",", ".", "+", "-", "*", "/", "%",
+        "===", "==", "!=", "<=", ">=", "~=", "//", "<", ">", "(", ")", "[", "]", "{", "}", ":", ",", ".", "+", "-",
+        "*", "/", "%",
     ];
     let mut out = Vec::new();
     let b = src.as_bytes();
@@ -217,14 +201,8 @@ mod marker {
         ("platform.version", "platform_version"),
         ("platform_machine", "platform_machine"),
         ("platform.machine", "platform_machine"),
-        (
-            "platform_python_implementation",
-            "platform_python_implementation",
-        ),
-        (
-            "platform.python_implementation",
-            "platform_python_implementation",
-        ),
+        ("platform_python_implementation", "platform_python_implementation"),
+        ("platform.python_implementation", "platform_python_implementation"),
         ("python_implementation", "platform_python_implementation"),
         ("implementation_name", "implementation_name"),
     ];
@@ -260,11 +238,7 @@ mod marker {
                 self.pos += 1;
                 items.push(self.and()?);
             }
-            Some(if items.len() == 1 {
-                items.remove(0)
-            } else {
-                Marker::Or(items)
-            })
+            Some(if items.len() == 1 { items.remove(0) } else { Marker::Or(items) })
         }
         fn and(&mut self) -> Option<Marker> {
             let mut items = vec![self.atom()?];
@@ -272,11 +246,7 @@ mod marker {
                 self.pos += 1;
                 items.push(self.atom()?);
             }
-            Some(if items.len() == 1 {
-                items.remove(0)
-            } else {
-                Marker::And(items)
-            })
+            Some(if items.len() == 1 { items.remove(0) } else { Marker::And(items) })
         }
         fn atom(&mut self) -> Option<Marker> {
             if self.peek() == Some(&Tok::Op("(")) {
@@ -286,9 +256,7 @@ mod marker {
             }
             let lhs = self.value()?;
             let op = match self.next()? {
-                Tok::Op(op) if ["===", "==", "!=", "<=", ">=", "~=", "<", ">"].contains(&op) => {
-                    op.to_owned()
-                }
+                Tok::Op(op) if ["===", "==", "!=", "<=", ">=", "~=", "<", ">"].contains(&op) => op.to_owned(),
                 Tok::Name(n) if n == "in" => "in".to_owned(),
                 Tok::Name(n) if n == "not" && self.is_name("in") => {
                     self.pos += 1;
@@ -395,9 +363,7 @@ mod marker {
             ">" => lhs > rhs,
             ">=" => lhs >= rhs,
             _ => {
-                return Err(ConditionError::Other(format!(
-                    "Undefined <Op('{op}')> on '{lhs}' and '{rhs}'."
-                )));
+                return Err(ConditionError::Other(format!("Undefined <Op('{op}')> on '{lhs}' and '{rhs}'.")));
             }
         })
     }
@@ -423,42 +389,26 @@ mod version {
                 Some(rest) => (rest, true),
                 None => (s, false),
             };
-            let end = s
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(s.len());
+            let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
             let (rel, rest) = s.split_at(end);
             if rel.is_empty() || rel.ends_with('.') {
                 return None;
             }
-            let release = rel
-                .split('.')
-                .map(|p| p.parse().ok())
-                .collect::<Option<Vec<u64>>>()?;
+            let release = rel.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u64>>>()?;
             let rest = rest.to_ascii_lowercase();
             let rest = rest.trim_start_matches(['.', '-', '_']);
             let suffix = if rest.is_empty() {
                 (4, 0)
             } else {
-                let (phase, num) = [
-                    ("rc", 3),
-                    ("c", 3),
-                    ("a", 1),
-                    ("b", 2),
-                    ("post", 5),
-                    ("dev", 0),
-                ]
-                .iter()
-                .find_map(|(p, n)| rest.strip_prefix(p).map(|r| (*n, r)))?;
+                let (phase, num) = [("rc", 3), ("c", 3), ("a", 1), ("b", 2), ("post", 5), ("dev", 0)]
+                    .iter()
+                    .find_map(|(p, n)| rest.strip_prefix(p).map(|r| (*n, r)))?;
                 (phase, if num.is_empty() { 0 } else { num.parse().ok()? })
             };
             if wildcard && suffix != (4, 0) {
                 return None;
             }
-            Some(Version {
-                release,
-                suffix,
-                wildcard,
-            })
+            Some(Version { release, suffix, wildcard })
         }
 
         pub(super) fn parse_spec(s: &str) -> Option<Version> {
@@ -479,11 +429,7 @@ mod version {
 
         pub(super) fn satisfies(&self, op: &str, spec: &Version, raw_spec: &str) -> bool {
             if spec.wildcard {
-                let prefix = self
-                    .release
-                    .iter()
-                    .chain(std::iter::repeat(&0))
-                    .take(spec.release.len());
+                let prefix = self.release.iter().chain(std::iter::repeat(&0)).take(spec.release.len());
                 let matched = prefix.eq(spec.release.iter());
                 return match op {
                     "==" => matched,
@@ -499,27 +445,13 @@ mod version {
                 "<=" => ord.is_le(),
                 ">" => ord.is_gt(),
                 ">=" => ord.is_ge(),
-                "===" => {
-                    raw_spec.trim()
-                        == self
-                            .release
-                            .iter()
-                            .map(u64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(".")
-                }
+                "===" => raw_spec.trim() == self.release.iter().map(u64::to_string).collect::<Vec<_>>().join("."),
                 "~=" => {
                     if spec.release.len() < 2 {
                         return false;
                     }
                     let keep = &spec.release[..spec.release.len() - 1];
-                    ord.is_ge()
-                        && self
-                            .release
-                            .iter()
-                            .chain(std::iter::repeat(&0))
-                            .take(keep.len())
-                            .eq(keep.iter())
+                    ord.is_ge() && self.release.iter().chain(std::iter::repeat(&0)).take(keep.len()).eq(keep.iter())
                 }
                 _ => false,
             }
@@ -632,8 +564,7 @@ mod oldstyle {
                 Tok::Op(op) if ["==", "!=", "<", "<=", ">", ">="].contains(op) => *op,
                 Tok::Name(n) if n == "in" => "in",
                 Tok::Name(n)
-                    if n == "not"
-                        && matches!(self.toks.get(self.pos + 1), Some(Tok::Name(x)) if x == "in") =>
+                    if n == "not" && matches!(self.toks.get(self.pos + 1), Some(Tok::Name(x)) if x == "in") =>
                 {
                     self.pos += 1;
                     "not in"
@@ -668,10 +599,7 @@ mod oldstyle {
         }
         fn term(&mut self) -> R {
             let mut v = self.factor()?;
-            while let Some(op) = ["*", "/", "//", "%"]
-                .into_iter()
-                .find(|op| self.is(&Tok::Op(op)))
-            {
+            while let Some(op) = ["*", "/", "//", "%"].into_iter().find(|op| self.is(&Tok::Op(op))) {
                 self.pos += 1;
                 let r = self.factor()?;
                 v = arithmetic(&v, op, &r)?;
@@ -795,8 +723,7 @@ mod oldstyle {
         }
         fn name(&self, n: &str) -> R {
             let env = self.env;
-            let py_version =
-                || -> Result<Vec<u64>, ConditionError> { Ok(env.python()?.version_tuple()) };
+            let py_version = || -> Result<Vec<u64>, ConditionError> { Ok(env.python()?.version_tuple()) };
             let b = |x: bool| Ok(V::Bool(x));
             match n {
                 "True" => b(true),
@@ -830,9 +757,8 @@ mod oldstyle {
                 "big_endian" => b(cfg!(target_endian = "big")),
                 _ => {
                     const MINORS: [&str; 24] = [
-                        "24", "25", "26", "27", "30", "31", "32", "33", "34", "35", "36", "37",
-                        "38", "39", "310", "311", "312", "313", "314", "315", "316", "317", "318",
-                        "319",
+                        "24", "25", "26", "27", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39", "310",
+                        "311", "312", "313", "314", "315", "316", "317", "318", "319",
                     ];
                     match n.strip_prefix("python").filter(|m| MINORS.contains(m)) {
                         Some(m) => {
@@ -847,34 +773,15 @@ mod oldstyle {
         }
         fn attribute(&self, v: &V, attr: &str) -> R {
             let env = self.env;
-            let missing = |m: &str| {
-                Err(ConditionError::Other(format!(
-                    "module '{m}' has no attribute '{attr}'"
-                )))
-            };
+            let missing = |m: &str| Err(ConditionError::Other(format!("module '{m}' has no attribute '{attr}'")));
             match v {
                 V::Module("sys") => match attr {
                     "platform" => Ok(V::Str(env.sys_platform.clone())),
-                    "byteorder" => Ok(V::Str(
-                        if cfg!(target_endian = "little") {
-                            "little"
-                        } else {
-                            "big"
-                        }
-                        .into(),
-                    )),
-                    "maxsize" => Ok(V::Int(if cfg!(target_pointer_width = "64") {
-                        i64::MAX
-                    } else {
-                        i32::MAX.into()
-                    })),
-                    "version_info" => Ok(V::Tuple(
-                        env.python()?
-                            .version_tuple()
-                            .into_iter()
-                            .map(|x| V::Int(x as i64))
-                            .collect(),
-                    )),
+                    "byteorder" => Ok(V::Str(if cfg!(target_endian = "little") { "little" } else { "big" }.into())),
+                    "maxsize" => Ok(V::Int(if cfg!(target_pointer_width = "64") { i64::MAX } else { i32::MAX.into() })),
+                    "version_info" => {
+                        Ok(V::Tuple(env.python()?.version_tuple().into_iter().map(|x| V::Int(x as i64)).collect()))
+                    }
                     "version" => Ok(V::Str(env.python()?.full_version)),
                     _ => missing("sys"),
                 },
@@ -884,23 +791,19 @@ mod oldstyle {
                     _ => missing("os"),
                 },
                 V::Module("platform") => match attr {
-                    "system"
-                    | "machine"
-                    | "release"
-                    | "python_version"
-                    | "python_implementation" => Ok(V::Func(match attr {
-                        "system" => "system",
-                        "machine" => "machine",
-                        "release" => "release",
-                        "python_version" => "python_version",
-                        _ => "python_implementation",
-                    })),
+                    "system" | "machine" | "release" | "python_version" | "python_implementation" => {
+                        Ok(V::Func(match attr {
+                            "system" => "system",
+                            "machine" => "machine",
+                            "release" => "release",
+                            "python_version" => "python_version",
+                            _ => "python_implementation",
+                        }))
+                    }
                     _ => missing("platform"),
                 },
                 V::Module(m) => missing(m),
-                _ => Err(ConditionError::Other(format!(
-                    "object has no attribute '{attr}'"
-                ))),
+                _ => Err(ConditionError::Other(format!("object has no attribute '{attr}'"))),
             }
         }
         fn call(&self, v: &V, args: &[V]) -> R {
@@ -912,9 +815,7 @@ mod oldstyle {
                         .ok()
                         .and_then(char::from_u32)
                         .map(|c| V::Str(c.to_string()))
-                        .ok_or_else(|| {
-                            ConditionError::Other("chr() arg not in range(0x110000)".to_owned())
-                        });
+                        .ok_or_else(|| ConditionError::Other("chr() arg not in range(0x110000)".to_owned()));
                 }
                 (V::Func("ord"), [V::Str(s)]) if s.chars().count() == 1 => {
                     return Ok(V::Int(s.chars().next().map_or(0, |c| c as i64)));
@@ -974,15 +875,9 @@ mod oldstyle {
                 "*" => a.checked_mul(b).map(V::Int).ok_or_else(unsupported),
                 "/" if b == 0 => Err(zero()),
                 "/" => Ok(V::Float(a as f64 / b as f64)),
-                "//" | "%" if b == 0 => Err(ConditionError::Other(
-                    "integer division or modulo by zero".to_owned(),
-                )),
-                "//" => Ok(V::Int(
-                    a.div_euclid(b) - i64::from(b < 0 && a.rem_euclid(b) != 0),
-                )),
-                _ => Ok(V::Int(
-                    a - b * (a.div_euclid(b) - i64::from(b < 0 && a.rem_euclid(b) != 0)),
-                )),
+                "//" | "%" if b == 0 => Err(ConditionError::Other("integer division or modulo by zero".to_owned())),
+                "//" => Ok(V::Int(a.div_euclid(b) - i64::from(b < 0 && a.rem_euclid(b) != 0))),
+                _ => Ok(V::Int(a - b * (a.div_euclid(b) - i64::from(b < 0 && a.rem_euclid(b) != 0)))),
             };
         }
         if let (V::Str(a), "+", V::Str(b)) = (l, op, r) {
@@ -1029,9 +924,7 @@ mod oldstyle {
                 let chars: Vec<char> = s.chars().collect();
                 Ok(V::Str(chars[pick(chars.len())?].to_string()))
             }
-            _ => Err(ConditionError::Other(
-                "object is not subscriptable".to_owned(),
-            )),
+            _ => Err(ConditionError::Other("object is not subscriptable".to_owned())),
         }
     }
 
@@ -1057,8 +950,7 @@ mod oldstyle {
                 _ => None,
             }
         }
-        let unsupported =
-            || ConditionError::Other(format!("'{op}' not supported between these operands"));
+        let unsupported = || ConditionError::Other(format!("'{op}' not supported between these operands"));
         Ok(match op {
             "==" => ord(l, r).map_or(l == r, Ordering::is_eq),
             "!=" => ord(l, r).map_or(l != r, Ordering::is_ne),
@@ -1130,14 +1022,8 @@ mod tests {
             ("python_full_version == '3.11.*'", Ok(true)),
             ("python_version ~= '3.9'", Ok(true)),
             ("sys_platform == \"linux\"", Ok(true)),
-            (
-                "platform_system == 'Windows' or os_name == 'posix'",
-                Ok(true),
-            ),
-            (
-                "platform_system == 'Windows' and os_name == 'posix'",
-                Ok(false),
-            ),
+            ("platform_system == 'Windows' or os_name == 'posix'", Ok(true)),
+            ("platform_system == 'Windows' and os_name == 'posix'", Ok(false)),
             ("'linux' in sys_platform", Ok(true)),
             ("os.name == 'posix'", Ok(true)),
             ("platform_release > '5'", Ok(false)),
@@ -1155,28 +1041,17 @@ mod tests {
             ("True", Ok(true)),
             ("0", Ok(false)),
             ("iron", Err(ConditionError::Name("iron".into()))),
-            (
-                "sys_version",
-                Err(ConditionError::Name("sys_version".into())),
-            ),
+            ("sys_version", Err(ConditionError::Name("sys_version".into()))),
             ("python3 or iron", Ok(true)),
             ("python3 and", Err(ConditionError::Syntax)),
             ("python3 python2", Err(ConditionError::Syntax)),
             ("1/0", Err(ConditionError::Other("division by zero".into()))),
             ("sys.version_info[0] == 3 and os.sep == '/'", Ok(true)),
             ("'#' == chr(35) and 'a' != 'b'", Ok(true)),
-            (
-                "4/2 == 2 and 7//2 == 3 and -7//2 == -4 and 7 % 3 == 1",
-                Ok(true),
-            ),
+            ("4/2 == 2 and 7//2 == 3 and -7//2 == -4 and 7 % 3 == 1", Ok(true)),
             ("len('abc') > 2", Ok(true)),
             ("[1, 2][0] == 1 and {1: 2}[1] == 2", Ok(true)),
-            (
-                "python_version ~= 'x'",
-                Err(ConditionError::Other(
-                    "Undefined <Op('~=')> on '3.11' and 'x'.".into(),
-                )),
-            ),
+            ("python_version ~= 'x'", Err(ConditionError::Other("Undefined <Op('~=')> on '3.11' and 'x'.".into()))),
         ];
         for (expr, expected) in cases {
             assert_eq!(&evaluate(expr, &e), expected, "condition {expr:?}");

@@ -24,16 +24,8 @@ pub enum ErrorKind {
     FileNotFound(String),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
-    #[error(
-        "{path}, line {line}: 'utf-8' codec can't decode byte 0x{byte:02x} in position {position}: {reason}"
-    )]
-    NotUtf8 {
-        path: String,
-        line: usize,
-        byte: u8,
-        position: usize,
-        reason: &'static str,
-    },
+    #[error("{path}, line {line}: 'utf-8' codec can't decode byte 0x{byte:02x} in position {position}: {reason}")]
+    NotUtf8 { path: String, line: usize, byte: u8, position: usize, reason: &'static str },
     #[error("Recursive file include {} {}", super::pytext::repr_list(.chain.iter().map(String::as_str)), .file)]
     RecursiveInclude { chain: Vec<String>, file: String },
     #[error("The referenced section, {}, was not defined.", repr(.0))]
@@ -59,11 +51,7 @@ pub enum ErrorKind {
 
 impl Error {
     pub fn new(kind: impl Into<ErrorKind>) -> Error {
-        Error {
-            doing: Vec::new(),
-            kind: kind.into(),
-            detail: None,
-        }
+        Error { doing: Vec::new(), kind: kind.into(), detail: None }
     }
 
     pub fn user(message: impl Into<String>) -> Error {

@@ -49,11 +49,7 @@ struct Hook(Option<Rc<dyn RecipeHook>>);
 
 impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Hook(set)"
-        } else {
-            "Hook(none)"
-        })
+        f.write_str(if self.0.is_some() { "Hook(set)" } else { "Hook(none)" })
     }
 }
 
@@ -72,13 +68,7 @@ type Seen = Vec<(String, String)>;
 
 impl Sections {
     pub fn new(raw: BTreeMap<String, RawSection>) -> Sections {
-        Sections {
-            raw,
-            evaluated: HashMap::new(),
-            parts: Vec::new(),
-            depth: 0,
-            hook: Hook::default(),
-        }
+        Sections { raw, evaluated: HashMap::new(), parts: Vec::new(), depth: 0, hook: Hook::default() }
     }
 
     /// Every section name, sorted.
@@ -109,19 +99,14 @@ impl Sections {
 
     /// Evaluates a section (zc.buildout's `buildout[name]`).
     pub fn section(&mut self, name: &str) -> Result<()> {
-        self.section_inner(name)
-            .doing(|| format!("Getting section {name}."))
+        self.section_inner(name).doing(|| format!("Getting section {name}."))
     }
 
     fn section_inner(&mut self, name: &str) -> Result<()> {
         if self.evaluated.contains_key(name) {
             return Ok(());
         }
-        let raw = self
-            .raw
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::new(ErrorKind::MissingSection(name.to_owned())))?;
+        let raw = self.raw.get(name).cloned().ok_or_else(|| Error::new(ErrorKind::MissingSection(name.to_owned())))?;
         self.evaluated.insert(
             name.to_owned(),
             Options {
@@ -132,8 +117,7 @@ impl Sections {
                 state: State::Initializing,
             },
         );
-        self.initialize(name)
-            .doing(|| format!("Initializing section {name}."))
+        self.initialize(name).doing(|| format!("Initializing section {name}."))
     }
 
     /// Evaluates `name` so that a failure leaves nothing half-done behind: sections whose
@@ -191,62 +175,40 @@ impl Sections {
     }
 
     fn options_mut(&mut self, name: &str) -> &mut Options {
-        self.evaluated
-            .get_mut(name)
-            .expect("section is being evaluated")
+        self.evaluated.get_mut(name).expect("section is being evaluated")
     }
 
     /// Macro expansion: the sections named by `<` (one per line, recursively expanded) are
     /// merged in order, then the section's own options on top (its `+=`/`-=` apply to them).
-    fn extend_raw(
-        &mut self,
-        name: &str,
-        data: RawSection,
-        doing: &mut Vec<String>,
-    ) -> Result<RawSection> {
+    fn extend_raw(&mut self, name: &str, data: RawSection, doing: &mut Vec<String>) -> Result<RawSection> {
         if name == "buildout" {
             return Ok(data);
         }
         if doing.iter().any(|d| d == name) {
-            return Err(Error::new(ErrorKind::InfiniteExtendingLoop(
-                name.to_owned(),
-            )));
+            return Err(Error::new(ErrorKind::InfiniteExtendingLoop(name.to_owned())));
         }
         let Some(to_do) = data.get("<").cloned() else {
             return Ok(data);
         };
         doing.push(name.to_owned());
-        let result = self
-            .extend_inputs(&to_do, data, doing)
-            .doing(|| format!("Loading input sections for '{name}'"));
+        let result = self.extend_inputs(&to_do, data, doing).doing(|| format!("Loading input sections for '{name}'"));
         doing.pop();
         result
     }
 
-    fn extend_inputs(
-        &mut self,
-        to_do: &str,
-        data: RawSection,
-        doing: &mut Vec<String>,
-    ) -> Result<RawSection> {
+    fn extend_inputs(&mut self, to_do: &str, data: RawSection, doing: &mut Vec<String>) -> Result<RawSection> {
         let mut result = RawSection::new();
         for input in to_do.split('\n') {
             let input = super::pytext::strip(input);
             if input.is_empty() {
                 continue;
             }
-            let raw = self
-                .raw
-                .get(input)
-                .cloned()
-                .ok_or_else(|| Error::new(ErrorKind::NoSectionNamed(input.to_owned())))?;
+            let raw =
+                self.raw.get(input).cloned().ok_or_else(|| Error::new(ErrorKind::NoSectionNamed(input.to_owned())))?;
             result.extend(self.extend_raw(input, raw, doing)?);
         }
         let source = Source::from("");
-        let merged = update_section(
-            annotate_plain(result, &source),
-            annotate_plain(data, &source),
-        );
+        let merged = update_section(annotate_plain(result, &source), annotate_plain(data, &source));
         let mut merged = unannotate_section(&merged);
         merged.remove("<");
         Ok(merged)
@@ -300,13 +262,7 @@ impl Sections {
         self.hook = Hook(Some(hook));
     }
 
-    fn get_seen(
-        &mut self,
-        section: &str,
-        option: &str,
-        seen: Option<&mut Seen>,
-        mark: bool,
-    ) -> Result<Option<String>> {
+    fn get_seen(&mut self, section: &str, option: &str, seen: Option<&mut Seen>, mark: bool) -> Result<Option<String>> {
         if mark {
             self.options_mut(section).used.insert(option.to_owned());
         }
@@ -314,12 +270,7 @@ impl Sections {
         if let Some(v) = opts.data.get(option) {
             return Ok(Some(v.clone()));
         }
-        let Some(value) = opts
-            .cooked
-            .get(option)
-            .or_else(|| opts.raw.get(option))
-            .cloned()
-        else {
+        let Some(value) = opts.cooked.get(option).or_else(|| opts.raw.get(option)).cloned() else {
             return Ok(None);
         };
         let value = if value.contains("${") {
@@ -328,9 +279,7 @@ impl Sections {
         } else {
             value
         };
-        self.options_mut(section)
-            .data
-            .insert(option.to_owned(), value.clone());
+        self.options_mut(section).data.insert(option.to_owned(), value.clone());
         Ok(Some(value))
     }
 
@@ -356,18 +305,11 @@ impl Sections {
 
     /// Substitutes a whole value: `$$` is an escape, so the pieces between `$$` are substituted
     /// separately and joined again with `$$` (which stays in the value).
-    fn substitute_value(
-        &mut self,
-        section: &str,
-        template: &str,
-        seen: &mut Seen,
-    ) -> Result<String> {
+    fn substitute_value(&mut self, section: &str, template: &str, seen: &mut Seen) -> Result<String> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             self.depth -= 1;
-            return Err(Error::user(
-                "Substitutions are nested too deeply (more than 20000 levels).",
-            ));
+            return Err(Error::user("Substitutions are nested too deeply (more than 20000 levels)."));
         }
         let result = (|| {
             let mut out = String::with_capacity(template.len());
@@ -383,13 +325,7 @@ impl Sections {
         result
     }
 
-    fn substitute_piece(
-        &mut self,
-        section: &str,
-        template: &str,
-        seen: &mut Seen,
-        out: &mut String,
-    ) -> Result<()> {
+    fn substitute_piece(&mut self, section: &str, template: &str, seen: &mut Seen, out: &mut String) -> Result<()> {
         let mut rest = template;
         while let Some(start) = rest.find("${") {
             let Some(len) = rest[start..].find('}') else {
@@ -399,11 +335,7 @@ impl Sections {
             let reference = &rest[start..start + len + 1];
             rest = &rest[start + len + 1..];
             let (ref_section, ref_option) = parse_reference(reference)?;
-            let ref_section = if ref_section.is_empty() {
-                section
-            } else {
-                ref_section
-            };
+            let ref_section = if ref_section.is_empty() { section } else { ref_section };
             self.section(ref_section)?;
             let value = match self.get_seen(ref_section, ref_option, Some(seen), true)? {
                 Some(v) => v,
@@ -433,30 +365,17 @@ impl Sections {
     /// A required option: `Missing option: section:option` when absent.
     pub fn require(&mut self, section: &str, option: &str) -> Result<String> {
         self.section(section)?;
-        self.get(section, option)?.ok_or_else(|| {
-            Error::new(ErrorKind::MissingOption(
-                section.to_owned(),
-                option.to_owned(),
-            ))
-        })
+        self.get(section, option)?
+            .ok_or_else(|| Error::new(ErrorKind::MissingOption(section.to_owned(), option.to_owned())))
     }
 
     /// The option names of an evaluated section: configured ones, then ones set later.
     pub fn keys(&self, section: &str) -> Vec<String> {
         let Some(opts) = self.evaluated.get(section) else {
-            return self
-                .raw
-                .get(section)
-                .map(|r| r.keys().cloned().collect())
-                .unwrap_or_default();
+            return self.raw.get(section).map(|r| r.keys().cloned().collect()).unwrap_or_default();
         };
         let mut keys: Vec<String> = opts.raw.keys().cloned().collect();
-        keys.extend(
-            opts.data
-                .keys()
-                .filter(|k| !opts.raw.contains_key(*k))
-                .cloned(),
-        );
+        keys.extend(opts.data.keys().filter(|k| !opts.raw.contains_key(*k)).cloned());
         keys
     }
 
@@ -464,13 +383,7 @@ impl Sections {
     pub fn unused(&self, section: &str) -> Vec<String> {
         self.evaluated
             .get(section)
-            .map(|o| {
-                o.raw
-                    .keys()
-                    .filter(|k| !o.used.contains(*k))
-                    .cloned()
-                    .collect()
-            })
+            .map(|o| o.raw.keys().filter(|k| !o.used.contains(*k)).cloned().collect())
             .unwrap_or_default()
     }
 }
@@ -516,12 +429,7 @@ mod tests {
         let raw = spec
             .iter()
             .map(|(name, opts)| {
-                (
-                    (*name).to_owned(),
-                    opts.iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                )
+                ((*name).to_owned(), opts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
             })
             .collect();
         Sections::new(raw)
@@ -537,40 +445,12 @@ mod tests {
     fn substitution() {
         type Spec<'a> = &'a [(&'a str, &'a [(&'a str, &'a str)])];
         let cases: &[(Spec, &str, &str, std::result::Result<&str, &str>)] = &[
-            (
-                &[
-                    ("a", &[("x", "${b:y}/z"), ("w", "1")]),
-                    ("b", &[("y", "${a:w}")]),
-                ],
-                "a",
-                "x",
-                Ok("1/z"),
-            ),
-            (
-                &[("a", &[("x", "${:w}-${:w}"), ("w", "1")])],
-                "a",
-                "x",
-                Ok("1-1"),
-            ),
-            (
-                &[("a", &[("x", "$${:w}"), ("w", "1")])],
-                "a",
-                "x",
-                Ok("$${:w}"),
-            ),
-            (
-                &[("a", &[("x", "${b:_buildout_section_name_}")]), ("b", &[])],
-                "a",
-                "x",
-                Ok("a"),
-            ),
+            (&[("a", &[("x", "${b:y}/z"), ("w", "1")]), ("b", &[("y", "${a:w}")])], "a", "x", Ok("1/z")),
+            (&[("a", &[("x", "${:w}-${:w}"), ("w", "1")])], "a", "x", Ok("1-1")),
+            (&[("a", &[("x", "$${:w}"), ("w", "1")])], "a", "x", Ok("$${:w}")),
+            (&[("a", &[("x", "${b:_buildout_section_name_}")]), ("b", &[])], "a", "x", Ok("a")),
             (&[("a", &[("x", "${foo")])], "a", "x", Ok("${foo")),
-            (
-                &[("a", &[("x", "a ${b:y}\n${b:y} c")]), ("b", &[("y", "1")])],
-                "a",
-                "x",
-                Ok("a 1\n1 c"),
-            ),
+            (&[("a", &[("x", "a ${b:y}\n${b:y} c")]), ("b", &[("y", "1")])], "a", "x", Ok("a 1\n1 c")),
             (
                 &[("a", &[("x", "${nope:y}")])],
                 "a",
@@ -631,25 +511,14 @@ mod tests {
         for (spec, section, option, expected) in cases {
             let mut s = sections(spec);
             let got = eval(&mut s, section, option);
-            assert_eq!(
-                got.as_ref().map(String::as_str).map_err(String::as_str),
-                *expected,
-                "{spec:?}"
-            );
+            assert_eq!(got.as_ref().map(String::as_str).map_err(String::as_str), *expected, "{spec:?}");
         }
     }
 
     #[test]
     fn macros() {
         let mut s = sections(&[
-            (
-                "base",
-                &[
-                    ("port", "8080"),
-                    ("name", "${:_buildout_section_name_}"),
-                    ("list", "a\nb"),
-                ],
-            ),
+            ("base", &[("port", "8080"), ("name", "${:_buildout_section_name_}"), ("list", "a\nb")]),
             ("mid", &[("<", "base"), ("port", "9090")]),
             ("user", &[("<", "mid"), ("list +", "c")]),
             ("loop", &[("<", "loop")]),
@@ -666,14 +535,7 @@ mod tests {
     #[test]
     fn parts_follow_references() {
         let mut s = sections(&[
-            (
-                "a",
-                &[
-                    ("recipe", "r"),
-                    ("x", "${b:y}"),
-                    ("<part-dependencies>", "c"),
-                ],
-            ),
+            ("a", &[("recipe", "r"), ("x", "${b:y}"), ("<part-dependencies>", "c")]),
             ("b", &[("recipe", "r"), ("y", "1")]),
             ("c", &[("recipe", "r")]),
         ]);
@@ -696,11 +558,7 @@ mod tests {
         let n = 2000;
         let raw: BTreeMap<String, RawSection> = (0..n)
             .map(|i| {
-                let v = if i == 0 {
-                    "0".to_owned()
-                } else {
-                    format!("${{p{}:v}}", i - 1)
-                };
+                let v = if i == 0 { "0".to_owned() } else { format!("${{p{}:v}}", i - 1) };
                 (format!("p{i}"), [("v".to_owned(), v)].into_iter().collect())
             })
             .collect();

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::annotated::{
-    Annotated, AnnotatedSection, COMMAND_LINE_VALUE, COMPUTED_VALUE, DEFAULT_VALUE, SectionKey,
-    Source, annotate, annotate_section, unannotate_section, update, update_section,
+    Annotated, AnnotatedSection, COMMAND_LINE_VALUE, COMPUTED_VALUE, DEFAULT_VALUE, SectionKey, Source, annotate,
+    annotate_section, unannotate_section, update, update_section,
 };
 use super::condition::Environment;
 use super::error::{Error, ErrorKind, Result};
@@ -83,10 +83,7 @@ fn default_options(executable: &str) -> AnnotatedSection {
         ("use-dependency-links", "true"),
         ("allow-unknown-extras", "false"),
     ];
-    defaults
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), SectionKey::new(*v, &source)))
-        .collect()
+    defaults.iter().map(|(k, v)| ((*k).to_owned(), SectionKey::new(*v, &source))).collect()
 }
 
 /// The names of the options that have built-in defaults (never reported as unused).
@@ -114,10 +111,7 @@ impl Opener<'_> {
         let bytes = std::fs::read(&abs).map_err(|e| {
             Error::new(match e.kind() {
                 std::io::ErrorKind::NotFound => ErrorKind::FileNotFound(path.to_owned()),
-                _ => ErrorKind::Io {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                },
+                _ => ErrorKind::Io { path: path.to_owned(), message: e.to_string() },
             })
         })?;
         String::from_utf8(bytes).map_err(|e| {
@@ -131,13 +125,7 @@ impl Opener<'_> {
                 (Some(_), 0xc2..=0xf4) => "invalid continuation byte",
                 (Some(_), _) => "invalid start byte",
             };
-            Error::new(ErrorKind::NotUtf8 {
-                path: path.to_owned(),
-                line,
-                byte,
-                position,
-                reason,
-            })
+            Error::new(ErrorKind::NotUtf8 { path: path.to_owned(), line, byte, position, reason })
         })
     }
 
@@ -149,16 +137,10 @@ impl Opener<'_> {
             // urlparse: the path starts at the first `/` after the network location.
             let path = rest.find('/').map_or("", |i| &rest[i..]).to_owned();
             let path = path.split(['?', '#']).next().unwrap_or("").to_owned();
-            return Ok(Text::Url {
-                url: url.to_owned(),
-                local: path,
-            });
+            return Ok(Text::Url { url: url.to_owned(), local: path });
         }
         if offline {
-            return Err(Error::user(format!(
-                "Couldn't download {} in offline mode.",
-                repr(url)
-            )));
+            return Err(Error::user(format!("Couldn't download {} in offline mode.", repr(url))));
         }
         Err(Error::user(format!(
             "Error downloading extends for URL {url}: only local files and file:// URLs can be extended \
@@ -185,19 +167,14 @@ impl Opener<'_> {
                 "extends-cache '{cache}' may not contain ${{section:variable}} to expand."
             )));
         }
-        let offline =
-            option("offline") == Some("true") || option("install-from-cache") == Some("true");
+        let offline = option("offline") == Some("true") || option("install-from-cache") == Some("true");
 
         let (filename, text, base) = if pypath::is_url(filename) {
             let t = self.read_url(filename, offline)?;
             (filename.to_owned(), t, url_base(filename))
         } else if pypath::is_url(base) {
             if pypath::is_abs(filename) {
-                (
-                    filename.to_owned(),
-                    Text::Local(filename.to_owned()),
-                    pypath::dirname(filename).to_owned(),
-                )
+                (filename.to_owned(), Text::Local(filename.to_owned()), pypath::dirname(filename).to_owned())
             } else {
                 let url = format!("{base}/{filename}");
                 let t = self.read_url(&url, offline)?;
@@ -211,37 +188,25 @@ impl Opener<'_> {
         };
         let (content, shown) = match &text {
             Text::Local(path) => (self.read(path)?, filename.clone()),
-            Text::Url { url, local } => {
-                (self.read(local)?, format!("{url} (downloaded as {local})"))
-            }
+            Text::Url { url, local } => (self.read(local)?, format!("{url} (downloaded as {local})")),
         };
         self.downloaded.insert(filename.clone());
 
-        let identity = if pypath::is_url(&filename) {
-            filename.clone()
-        } else {
-            pypath::abspath(&filename, self.cwd)
-        };
+        let identity = if pypath::is_url(&filename) { filename.clone() } else { pypath::abspath(&filename, self.cwd) };
         if seen.iter().any(|(_, id)| *id == identity) || seen.len() >= MAX_EXTENDS_DEPTH {
             let chain = seen.iter().map(|(shown, _)| shown.clone()).collect();
-            return Err(Error::new(ErrorKind::RecursiveInclude {
-                chain,
-                file: filename,
-            }));
+            return Err(Error::new(ErrorKind::RecursiveInclude { chain, file: filename }));
         }
         let root = seen.is_empty();
         seen.push((filename.clone(), identity));
 
-        let mut parsed = parser::parse(&content, &shown, self.env)
-            .map_err(|e| Error::new(ErrorKind::Parse(e)))?;
+        let mut parsed = parser::parse(&content, &shown, self.env).map_err(|e| Error::new(ErrorKind::Parse(e)))?;
         let mut extends = None;
         let mut optional_extends = None;
         if let Some(buildout) = parsed.get_mut("buildout") {
             extends = buildout.remove("extends");
             if buildout.contains_key("extended-by") {
-                return Err(Error::user(format!(
-                    "No-longer supported \"extended-by\" option found in {filename}."
-                )));
+                return Err(Error::user(format!("No-longer supported \"extended-by\" option found in {filename}.")));
             }
             optional_extends = buildout.remove("optional-extends");
         }
@@ -257,13 +222,7 @@ impl Opener<'_> {
         match &extends {
             Some(names) => {
                 for name in split_ws(names) {
-                    results.extend(self.open(
-                        &base,
-                        name,
-                        seen,
-                        &download_options,
-                        user_defaults,
-                    )?);
+                    results.extend(self.open(&base, name, seen, &download_options, user_defaults)?);
                 }
             }
             None => {
@@ -272,10 +231,10 @@ impl Opener<'_> {
                     // zc.buildout removes `optional-extends` from the file's own data, which is
                     // no longer what it returns once user defaults were merged under it.
                     if let Some(v) = &optional_extends {
-                        result.entry("buildout".into()).or_default().insert(
-                            "optional-extends".into(),
-                            SectionKey::new(v.clone(), &source),
-                        );
+                        result
+                            .entry("buildout".into())
+                            .or_default()
+                            .insert("optional-extends".into(), SectionKey::new(v.clone(), &source));
                     }
                 }
             }
@@ -285,8 +244,7 @@ impl Opener<'_> {
                 // zc.buildout tests existence relative to the current directory, then opens the
                 // file relative to the extending one.
                 if !std::path::Path::new(&pypath::abspath(name, self.cwd)).exists() {
-                    self.log
-                        .print(&format!("optional-extends file not found: {name}"));
+                    self.log.print(&format!("optional-extends file not found: {name}"));
                     continue;
                 }
                 results.extend(self.open(&base, name, seen, &download_options, user_defaults)?);
@@ -304,13 +262,7 @@ impl Opener<'_> {
         download_options: &AnnotatedSection,
         user_defaults: &mut Option<Annotated>,
     ) -> Result<Annotated> {
-        let files = self.open(
-            base,
-            filename,
-            &mut Vec::new(),
-            download_options,
-            user_defaults,
-        )?;
+        let files = self.open(base, filename, &mut Vec::new(), download_options, user_defaults)?;
         Ok(files.into_iter().fold(Annotated::new(), update))
     }
 }
@@ -321,9 +273,7 @@ fn url_base(url: &str) -> String {
 
 /// Whether `template` holds a `${...}` reference (zc.buildout splits on `\$\{[^}]*\}`).
 pub(crate) fn has_substitution(template: &str) -> bool {
-    template
-        .find("${")
-        .is_some_and(|i| template[i..].contains('}'))
+    template.find("${").is_some_and(|i| template[i..].contains('}'))
 }
 
 /// Groups command-line assignments by section; for a repeated option the greatest
@@ -338,9 +288,7 @@ fn command_line_sections(assignments: &[Assignment]) -> Annotated {
             Some(base) => format!("{} {}", base.trim_end(), &a.option[a.option.len() - 1..]),
             None => a.option.clone(),
         };
-        out.entry(a.section)
-            .or_default()
-            .insert(key, SectionKey::new(a.value, &source));
+        out.entry(a.section).or_default().insert(key, SectionKey::new(a.value, &source));
     }
     out
 }
@@ -362,64 +310,38 @@ fn assemble_layers(opts: &LoadOptions, env: &Environment, log: &dyn Log) -> Resu
             return Err(Error::new(ErrorKind::CouldNotOpen(abs)));
         }
         let dir = pypath::dirname(&abs).to_owned();
-        data.entry("buildout".into()).or_default().insert(
-            "directory".into(),
-            SectionKey::new(dir, &Source::from(COMPUTED_VALUE)),
-        );
+        data.entry("buildout".into())
+            .or_default()
+            .insert("directory".into(), SectionKey::new(dir, &Source::from(COMPUTED_VALUE)));
         abs
     };
 
     let mut cloptions = command_line_sections(&opts.assignments);
     let override_ = cloptions.get("buildout").cloned().unwrap_or_default();
-    let mut opener = Opener {
-        env,
-        log,
-        cwd: &opts.cwd,
-        override_,
-        downloaded: HashSet::new(),
-    };
+    let mut opener = Opener { env, log, cwd: &opts.cwd, override_, downloaded: HashSet::new() };
 
     let mut user_defaults = None;
     let mut for_download = data.clone();
-    if let Some(user_config) = opts
-        .user_config
-        .as_deref()
-        .filter(|_| opts.use_user_defaults)
+    if let Some(user_config) = opts.user_config.as_deref().filter(|_| opts.use_user_defaults)
         && std::path::Path::new(user_config).exists()
     {
-        let defaults = opener.open_root(
-            pypath::dirname(user_config),
-            user_config,
-            &data["buildout"],
-            &mut None,
-        )?;
+        let defaults = opener.open_root(pypath::dirname(user_config), user_config, &data["buildout"], &mut None)?;
         for_download = update(data.clone(), defaults.clone());
         user_defaults = Some(defaults);
     }
     let download_options = for_download.remove("buildout").unwrap_or_default();
 
-    let base = if pypath::is_url(&config_file) {
-        url_base(&config_file)
-    } else {
-        pypath::dirname(&config_file).to_owned()
-    };
+    let base =
+        if pypath::is_url(&config_file) { url_base(&config_file) } else { pypath::dirname(&config_file).to_owned() };
     let cfg = opener.open_root(&base, &config_file, &download_options, &mut user_defaults)?;
     data = update(data, cfg);
 
-    if let Some(extends) = cloptions
-        .get_mut("buildout")
-        .and_then(|b| b.remove("extends"))
-    {
+    if let Some(extends) = cloptions.get_mut("buildout").and_then(|b| b.remove("extends")) {
         for name in split_ws(&extends.value) {
             // Command-line files are opened relative to the current directory. Unlike
             // zc.buildout we do not merge the user defaults under each of them again: that
             // would let default.cfg override the main configuration.
-            let cfg = opener.open_root(
-                pypath::dirname(name),
-                pypath::basename(name),
-                &download_options,
-                &mut None,
-            )?;
+            let cfg = opener.open_root(pypath::dirname(name), pypath::basename(name), &download_options, &mut None)?;
             data = update(data, cfg);
         }
     }
@@ -428,10 +350,7 @@ fn assemble_layers(opts: &LoadOptions, env: &Environment, log: &dyn Log) -> Resu
     let default_source = Source::from(DEFAULT_VALUE);
     let buildout = data.entry("buildout".into()).or_default();
     if !buildout.contains_key("versions") {
-        buildout.insert(
-            "versions".into(),
-            SectionKey::new("versions", &default_source),
-        );
+        buildout.insert("versions".into(), SectionKey::new("versions", &default_source));
         data.entry("versions".into()).or_default();
     }
     let versions_section = data["buildout"]["versions"].value.clone();
@@ -439,29 +358,19 @@ fn assemble_layers(opts: &LoadOptions, env: &Environment, log: &dyn Log) -> Resu
         let versions = data
             .get_mut(&versions_section)
             .ok_or_else(|| Error::new(ErrorKind::MissingSection(versions_section.clone())))?;
-        versions.entry("zc.buildout".into()).or_insert_with(|| {
-            SectionKey::new(format!(">={COMPATIBLE_ZC_BUILDOUT}"), &default_source)
-        });
         versions
-            .entry("zc.recipe.egg".into())
-            .or_insert_with(|| SectionKey::new(">=2.0.6", &default_source));
+            .entry("zc.buildout".into())
+            .or_insert_with(|| SectionKey::new(format!(">={COMPATIBLE_ZC_BUILDOUT}"), &default_source));
+        versions.entry("zc.recipe.egg".into()).or_insert_with(|| SectionKey::new(">=2.0.6", &default_source));
     }
 
     absolutize_directories(&mut data, opts)?;
 
-    let mut raw: BTreeMap<String, RawSection> = data
-        .iter()
-        .map(|(k, s)| (k.clone(), unannotate_section(s)))
-        .collect();
+    let mut raw: BTreeMap<String, RawSection> = data.iter().map(|(k, s)| (k.clone(), unannotate_section(s))).collect();
     if let Some(buildout) = raw.get_mut("buildout")
         && let Some(dir) = buildout.get("directory").cloned()
     {
-        for name in [
-            "bin-directory",
-            "parts-directory",
-            "eggs-directory",
-            "develop-eggs-directory",
-        ] {
+        for name in ["bin-directory", "parts-directory", "eggs-directory", "develop-eggs-directory"] {
             if let Some(v) = buildout.get_mut(name)
                 && !v.contains("${")
             {
@@ -469,11 +378,7 @@ fn assemble_layers(opts: &LoadOptions, env: &Environment, log: &dyn Log) -> Resu
             }
         }
     }
-    Ok(Assembled {
-        annotated: data,
-        raw,
-        versions_section,
-    })
+    Ok(Assembled { annotated: data, raw, versions_section })
 }
 
 /// `download-cache`, `eggs-directory` and `extends-cache` are relative to the file that set them.
@@ -491,8 +396,7 @@ fn absolutize_directories(data: &mut Annotated, opts: &LoadOptions) -> Result<()
             continue;
         }
         let src = key.source().to_string();
-        let basedir = if [DEFAULT_VALUE, COMPUTED_VALUE, COMMAND_LINE_VALUE].contains(&src.as_str())
-        {
+        let basedir = if [DEFAULT_VALUE, COMPUTED_VALUE, COMMAND_LINE_VALUE].contains(&src.as_str()) {
             directory.clone().unwrap_or_else(|| opts.cwd.clone())
         } else if pypath::is_url(&src) {
             return Err(Error::user(format!(
@@ -503,11 +407,7 @@ fn absolutize_directories(data: &mut Annotated, opts: &LoadOptions) -> Result<()
             pypath::dirname(&src).to_owned()
         };
         let expanded = pypath::expanduser(&value, opts.home.as_deref());
-        let joined = if pypath::is_abs(&expanded) {
-            expanded
-        } else {
-            pypath::join(&basedir, &expanded)
-        };
+        let joined = if pypath::is_abs(&expanded) { expanded } else { pypath::join(&basedir, &expanded) };
         key.set_directory(pypath::abspath(&joined, &opts.cwd));
     }
     Ok(())

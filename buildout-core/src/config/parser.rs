@@ -15,44 +15,28 @@ pub type RawConfig = BTreeMap<String, RawSection>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error(
-        "File contains no section headers.\nfile: {file}, line: {line}\n{}",
-        repr(text)
-    )]
-    MissingSectionHeader {
-        file: String,
-        line: usize,
-        text: String,
-    },
+    #[error("File contains no section headers.\nfile: {file}, line: {line}\n{}", repr(text))]
+    MissingSectionHeader { file: String, line: usize, text: String },
     #[error("File contains parsing errors: {file}{}", format_errors(errors))]
-    Syntax {
-        file: String,
-        errors: Vec<(usize, String)>,
-    },
+    Syntax { file: String, errors: Vec<(usize, String)> },
     #[error("{source}")]
-    Condition {
-        file: String,
-        line: usize,
-        source: ConditionError,
-    },
+    Condition { file: String, line: usize, source: ConditionError },
 }
 
 impl ParseError {
     /// The file and first line the error is about.
     pub fn location(&self) -> (&str, usize) {
         match self {
-            ParseError::MissingSectionHeader { file, line, .. }
-            | ParseError::Condition { file, line, .. } => (file, *line),
+            ParseError::MissingSectionHeader { file, line, .. } | ParseError::Condition { file, line, .. } => {
+                (file, *line)
+            }
             ParseError::Syntax { file, errors } => (file, errors.first().map_or(0, |e| e.0)),
         }
     }
 }
 
 fn format_errors(errors: &[(usize, String)]) -> String {
-    errors
-        .iter()
-        .map(|(n, text)| format!("\n\t[line {n:2}]: {}", repr(text)))
-        .collect()
+    errors.iter().map(|(n, text)| format!("\n\t[line {n:2}]: {}", repr(text))).collect()
 }
 
 /// A section header line, taken apart.
@@ -67,9 +51,7 @@ struct Header<'a> {
 /// space, `]`, and nothing after but space or a `#`/`;` comment.
 fn header(line: &str) -> Option<Header<'_>> {
     let rest = lstrip(line.strip_prefix('[')?);
-    let name_len = rest
-        .find(|c: char| is_space(c) || "#[]:;{}".contains(c))
-        .unwrap_or(rest.len());
+    let name_len = rest.find(|c: char| is_space(c) || "#[]:;{}".contains(c)).unwrap_or(rest.len());
     if name_len == 0 {
         return None;
     }
@@ -82,9 +64,7 @@ fn header(line: &str) -> Option<Header<'_>> {
     if let Some(expr_and_tail) = rest.strip_prefix(':') {
         // The expression is greedy and may contain `]`: take the longest prefix (without `#`/`;`)
         // that leaves a valid `]` tail behind it.
-        let limit = expr_and_tail
-            .find(['#', ';'])
-            .unwrap_or(expr_and_tail.len());
+        let limit = expr_and_tail.find(['#', ';']).unwrap_or(expr_and_tail.len());
         let mut k = limit;
         loop {
             if expr_and_tail.is_char_boundary(k) {
@@ -92,10 +72,7 @@ fn header(line: &str) -> Option<Header<'_>> {
                 if let Some(tail) = after.strip_prefix(']')
                     && tail_ok(tail)
                 {
-                    return Some(Header {
-                        name,
-                        expression: Some(&expr_and_tail[..k]),
-                    });
+                    return Some(Header { name, expression: Some(&expr_and_tail[..k]) });
                 }
             }
             if k == 0 {
@@ -105,17 +82,12 @@ fn header(line: &str) -> Option<Header<'_>> {
         }
     }
     let tail = rest.strip_prefix(']')?;
-    tail_ok(tail).then_some(Header {
-        name,
-        expression: None,
-    })
+    tail_ok(tail).then_some(Header { name, expression: None })
 }
 
 /// Splits an option line into name (operator included, right-stripped) and stripped value.
 fn option(line: &str) -> Option<(&str, &str)> {
-    let name_len = line
-        .find(|c: char| is_space(c) || "{}[]=:".contains(c))
-        .unwrap_or(line.len());
+    let name_len = line.find(|c: char| is_space(c) || "{}[]=:".contains(c)).unwrap_or(line.len());
     if name_len == 0 {
         return None;
     }
@@ -141,11 +113,7 @@ fn canonical_key(name: &str) -> String {
 
 /// Universal newlines, as Python's text mode reads files.
 pub(crate) fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains('\r') {
-        text.replace("\r\n", "\n").replace('\r', "\n").into()
-    } else {
-        text.into()
-    }
+    if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n").into() } else { text.into() }
 }
 
 /// Parses one configuration file's text. `file` names it in errors.
@@ -189,11 +157,8 @@ pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, Par
                 } else {
                     condition::evaluate(&expr, env)
                 };
-                condition = result.map_err(|source| ParseError::Condition {
-                    file: file.to_owned(),
-                    line: lineno,
-                    source,
-                })?;
+                condition =
+                    result.map_err(|source| ParseError::Condition { file: file.to_owned(), line: lineno, source })?;
                 if !condition {
                     continue;
                 }
@@ -254,10 +219,7 @@ pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, Par
         }
     }
     if !errors.is_empty() {
-        return Err(ParseError::Syntax {
-            file: file.to_owned(),
-            errors,
-        });
+        return Err(ParseError::Syntax { file: file.to_owned(), errors });
     }
     for section in sections.values_mut() {
         for value in section.values_mut() {
@@ -292,10 +254,7 @@ mod tests {
     fn show(cfg: &RawConfig) -> String {
         cfg.iter()
             .map(|(s, opts)| {
-                let o: Vec<String> = opts
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.replace('\n', "\\n")))
-                    .collect();
+                let o: Vec<String> = opts.iter().map(|(k, v)| format!("{k}={}", v.replace('\n', "\\n"))).collect();
                 format!("[{s}] {}", o.join("; "))
             })
             .collect::<Vec<_>>()
@@ -319,22 +278,13 @@ mod tests {
             ("[a]\nx += 1\nx = 2\n", "[a] x=2"),
             ("[a]\nx -= 1\n", "[a] x -=1"),
             ("[a]\n=> b c\n", "[a] <part-dependencies>=b c"),
-            (
-                "[a]\nx = 1 # not a comment ; % = :\n",
-                "[a] x=1 # not a comment ; % = :",
-            ),
+            ("[a]\nx = 1 # not a comment ; % = :\n", "[a] x=1 # not a comment ; % = :"),
             ("[a]\nx = 1\n[a]\ny = 2\nx = 3\n", "[a] x=3; y=2"),
             ("[a]\r\nx = 1\r\n  2\r\n", "[a] x=1\\n2"),
             ("\n\n[a]\n\nx = 1\n", "[a] x=1"),
             ("[a]\nx =\n", "[a] x="),
-            (
-                "[a: python3]\nx = 1\n[b: python2]\ny = 2\n  cont\n",
-                "[a] x=1",
-            ),
-            (
-                "[a]\nx = 1\n[a: python2]\nx = 2\n  more\n[a]\ny = 3\n",
-                "[a] x=1; y=3",
-            ),
+            ("[a: python3]\nx = 1\n[b: python2]\ny = 2\n  cont\n", "[a] x=1"),
+            ("[a]\nx = 1\n[a: python2]\nx = 2\n  more\n[a]\ny = 3\n", "[a] x=1; y=3"),
             ("[Foo]\nX = 1\n[foo]\nx = 2\n", "[Foo] X=1 | [foo] x=2"),
             ("[a]\nc++ = 1\n", "[a] c+ +=1"),
             ("[a]\nx = é ü\n", "[a] x=é ü"),
@@ -352,33 +302,21 @@ mod tests {
         // `a[0]` is valid Python but not in our subset; what matters is that the header was
         // recognised and the expression reached the evaluator.
         let err = p("[s: a[0] == 1]\nx=1\n").expect_err("a is not defined");
-        assert!(
-            matches!(err, ParseError::Condition { line: 1, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, ParseError::Condition { line: 1, .. }), "{err:?}");
     }
 
     #[test]
     fn errors_carry_python_messages() {
         let cases: &[(&str, &str)] = &[
-            (
-                "x = 1\n",
-                "File contains no section headers.\nfile: buildout.cfg, line: 1\n'x = 1\\n'",
-            ),
+            ("x = 1\n", "File contains no section headers.\nfile: buildout.cfg, line: 1\n'x = 1\\n'"),
             (
                 "[a]\n  b = 2\nc: 1\n[a b]\n[foo] trailing\nok = 1\n",
                 "File contains parsing errors: buildout.cfg\n\t[line  2]: '  b = 2\\n'\n\t[line  3]: 'c: 1\\n'\n\t[line  4]: '[a b]\\n'\n\t[line  5]: '[foo] trailing\\n'",
             ),
-            (
-                "[s: python2]\nx = 1\n",
-                "File contains no section headers.\nfile: buildout.cfg, line: 2\n'x = 1\\n'",
-            ),
+            ("[s: python2]\nx = 1\n", "File contains no section headers.\nfile: buildout.cfg, line: 2\n'x = 1\\n'"),
             ("[s: iron]\n", "name 'iron' is not defined"),
             ("[s: ]\n", "list index out of range"),
-            (
-                "\u{feff}[a]\n",
-                "File contains no section headers.\nfile: buildout.cfg, line: 1\n'\\ufeff[a]\\n'",
-            ),
+            ("\u{feff}[a]\n", "File contains no section headers.\nfile: buildout.cfg, line: 1\n'\\ufeff[a]\\n'"),
         ];
         for (input, expected) in cases {
             let err = p(input).expect_err(input);
@@ -388,27 +326,9 @@ mod tests {
 
     #[test]
     fn header_pattern() {
-        assert_eq!(
-            header("[a]\n"),
-            Some(Header {
-                name: "a",
-                expression: None
-            })
-        );
-        assert_eq!(
-            header("[a:b]\n"),
-            Some(Header {
-                name: "a",
-                expression: Some("b")
-            })
-        );
-        assert_eq!(
-            header("[a: x ] ; c\n"),
-            Some(Header {
-                name: "a",
-                expression: Some(" x ")
-            })
-        );
+        assert_eq!(header("[a]\n"), Some(Header { name: "a", expression: None }));
+        assert_eq!(header("[a:b]\n"), Some(Header { name: "a", expression: Some("b") }));
+        assert_eq!(header("[a: x ] ; c\n"), Some(Header { name: "a", expression: Some(" x ") }));
         assert_eq!(header("[a b]\n"), None);
         assert_eq!(header("[]\n"), None);
         assert_eq!(header("[a] x\n"), None);

@@ -46,9 +46,7 @@ pub fn normpath(p: &str) -> String {
     for comp in p.split('/') {
         match comp {
             "" | "." => {}
-            ".." if (initial.is_empty() && parts.is_empty()) || parts.last() == Some(&"..") => {
-                parts.push("..")
-            }
+            ".." if (initial.is_empty() && parts.is_empty()) || parts.last() == Some(&"..") => parts.push(".."),
             ".." => {
                 parts.pop();
             }
@@ -56,11 +54,7 @@ pub fn normpath(p: &str) -> String {
         }
     }
     let joined = format!("{initial}{}", parts.join("/"));
-    if joined.is_empty() {
-        ".".to_owned()
-    } else {
-        joined
-    }
+    if joined.is_empty() { ".".to_owned() } else { joined }
 }
 
 pub fn abspath(p: &str, cwd: &str) -> String {
@@ -86,19 +80,13 @@ pub fn relpath(p: &str, start: &str, cwd: &str) -> String {
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let mut parts: Vec<&str> = std::iter::repeat_n("..", b.len() - common).collect();
     parts.extend(&a[common..]);
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
+    if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
 }
 
 /// `([a-zA-Z0-9+.-]+)://` at the start: zc.buildout's test for a URL.
 pub fn is_url(p: &str) -> bool {
     match p.find("://") {
-        Some(i) if i > 0 => p[..i]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)),
+        Some(i) if i > 0 => p[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)),
         _ => false,
     }
 }

@@ -44,11 +44,7 @@ fn is_printable(c: char) -> bool {
 
 /// Python's `repr()` of a `str`.
 pub fn repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -166,12 +162,7 @@ mod tests {
 
     #[test]
     fn leading_blank_lines() {
-        let cases = [
-            ("\n\n  a\n", "  a\n"),
-            ("  \n \na", "a"),
-            ("a\n", "a\n"),
-            ("  a", "  a"),
-        ];
+        let cases = [("\n\n  a\n", "  a\n"), ("  \n \na", "a"), ("a\n", "a\n"), ("  a", "  a")];
         for (input, expected) in cases {
             assert_eq!(remove_leading_blank_lines(input), expected);
         }

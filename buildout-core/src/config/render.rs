@@ -3,9 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::annotated::{
-    Annotated, COMMAND_LINE_VALUE, COMPUTED_VALUE, DEFAULT_VALUE, HistoryItem, Op, SectionKey,
-};
+use super::annotated::{Annotated, COMMAND_LINE_VALUE, COMPUTED_VALUE, DEFAULT_VALUE, HistoryItem, Op, SectionKey};
 use super::buildout::Buildout;
 use super::pypath;
 use super::pytext::strip;
@@ -18,15 +16,7 @@ fn splitlines(s: &str) -> Vec<&str> {
     while let Some((i, c)) = chars.next() {
         let boundary = matches!(
             c,
-            '\n' | '\r'
-                | '\u{b}'
-                | '\u{c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
+            '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}'
         );
         if boundary {
             lines.push(&s[start..i]);
@@ -47,11 +37,7 @@ fn splitlines(s: &str) -> Vec<&str> {
 }
 
 fn source_for_human(source: &str, basedir: &str) -> String {
-    if source.starts_with(basedir) {
-        pypath::relpath(source, basedir, "/")
-    } else {
-        source.to_owned()
-    }
+    if source.starts_with(basedir) { pypath::relpath(source, basedir, "/") } else { source.to_owned() }
 }
 
 fn write_key_and_value(out: &mut String, key: &str, value: &str) {
@@ -93,11 +79,7 @@ fn write_terse(out: &mut String, key: &SectionKey, basedir: &str) {
 fn write_verbose(out: &mut String, key: &SectionKey, basedir: &str) {
     out.push('\n');
     for HistoryItem { op, value, source } in key.history.iter().rev() {
-        let prefix = if [DEFAULT_VALUE, COMPUTED_VALUE, COMMAND_LINE_VALUE].contains(&&**source) {
-            "AS"
-        } else {
-            "IN"
-        };
+        let prefix = if [DEFAULT_VALUE, COMPUTED_VALUE, COMMAND_LINE_VALUE].contains(&&**source) { "AS" } else { "IN" };
         let _ = writeln!(out, "   {prefix} {}", source_for_human(source, basedir));
         let lines = splitlines(value);
         if lines.len() <= 1 {
@@ -161,9 +143,7 @@ pub fn resolve(buildout: &mut Buildout, chosen: &[String]) -> (String, bool) {
                 .map(|s| {
                     s.iter()
                         .filter(|(_, k)| {
-                            k.history
-                                .iter()
-                                .any(|h| ![DEFAULT_VALUE, COMPUTED_VALUE].contains(&&*h.source))
+                            k.history.iter().any(|h| ![DEFAULT_VALUE, COMPUTED_VALUE].contains(&&*h.source))
                         })
                         .map(|(k, _)| k.clone())
                         .collect()

@@ -21,16 +21,7 @@ fn env() -> Environment {
 /// Lines that are each valid somewhere, so that random mixes reach deep into the evaluator.
 fn line() -> impl Strategy<Value = String> {
     let name = prop::sample::select(vec!["buildout", "a", "b", "c", "versions", "x y", ""]);
-    let option = prop::sample::select(vec![
-        "parts",
-        "x",
-        "y",
-        "recipe",
-        "<",
-        "extends",
-        "eggs-directory",
-        "log-level",
-    ]);
+    let option = prop::sample::select(vec!["parts", "x", "y", "recipe", "<", "extends", "eggs-directory", "log-level"]);
     let value = prop::sample::select(vec![
         "",
         "1",
@@ -118,9 +109,7 @@ fn a_fifty_megabyte_file_parses() {
     text.push_str("[buildout]\nparts =\n");
     let mut i = 0;
     while text.len() < 50 << 20 {
-        text.push_str(&format!(
-            "[s{i}]\nx = ${{buildout:directory}}/{i}\nlong =\n    line one\n    line two\n"
-        ));
+        text.push_str(&format!("[s{i}]\nx = ${{buildout:directory}}/{i}\nlong =\n    line one\n    line two\n"));
         i += 1;
     }
     let parsed = parser::parse(&text, "big.cfg", &env()).expect("parses");

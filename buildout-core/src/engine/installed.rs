@@ -39,10 +39,7 @@ pub enum InstalledError {
 }
 
 fn io(path: &Path, e: std::io::Error) -> InstalledError {
-    InstalledError::Io {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    }
+    InstalledError::Io { path: path.to_owned(), reason: e.to_string() }
 }
 
 const SPACES: [(&str, &str); 5] = [
@@ -57,9 +54,7 @@ fn unquote(value: &str) -> String {
     if !value.contains("%(") {
         return value.to_owned();
     }
-    SPACES.iter().fold(value.to_owned(), |v, (token, space)| {
-        v.replace(token, space)
-    })
+    SPACES.iter().fold(value.to_owned(), |v, (token, space)| v.replace(token, space))
 }
 
 fn quote_space(s: &str) -> String {
@@ -140,33 +135,17 @@ impl Installed {
             }
         }
         let buildout = sections.remove("buildout").unwrap_or_default();
-        let parts: Vec<String> = buildout
-            .get("parts")
-            .map(|p| p.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default();
-        let options = parts
-            .iter()
-            .filter_map(|p| sections.remove(p).map(|o| (p.clone(), o)))
-            .collect();
-        Installed {
-            parts,
-            develop_eggs: buildout
-                .get("installed_develop_eggs")
-                .cloned()
-                .unwrap_or_default(),
-            options,
-        }
+        let parts: Vec<String> =
+            buildout.get("parts").map(|p| p.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+        let options = parts.iter().filter_map(|p| sections.remove(p).map(|o| (p.clone(), o))).collect();
+        Installed { parts, develop_eggs: buildout.get("installed_develop_eggs").cloned().unwrap_or_default(), options }
     }
 
     /// Reads `.installed.cfg` (`None` if there is none), then replays a journal a killed run
     /// left behind.
     pub fn read(path: &Path, env: &Environment) -> Result<Option<Installed>, InstalledError> {
         let mut state = match std::fs::read_to_string(path) {
-            Ok(text) => Some(Installed::from_sections(parser::parse(
-                &text,
-                &path.display().to_string(),
-                env,
-            )?)),
+            Ok(text) => Some(Installed::from_sections(parser::parse(&text, &path.display().to_string(), env)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io(path, e)),
         };
@@ -175,10 +154,23 @@ impl Installed {
             Ok(text) => {
                 let installed = state.get_or_insert_with(Installed::default);
                 for record in complete_records(&text) {
-                    // A record that does not parse was torn by the kill: it never happened.
-                    if let Ok(sections) = parser::parse(record, &journal.display().to_string(), env)
-                    {
-                        installed.apply(Installed::from_sections(sections), record_parts(record));
+                    // Only complete records are read; the one a kill tore never happened.
+                    if let Ok(mut sections) = parser::parse(record, &journal.display().to_string(), env) {
+                        let step = sections.remove(JOURNAL).unwrap_or_default();
+                        let part = step.get("part").map(String::as_str).unwrap_or("");
+                        match step.get("step").map(String::as_str) {
+                            Some("installed") => {
+                                let mut options = sections.remove(part).unwrap_or_default();
+                                options.values_mut().for_each(|v| *v = unquote(v));
+                                installed.apply(Step::Installed { part, options: &options });
+                            }
+                            Some("uninstalled") => installed.apply(Step::Uninstalled { part }),
+                            Some("develop") => {
+                                let eggs = unquote(step.get("eggs").map(String::as_str).unwrap_or(""));
+                                installed.apply(Step::Develop { eggs: &eggs });
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -188,26 +180,26 @@ impl Installed {
         Ok(state)
     }
 
-    fn apply(&mut self, record: Installed, has_parts: bool) {
-        if has_parts {
-            self.parts = record.parts;
+    fn apply(&mut self, step: Step<'_>) {
+        match step {
+            Step::Installed { part, options } => {
+                self.parts.retain(|p| p != part);
+                self.parts.push(part.to_owned());
+                self.options.insert(part.to_owned(), options.clone());
+            }
+            Step::Uninstalled { part } => {
+                self.parts.retain(|p| p != part);
+                self.options.remove(part);
+            }
+            Step::Develop { eggs } => self.develop_eggs = eggs.to_owned(),
         }
-        self.develop_eggs = record.develop_eggs;
-        for (part, options) in record.options {
-            self.options.insert(part, options);
-        }
-        let parts = &self.parts;
-        self.options.retain(|p, _| parts.contains(p));
     }
 
     /// The file's text, as zc.buildout writes it.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let buildout: BTreeMap<String, String> = [
-            (
-                "installed_develop_eggs".to_owned(),
-                self.develop_eggs.clone(),
-            ),
+            ("installed_develop_eggs".to_owned(), self.develop_eggs.clone()),
             ("parts".to_owned(), self.parts.join(" ")),
         ]
         .into_iter()
@@ -230,10 +222,7 @@ impl Installed {
 }
 
 fn journal_path(installed: &Path) -> PathBuf {
-    let mut name = installed
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = installed.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".journal");
     installed.with_file_name(name)
 }
@@ -242,44 +231,53 @@ const RECORD_END: &str = "#end of record\n";
 
 /// The records of a journal that were written completely.
 fn complete_records(text: &str) -> impl Iterator<Item = &str> {
-    let complete = text
-        .rfind(RECORD_END)
-        .map_or("", |i| &text[..i + RECORD_END.len()]);
-    complete
-        .split_inclusive(RECORD_END)
-        .filter(|r| !r.trim().is_empty())
+    let complete = text.rfind(RECORD_END).map_or("", |i| &text[..i + RECORD_END.len()]);
+    complete.split_inclusive(RECORD_END).filter(|r| !r.trim().is_empty())
 }
 
-fn record_parts(record: &str) -> bool {
-    record.lines().any(|l| l.starts_with("parts ="))
+/// The journal's own section in each record.
+const JOURNAL: &str = "__buildout_journal__";
+
+/// One finished step, as the journal records it: records are small (one part each), so
+/// journaling a whole run is linear in its size.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// A part installed or updated with new options: it moves to the end of the parts.
+    Installed {
+        part: &'a str,
+        options: &'a PartOptions,
+    },
+    Uninstalled {
+        part: &'a str,
+    },
+    Develop {
+        eggs: &'a str,
+    },
 }
 
-/// Appends one finished step to the journal: the new parts list and the options of the part
-/// that was (re)installed, if any.
-pub fn journal(path: &Path, state: &Installed, part: Option<&str>) -> Result<(), InstalledError> {
+/// Appends one finished step to the journal.
+pub fn journal(path: &Path, step: Step<'_>) -> Result<(), InstalledError> {
     let journal = journal_path(path);
     let mut record = String::new();
-    let buildout: BTreeMap<String, String> = [
-        (
-            "installed_develop_eggs".to_owned(),
-            state.develop_eggs.clone(),
-        ),
-        ("parts".to_owned(), state.parts.join(" ")),
+    let (kind, part, eggs) = match step {
+        Step::Installed { part, .. } => ("installed", part, ""),
+        Step::Uninstalled { part } => ("uninstalled", part, ""),
+        Step::Develop { eggs } => ("develop", "", eggs),
+    };
+    let header: BTreeMap<String, String> = [
+        ("step".to_owned(), kind.to_owned()),
+        ("part".to_owned(), part.to_owned()),
+        ("eggs".to_owned(), eggs.to_owned()),
     ]
     .into_iter()
     .collect();
-    write_section(&mut record, "buildout", &buildout);
-    if let Some(options) = part.and_then(|p| state.options.get(p).map(|o| (p, o))) {
-        write_section(&mut record, options.0, options.1);
+    write_section(&mut record, JOURNAL, &header);
+    if let Step::Installed { part, options } = step {
+        write_section(&mut record, part, options);
     }
     record.push_str(RECORD_END);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&journal)
-        .map_err(|e| io(&journal, e))?;
-    file.write_all(record.as_bytes())
-        .map_err(|e| io(&journal, e))
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&journal).map_err(|e| io(&journal, e))?;
+    file.write_all(record.as_bytes()).map_err(|e| io(&journal, e))
 }
 
 pub fn remove_journal(path: &Path) -> Result<(), InstalledError> {
@@ -293,11 +291,14 @@ pub fn remove_journal(path: &Path) -> Result<(), InstalledError> {
 /// Writes a file through a temporary file in the same directory and a rename, so a reader (or
 /// a crash) sees the old content or the new one, never a mixture.
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), InstalledError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(path, e))?;
+    // tempfile makes files private; keep the mode the file had, or the usual one.
+    let permissions = std::fs::metadata(path).map(|m| m.permissions()).unwrap_or_else(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(0o644)
+    });
+    std::fs::set_permissions(tmp.path(), permissions).map_err(|e| io(path, e))?;
     tmp.write_all(content).map_err(|e| io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| io(path, e))?;
     tmp.persist(path).map_err(|e| io(path, e.error))?;
@@ -320,10 +321,7 @@ mod tests {
             (" lead", "%(__buildout_space__)slead"),
             ("trail ", "trail%(__buildout_space__)s"),
             ("a  b", "a  b"),
-            (
-                "a \n  b",
-                "a%(__buildout_space__)s\n\t%(__buildout_space__)s%(__buildout_space__)sb",
-            ),
+            ("a \n  b", "a%(__buildout_space__)s\n\t%(__buildout_space__)s%(__buildout_space__)sb"),
             (
                 "<zeo>\n  address 8100\n</zeo>",
                 "<zeo>\n\t%(__buildout_space__)s%(__buildout_space__)saddress 8100\n\t</zeo>",
@@ -337,23 +335,17 @@ mod tests {
     #[test]
     fn round_trip_through_the_parser() {
         let env = Environment::current();
-        let mut state = Installed {
-            parts: vec!["a".into(), "b".into()],
-            develop_eggs: String::new(),
-            options: BTreeMap::new(),
-        };
-        for (part, value) in [("a", "x\n\n  y \nz"), ("b", " spaced\t")] {
-            let options: PartOptions = [
-                ("v".to_owned(), value.to_owned()),
-                (INSTALLED.to_owned(), "/p/1\n/p/2".to_owned()),
-            ]
-            .into_iter()
-            .collect();
+        let mut state =
+            Installed { parts: vec!["a".into(), "b".into()], develop_eggs: String::new(), options: BTreeMap::new() };
+        for (part, value) in [("a", "x\n\n  y \nz"), ("b", " spaced ")] {
+            let options: PartOptions =
+                [("v".to_owned(), value.to_owned()), (INSTALLED.to_owned(), "/p/1\n/p/2".to_owned())]
+                    .into_iter()
+                    .collect();
             state.options.insert(part.into(), options);
         }
         let text = state.render();
-        let parsed =
-            Installed::from_sections(parser::parse(&text, "installed", env).expect("parses"));
+        let parsed = Installed::from_sections(parser::parse(&text, "installed", env).expect("parses"));
         assert_eq!(parsed, state, "{text}");
     }
 
@@ -362,33 +354,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join(".installed.cfg");
         let env = Environment::current();
-        let mut state = Installed::default();
-        for part in ["a", "b"] {
-            state.parts.push(part.into());
-            state.options.insert(
-                part.into(),
-                [("recipe".to_owned(), "r".to_owned())]
-                    .into_iter()
-                    .collect(),
-            );
-            journal(&path, &state, Some(part)).expect("journal");
+        let options: PartOptions =
+            [("recipe".to_owned(), "r".to_owned()), ("v".to_owned(), " x\ny ".to_owned())].into_iter().collect();
+        for part in ["a", "b", "gone"] {
+            journal(&path, Step::Installed { part, options: &options }).expect("journal");
         }
-        // A torn third record, as a kill in the middle of a write leaves it.
+        journal(&path, Step::Uninstalled { part: "gone" }).expect("journal");
+        journal(&path, Step::Develop { eggs: "/x/lib.so\n/y/lib.so" }).expect("journal");
+        // A torn record, as a kill in the middle of a write leaves it.
         let journal_file = journal_path(&path);
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&journal_file)
-            .expect("open");
-        f.write_all(b"[buildout]\nparts = a b c\n[c]\nrec")
-            .expect("write");
+        let mut f = std::fs::OpenOptions::new().append(true).open(&journal_file).expect("open");
+        f.write_all(b"[__buildout_journal__]\nstep = installed\npart = c\n[c]\nrec").expect("write");
         let read = Installed::read(&path, env).expect("reads").expect("state");
         assert_eq!(read.parts, ["a", "b"]);
+        assert_eq!(read.options["a"], options);
         assert_eq!(read.options.len(), 2);
+        assert_eq!(read.develop_eggs, "/x/lib.so\n/y/lib.so");
         read.save(&path).expect("saves");
         assert!(!journal_file.exists());
-        assert_eq!(
-            Installed::read(&path, env).expect("reads").expect("state"),
-            read
-        );
+        assert_eq!(Installed::read(&path, env).expect("reads").expect("state"), read);
     }
 }

@@ -15,11 +15,7 @@ impl DirectoryLock {
     /// Takes the lock on `dir`, calling `waiting` first if another process holds it.
     pub fn acquire(dir: &Path, waiting: impl FnOnce(&Path)) -> std::io::Result<DirectoryLock> {
         let path = dir.join(".installed.cfg.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -39,16 +35,14 @@ mod tests {
     #[test]
     fn a_second_taker_waits_for_the_first() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let first =
-            DirectoryLock::acquire(dir.path(), |_| panic!("nobody holds it yet")).expect("lock");
+        let first = DirectoryLock::acquire(dir.path(), |_| panic!("nobody holds it yet")).expect("lock");
         let path = dir.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = std::thread::spawn(move || {
             let lock = DirectoryLock::acquire(&path, |_| tx.send(()).expect("send")).expect("lock");
             drop(lock);
         });
-        rx.recv_timeout(std::time::Duration::from_secs(10))
-            .expect("the second taker says it waits");
+        rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the second taker says it waits");
         drop(first);
         waiter.join().expect("the second taker gets the lock");
     }

@@ -16,13 +16,12 @@ use crate::config::{Buildout, Environment, Error, pypath};
 use crate::loader::Loader;
 use crate::log::{BUILDOUT_LOGGER, Level, Log};
 
-use installed::{INSTALLED, Installed, PartOptions, SIGNATURE};
+use installed::{INSTALLED, Installed, PartOptions, SIGNATURE, Step};
 use recipes::{PartHost, Recipes, recipe_error};
 
 /// Builds the `develop` recipe crates and returns the loader for the recipe search path, with
 /// the paths of the libraries built (recorded as develop eggs).
-pub type Prepare<'a> =
-    dyn FnOnce(&mut Buildout) -> crate::config::Result<(Loader, Vec<String>)> + 'a;
+pub type Prepare<'a> = dyn FnOnce(&mut Buildout) -> crate::config::Result<(Loader, Vec<String>)> + 'a;
 
 struct Run<'a> {
     buildout: &'a mut Buildout,
@@ -32,7 +31,8 @@ struct Run<'a> {
     /// `.installed.cfg`, or `None` when `installed` is empty (nothing is recorded).
     path: Option<PathBuf>,
     state: Installed,
-    existed: bool,
+    /// The state as it was read, to know at the end whether anything changed.
+    initial: Installed,
     changed: bool,
 }
 
@@ -56,7 +56,7 @@ pub fn install(
         env,
         path: None,
         state: Installed::default(),
-        existed: false,
+        initial: Installed::default(),
         changed: false,
     };
     let result = run.run(parts, prepare);
@@ -75,30 +75,25 @@ impl Run<'_> {
             let dir = self.option(name)?;
             if !Path::new(&dir).exists() {
                 info(&*self.log, &format!("Creating directory {}.", repr(&dir)));
-                std::fs::create_dir(&dir)
-                    .map_err(|e| Error::user(format!("Couldn't create {dir}: {e}")))?;
+                std::fs::create_dir(&dir).map_err(|e| Error::user(format!("Couldn't create {dir}: {e}")))?;
             }
         }
         Ok(())
     }
 
     fn recipes(&self) -> crate::config::Result<Rc<Recipes>> {
-        self.recipes
-            .clone()
-            .ok_or_else(|| Error::user("recipes are used before they are loaded"))
+        self.recipes.clone().ok_or_else(|| Error::user("recipes are used before they are loaded"))
     }
 
     fn run(&mut self, parts: &[String], prepare: Box<Prepare<'_>>) -> crate::config::Result<()> {
-        self.setup_directories()
-            .doing(|| "Setting up buildout directories".into())
-            .doing(|| "Installing.".into())?;
+        self.setup_directories().doing(|| "Setting up buildout directories".into()).doing(|| "Installing.".into())?;
         let installed = self.option("installed").doing(|| "Installing.".into())?;
         if !installed.is_empty() {
             let path = PathBuf::from(&installed);
-            let read = Installed::read(&path, self.env)
-                .map_err(|e| Error::user(e.to_string()).within("Installing."))?;
-            self.existed = read.is_some();
+            let read =
+                Installed::read(&path, self.env).map_err(|e| Error::user(e.to_string()).within("Installing."))?;
             self.state = read.unwrap_or_default();
+            self.initial = self.state.clone();
             self.path = Some(path);
         }
         let (loader, developed) = prepare(self.buildout).doing(|| "Installing.".into())?;
@@ -112,27 +107,22 @@ impl Run<'_> {
     /// Records the develop libraries; old ones no longer built are removed.
     fn develop(&mut self, developed: &[String]) -> crate::config::Result<()> {
         let now = developed.join("\n");
-        for old in self
-            .state
-            .develop_eggs
-            .split('\n')
-            .filter(|p| !p.is_empty())
-        {
+        for old in self.state.develop_eggs.split('\n').filter(|p| !p.is_empty()) {
             if !developed.iter().any(|p| p == old) {
                 remove_path(old, &self.buildout.directory, &*self.log, "develop-eggs");
             }
         }
         if self.state.develop_eggs != now {
+            self.record(Step::Develop { eggs: &now })?;
             self.state.develop_eggs = now;
-            self.record(None)?;
         }
         Ok(())
     }
 
-    fn record(&mut self, part: Option<&str>) -> crate::config::Result<()> {
+    fn record(&mut self, step: Step<'_>) -> crate::config::Result<()> {
         self.changed = true;
         if let Some(path) = &self.path {
-            installed::journal(path, &self.state, part).map_err(|e| Error::user(e.to_string()))?;
+            installed::journal(path, step).map_err(|e| Error::user(e.to_string()))?;
         }
         Ok(())
     }
@@ -146,7 +136,7 @@ impl Run<'_> {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
                 _ => installed::remove_journal(path).map_err(|e| e.to_string()),
             }
-        } else if self.changed {
+        } else if self.changed || self.state != self.initial {
             self.state.save(path).map_err(|e| e.to_string())
         } else {
             Ok(())
@@ -155,22 +145,12 @@ impl Run<'_> {
     }
 
     fn install_parts(&mut self, requested: &[String]) -> crate::config::Result<()> {
-        let conf_parts: Vec<String> = self
-            .option("parts")
-            .doing(|| "Installing.".into())?
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        let (mut install_parts, uninstall_missing) = if requested.is_empty() {
-            (conf_parts, true)
-        } else {
-            (requested.to_vec(), false)
-        };
+        let conf_parts: Vec<String> =
+            self.option("parts").doing(|| "Installing.".into())?.split_whitespace().map(str::to_owned).collect();
+        let (mut install_parts, uninstall_missing) =
+            if requested.is_empty() { (conf_parts, true) } else { (requested.to_vec(), false) };
         for part in &install_parts {
-            self.buildout
-                .sections
-                .require(part, "recipe")
-                .doing(|| "Installing.".into())?;
+            self.buildout.sections.require(part, "recipe").doing(|| "Installing.".into())?;
         }
         if requested.is_empty() {
             install_parts = self.buildout.sections.parts().to_vec();
@@ -180,8 +160,7 @@ impl Run<'_> {
         }
         self.compute_signatures(&install_parts)?;
 
-        let mut installed_parts = self.state.parts.clone();
-        for part in installed_parts.clone().iter().rev() {
+        for part in self.state.parts.clone().iter().rev() {
             if install_parts.contains(part) {
                 let old = self.state.options.get(part).cloned().unwrap_or_default();
                 let mut old_options = old.clone();
@@ -189,9 +168,7 @@ impl Run<'_> {
                 let new_options = self.current_options(part)?;
                 if old_options == new_options {
                     if files.is_empty()
-                        || files
-                            .split('\n')
-                            .all(|f| Path::new(&pypath::join(&self.buildout.directory, f)).exists())
+                        || files.split('\n').all(|f| Path::new(&pypath::join(&self.buildout.directory, f)).exists())
                     {
                         continue;
                     }
@@ -202,16 +179,15 @@ impl Run<'_> {
                 continue;
             }
             self.uninstall_part(part).doing(|| "Installing.".into())?;
-            installed_parts.retain(|p| p != part);
-            self.state.parts = installed_parts.clone();
+            self.state.parts.retain(|p| p != part);
             self.state.options.remove(part);
-            self.record(None)?;
+            self.record(Step::Uninstalled { part })?;
         }
 
         self.check_unused("buildout");
 
         for part in &install_parts {
-            self.install_part(part, &mut installed_parts)?;
+            self.install_part(part)?;
         }
         Ok(())
     }
@@ -232,29 +208,17 @@ impl Run<'_> {
         let log = &*self.log;
         for (k, v) in old {
             match new.get(k) {
-                None => log.log(
-                    Level::Debug,
-                    BUILDOUT_LOGGER,
-                    &format!("Part {part}, dropped option {k}."),
-                ),
+                None => log.log(Level::Debug, BUILDOUT_LOGGER, &format!("Part {part}, dropped option {k}.")),
                 Some(n) if n != v => log.log(
                     Level::Debug,
                     BUILDOUT_LOGGER,
-                    &format!(
-                        "Part {part}, option {k} changed:\n{} != {}",
-                        repr(n),
-                        repr(v)
-                    ),
+                    &format!("Part {part}, option {k} changed:\n{} != {}", repr(n), repr(v)),
                 ),
                 _ => {}
             }
         }
         for k in new.keys().filter(|k| !old.contains_key(*k)) {
-            log.log(
-                Level::Debug,
-                BUILDOUT_LOGGER,
-                &format!("Part {part}, new option {k}."),
-            );
+            log.log(Level::Debug, BUILDOUT_LOGGER, &format!("Part {part}, new option {k}."));
         }
     }
 
@@ -319,60 +283,32 @@ impl Run<'_> {
             && library.metadata.uninstall.contains(&entry)
         {
             info(&*self.log, "Running uninstall recipe.");
-            let request = wire::Uninstall {
-                entry,
-                part: part.to_owned(),
-                options: options.clone(),
-            };
+            let request = wire::Uninstall { entry, part: part.to_owned(), options: options.clone() };
             let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
-            library
-                .uninstall(&host, &request)
-                .map_err(|e| recipe_error(part, e).within(what.clone()))?;
+            library.uninstall(&host, &request).map_err(|e| recipe_error(part, e).within(what.clone()))?;
         }
-        for path in options
-            .get(INSTALLED)
-            .map(String::as_str)
-            .unwrap_or("")
-            .split('\n')
-            .filter(|p| !p.is_empty())
-        {
+        for path in options.get(INSTALLED).map(String::as_str).unwrap_or("").split('\n').filter(|p| !p.is_empty()) {
             remove_path(path, &self.buildout.directory, &*self.log, part);
         }
         Ok(())
     }
 
-    fn install_part(
-        &mut self,
-        part: &str,
-        installed_parts: &mut Vec<String>,
-    ) -> crate::config::Result<()> {
-        let signature = self
-            .buildout
-            .sections
-            .peek(part, SIGNATURE)?
-            .unwrap_or_default();
+    fn install_part(&mut self, part: &str) -> crate::config::Result<()> {
+        let signature = self.buildout.sections.peek(part, SIGNATURE)?.unwrap_or_default();
         let mut saved = self.buildout.sections.snapshot(part)?;
         saved.remove(SIGNATURE);
         let Some(recipe) = self.recipes()?.part(part) else {
             return Err(Error::user(format!("Missing option: {part}:recipe")).within("Installing."));
         };
-        let updating = installed_parts.iter().any(|p| p == part);
-        let what = format!(
-            "{} {part}.",
-            if updating { "Updating" } else { "Installing" }
-        );
+        let updating = self.state.parts.iter().any(|p| p == part);
+        let what = format!("{} {part}.", if updating { "Updating" } else { "Installing" });
         info(&*self.log, &what);
         let old_files: Vec<String> = self
             .state
             .options
             .get(part)
             .and_then(|o| o.get(INSTALLED))
-            .map(|f| {
-                f.split('\n')
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|f| f.split('\n').filter(|p| !p.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
 
         let mut method = if updating { "update" } else { "install" };
@@ -403,13 +339,12 @@ impl Run<'_> {
             Ok(reply) => reply,
             Err(e) => {
                 if updating {
-                    installed_parts.retain(|p| p != part);
                     for path in &old_files {
                         remove_path(path, &self.buildout.directory, &*self.log, part);
                     }
-                    self.state.parts = installed_parts.clone();
+                    self.state.parts.retain(|p| p != part);
                     self.state.options.remove(part);
-                    self.record(None)?;
+                    self.record(Step::Uninstalled { part })?;
                 }
                 return Err(e.within(what));
             }
@@ -430,16 +365,15 @@ impl Run<'_> {
         };
         saved.insert(INSTALLED.to_owned(), files.join("\n"));
         saved.insert(SIGNATURE.to_owned(), signature);
-        installed_parts.retain(|p| p != part);
-        installed_parts.push(part.to_owned());
         self.check_unused(part);
-        let changed =
-            self.state.options.get(part) != Some(&saved) || self.state.parts != *installed_parts;
-        self.state.options.insert(part.to_owned(), saved);
-        self.state.parts = installed_parts.clone();
-        if changed {
-            self.record(Some(part))?;
+        // An update that changed nothing only moves the part to the end of the list; that is
+        // folded into .installed.cfg at the end without a journal record.
+        if !updating || self.state.options.get(part) != Some(&saved) {
+            self.record(Step::Installed { part, options: &saved })?;
         }
+        self.state.parts.retain(|p| p != part);
+        self.state.parts.push(part.to_owned());
+        self.state.options.insert(part.to_owned(), saved);
         Ok(())
     }
 }
@@ -459,19 +393,11 @@ fn remove_created(path: &str, log: &dyn Log) {
     } else if p.is_file() || p.is_symlink() {
         std::fs::remove_file(p)
     } else {
-        log.log(
-            Level::Warning,
-            BUILDOUT_LOGGER,
-            &format!("Couldn't clean up {}.", repr(path)),
-        );
+        log.log(Level::Warning, BUILDOUT_LOGGER, &format!("Couldn't clean up {}.", repr(path)));
         return;
     };
     if result.is_err() {
-        log.log(
-            Level::Warning,
-            BUILDOUT_LOGGER,
-            &format!("Couldn't clean up {}.", repr(path)),
-        );
+        log.log(Level::Warning, BUILDOUT_LOGGER, &format!("Couldn't clean up {}.", repr(path)));
     }
 }
 
@@ -479,12 +405,8 @@ fn remove_created(path: &str, log: &dyn Log) {
 /// directory, the home directory, or the buildout directory or one of its parents.
 fn protected(path: &Path, buildout_dir: &Path) -> Option<&'static str> {
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let buildout = buildout_dir
-        .canonicalize()
-        .unwrap_or_else(|_| buildout_dir.to_path_buf());
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .and_then(|h| h.canonicalize().ok());
+    let buildout = buildout_dir.canonicalize().unwrap_or_else(|_| buildout_dir.to_path_buf());
+    let home = std::env::var_os("HOME").map(PathBuf::from).and_then(|h| h.canonicalize().ok());
     if canonical.parent().is_none() {
         return Some("the filesystem root");
     }
@@ -508,10 +430,7 @@ fn remove_path(recorded: &str, buildout_dir: &str, log: &dyn Log, part: &str) {
         log.log(
             Level::Warning,
             BUILDOUT_LOGGER,
-            &format!(
-                "Not removing {} recorded for {part}: it is {why}.",
-                repr(&path.display().to_string())
-            ),
+            &format!("Not removing {} recorded for {part}: it is {why}.", repr(&path.display().to_string())),
         );
         return;
     }
@@ -523,11 +442,7 @@ fn remove_path(recorded: &str, buildout_dir: &str, log: &dyn Log, part: &str) {
         Ok(())
     };
     if let Err(e) = result {
-        log.log(
-            Level::Warning,
-            BUILDOUT_LOGGER,
-            &format!("Couldn't remove {}: {e}", path.display()),
-        );
+        log.log(Level::Warning, BUILDOUT_LOGGER, &format!("Couldn't remove {}: {e}", path.display()));
     }
 }
 
@@ -548,12 +463,7 @@ mod tests {
             (buildout.join("parts/x"), false),
         ];
         for (path, refused) in cases {
-            assert_eq!(
-                protected(&path, &buildout).is_some(),
-                refused,
-                "{}",
-                path.display()
-            );
+            assert_eq!(protected(&path, &buildout).is_some(), refused, "{}", path.display());
         }
     }
 }

@@ -29,11 +29,7 @@ pub struct Recipes {
 
 impl Recipes {
     pub fn new(loader: Loader, log: Rc<dyn Log>) -> Recipes {
-        Recipes {
-            loader: RefCell::new(loader),
-            parts: RefCell::new(HashMap::new()),
-            log,
-        }
+        Recipes { loader: RefCell::new(loader), parts: RefCell::new(HashMap::new()), log }
     }
 
     pub fn part(&self, name: &str) -> Option<Rc<Part>> {
@@ -47,8 +43,7 @@ impl Recipes {
 
     pub fn loaded_libraries(&self) -> usize {
         let parts = self.parts.borrow();
-        let mut paths: Vec<&std::path::Path> =
-            parts.values().map(|p| p.library.path.as_path()).collect();
+        let mut paths: Vec<&std::path::Path> = parts.values().map(|p| p.library.path.as_path()).collect();
         paths.sort();
         paths.dedup();
         paths.len()
@@ -60,23 +55,12 @@ pub fn recipe_error(part: &str, e: RecipeError) -> Error {
     match e.kind {
         WireKind::Panic => Error {
             doing: Vec::new(),
-            kind: ErrorKind::RecipePanic {
-                part: part.to_owned(),
-                message: e.message,
-            },
+            kind: ErrorKind::RecipePanic { part: part.to_owned(), message: e.message },
             detail: e.detail,
         },
         // An error of ours that travelled through the recipe: keep the steps it recorded.
-        WireKind::Host => Error {
-            doing: e.doing,
-            kind: ErrorKind::User(e.message),
-            detail: e.detail,
-        },
-        _ => Error {
-            doing: Vec::new(),
-            kind: ErrorKind::User(e.message),
-            detail: e.detail,
-        },
+        WireKind::Host => Error { doing: e.doing, kind: ErrorKind::User(e.message), detail: e.detail },
+        _ => Error { doing: Vec::new(), kind: ErrorKind::User(e.message), detail: e.detail },
     }
 }
 
@@ -84,19 +68,24 @@ impl RecipeHook for Recipes {
     fn construct(&self, sections: &mut Sections, part: &str) -> crate::config::Result<()> {
         let spec = sections.peek(part, "recipe")?.unwrap_or_default();
         let (dist, entry) = loader::parse_spec(&spec).map_err(|e| Error::user(e.to_string()))?;
+        let before = self.loader.borrow().loaded();
         let loaded = self.loader.borrow_mut().entry(&spec);
+        if let Ok((library, _)) = &loaded {
+            if self.loader.borrow().loaded() > before {
+                self.log.log(
+                    Level::Trace,
+                    crate::log::BUILDOUT_LOGGER,
+                    &format!("Loaded recipe library {}", library.path.display()),
+                );
+            }
+        }
         let (library, entry) = loaded.map_err(|e| {
-            Error::user(e.to_string())
-                .within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
+            Error::user(e.to_string()).within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
         })?;
         let options = sections.snapshot(part)?;
         let buildout = sections.snapshot("buildout")?;
-        let request = wire::Construct {
-            entry: entry.clone(),
-            part: part.to_owned(),
-            options: options.clone(),
-            buildout,
-        };
+        let request =
+            wire::Construct { entry: entry.clone(), part: part.to_owned(), options: options.clone(), buildout };
         let host = PartHost::new(sections, &*self.log, part);
         let constructed = library.construct(&host, &request);
         drop(host);
@@ -110,14 +99,7 @@ impl RecipeHook for Recipes {
             sections.remove(part, key)?;
         }
         sections.mark_used(part, &reply.used);
-        self.parts.borrow_mut().insert(
-            part.to_owned(),
-            Rc::new(Part {
-                library,
-                entry,
-                recipe,
-            }),
-        );
+        self.parts.borrow_mut().insert(part.to_owned(), Rc::new(Part { library, entry, recipe }));
         Ok(())
     }
 }
@@ -133,31 +115,20 @@ pub struct PartHost<'a> {
 
 impl<'a> PartHost<'a> {
     pub fn new(sections: &'a mut Sections, log: &'a dyn Log, part: &str) -> PartHost<'a> {
-        PartHost {
-            sections: RefCell::new(sections),
-            log,
-            part: part.to_owned(),
-            created: RefCell::new(Vec::new()),
-        }
+        PartHost { sections: RefCell::new(sections), log, part: part.to_owned(), created: RefCell::new(Vec::new()) }
     }
 
     fn get(&self, payload: &str) -> Result<String, RecipeError> {
-        let q: wire::GetOption =
-            serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
+        let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
         // A recipe may ask while another part's recipe is being constructed for this one; the
         // nested evaluation borrows the same sections further down the stack.
-        let mut sections = self.sections.try_borrow_mut().map_err(|_| {
-            RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part))
+        let mut sections = self
+            .sections
+            .try_borrow_mut()
+            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
+        let value = sections.section(&q.section).and_then(|()| sections.get(&q.section, &q.option)).map_err(|e| {
+            RecipeError { kind: WireKind::Host, message: e.kind.to_string(), doing: e.doing, detail: e.detail }
         })?;
-        let value = sections
-            .section(&q.section)
-            .and_then(|()| sections.get(&q.section, &q.option))
-            .map_err(|e| RecipeError {
-                kind: WireKind::Host,
-                message: e.kind.to_string(),
-                doing: e.doing,
-                detail: e.detail,
-            })?;
         serde_json::to_string(&value).map_err(|e| RecipeError::internal(e.to_string()))
     }
 }
@@ -185,9 +156,7 @@ impl HostService for PartHost<'_> {
                     String::new()
                 })
                 .map_err(|e| RecipeError::internal(e.to_string())),
-            other => Err(RecipeError::internal(format!(
-                "buildout offers no service {other:?}"
-            ))),
+            other => Err(RecipeError::internal(format!("buildout offers no service {other:?}"))),
         };
         result.map_err(|e| e.to_json())
     }

@@ -4,9 +4,7 @@
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::RString;
-use abi_stable::{
-    StableAbi, declare_root_module_statics, export_root_module, prefix_type::PrefixTypeTrait,
-};
+use abi_stable::{StableAbi, declare_root_module_statics, export_root_module, prefix_type::PrefixTypeTrait};
 
 #[repr(C)]
 #[derive(StableAbi)]

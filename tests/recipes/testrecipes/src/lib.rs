@@ -38,11 +38,7 @@ impl Recipe for Mkdir {
         Ok(Mkdir { path })
     }
 
-    fn install(
-        &mut self,
-        ctx: &Context<'_>,
-        _options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, ctx: &Context<'_>, _options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         ctx.created(&[&self.path])?;
         std::fs::create_dir_all(&self.path).map_err(|e| io(&self.path, e))?;
         ctx.info(&format!("Creating directory {}", self.path.display()));
@@ -50,11 +46,7 @@ impl Recipe for Mkdir {
         Ok(vec![self.path.clone()])
     }
 
-    fn update(
-        &mut self,
-        _ctx: &Context<'_>,
-        _options: &Options,
-    ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+    fn update(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         Ok(None)
     }
 }
@@ -87,11 +79,7 @@ impl Recipe for NoUpdate {
         Mkdir::new(ctx, options).map(NoUpdate)
     }
 
-    fn install(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         self.0.install(ctx, options)
     }
 }
@@ -103,30 +91,20 @@ impl Recipe for Computed {
         let base = options.get("base").unwrap_or("none").to_owned();
         options.set("computed", format!("{}-{base}", ctx.part()));
         if let Some(reference) = options.get("read").map(str::to_owned) {
-            let (section, option) = reference.split_once(':').ok_or_else(|| {
-                RecipeError::user(format!("read must be section:option, not {reference}"))
-            })?;
-            let value = ctx
-                .get(section, option)?
-                .unwrap_or_else(|| "<missing>".to_owned());
+            let (section, option) = reference
+                .split_once(':')
+                .ok_or_else(|| RecipeError::user(format!("read must be section:option, not {reference}")))?;
+            let value = ctx.get(section, option)?.unwrap_or_else(|| "<missing>".to_owned());
             options.set("read-value", value);
         }
         Ok(Computed)
     }
 
-    fn install(
-        &mut self,
-        _ctx: &Context<'_>,
-        _options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         Ok(Vec::new())
     }
 
-    fn update(
-        &mut self,
-        _ctx: &Context<'_>,
-        _options: &Options,
-    ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+    fn update(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         Ok(None)
     }
 }
@@ -149,22 +127,13 @@ struct Trouble {
 }
 
 impl Trouble {
-    fn build(
-        ctx: &Context<'_>,
-        options: &mut Options,
-        how: &'static str,
-    ) -> Result<Trouble, RecipeError> {
+    fn build(ctx: &Context<'_>, options: &mut Options, how: &'static str) -> Result<Trouble, RecipeError> {
         trouble(options, how, "construct")?;
         let path = options.get("path").map(|p| absolute(ctx, p)).transpose()?;
         Ok(Trouble { how, path })
     }
 
-    fn run(
-        &self,
-        ctx: &Context<'_>,
-        options: &Options,
-        step: &str,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn run(&self, ctx: &Context<'_>, options: &Options, step: &str) -> Result<Vec<PathBuf>, RecipeError> {
         // Create first, so that a failure has something to roll back.
         if let Some(path) = &self.path {
             ctx.created(&[path])?;
@@ -182,18 +151,10 @@ impl Recipe for Fail {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
         Trouble::build(ctx, options, "fail").map(Fail)
     }
-    fn install(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         self.0.run(ctx, options, "install")
     }
-    fn update(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+    fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         self.0.run(ctx, options, "update").map(Some)
     }
 }
@@ -202,18 +163,10 @@ impl Recipe for Panic {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
         Trouble::build(ctx, options, "panic").map(Panic)
     }
-    fn install(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         self.0.run(ctx, options, "install")
     }
-    fn update(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+    fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         self.0.run(ctx, options, "update").map(Some)
     }
 }
@@ -224,19 +177,11 @@ struct Files {
 
 impl Recipe for Files {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
-        let paths = options
-            .require("files")?
-            .split_whitespace()
-            .map(|f| absolute(ctx, f))
-            .collect::<Result<_, _>>()?;
+        let paths = options.require("files")?.split_whitespace().map(|f| absolute(ctx, f)).collect::<Result<_, _>>()?;
         Ok(Files { paths })
     }
 
-    fn install(
-        &mut self,
-        ctx: &Context<'_>,
-        options: &Options,
-    ) -> Result<Vec<PathBuf>, RecipeError> {
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         let content = options.get("content").unwrap_or("");
         for path in &self.paths {
             ctx.created(&[path])?;
@@ -245,26 +190,23 @@ impl Recipe for Files {
         Ok(self.paths.clone())
     }
 
-    fn update(
-        &mut self,
-        _ctx: &Context<'_>,
-        _options: &Options,
-    ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+    fn update(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         Ok(None)
     }
 }
 
-fn uninstall_mkdir(
-    ctx: &Context<'_>,
-    options: &BTreeMap<String, String>,
-) -> Result<(), RecipeError> {
+fn uninstall_mkdir(ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<(), RecipeError> {
     let path = options.get("path").map(String::as_str).unwrap_or("?");
     ctx.info(&format!("Uninstalling directory {path}"));
     Ok(())
 }
 
 buildout_core::export_recipes! {
-    distribution: "buildout.testrecipes",
+    // Benchmarks build this library under other names to get many distinct libraries.
+    distribution: match option_env!("BUILDOUT_TESTRECIPES_DIST") {
+        Some(name) => name,
+        None => "buildout.testrecipes",
+    },
     version: env!("CARGO_PKG_VERSION"),
     entries: {
         "mkdir" => Mkdir,
