@@ -5,8 +5,11 @@
 /// Python logging levels, whose numbers matter: the threshold is `log-level - verbosity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// Below debug: shown only with `-vv` (zc.buildout uses such levels for its chattiest records).
-    Trace = 5,
+    /// Our own tracing, below anything zc.buildout prints: shown from `-vvv` on, so the output of
+    /// `-vv` stays zc.buildout's.
+    Trace = -5,
+    /// zc.buildout's level 1: details of recipe loading, shown from `-vv` on.
+    Detail = 1,
     Debug = 10,
     Info = 20,
     Warning = 30,
@@ -17,7 +20,8 @@ pub enum Level {
 impl Level {
     pub fn name(self) -> &'static str {
         match self {
-            Level::Trace => "Level 5",
+            Level::Trace => "Level -5",
+            Level::Detail => "Level 1",
             Level::Debug => "DEBUG",
             Level::Info => "INFO",
             Level::Warning => "WARNING",

@@ -156,7 +156,7 @@ fn main() {
     let ten = fresh(&config(20, &names));
     let libs_path = libdir.path().display().to_string();
     let (m, b) = noop_time(ten.path(), &libs_path, 20);
-    let (_, trace) = buildout(ten.path(), &["-U", "-vv"], &libs_path);
+    let (_, trace) = buildout(ten.path(), &["-U", "-vvv"], &libs_path);
     let loads = trace.lines().filter(|l| l.starts_with("Loaded recipe library ")).count();
     assert_eq!(loads, 10, "each of the 10 libraries is loaded once:\n{trace}");
     println!("| no-op run, 20 parts using 10 recipe libraries (each loaded once) | {} | {} |", ms(m), ms(b));

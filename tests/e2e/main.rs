@@ -2,4 +2,5 @@
 
 mod config_fixtures;
 mod engine;
+mod engine_fixtures;
 mod loading;

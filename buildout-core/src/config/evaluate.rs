@@ -257,9 +257,17 @@ impl Sections {
         Ok(())
     }
 
-    /// Installs the recipe hook (the engine's); without one, recipes are never loaded.
-    pub fn set_hook(&mut self, hook: Rc<dyn RecipeHook>) {
-        self.hook = Hook(Some(hook));
+    /// Installs the recipe hook (the engine's); without one, recipes are never loaded. Parts
+    /// that became parts before (referenced from `[buildout]` at start-up) are constructed now,
+    /// in the order they became parts, as zc.buildout constructs them during start-up.
+    pub fn set_hook(&mut self, hook: Rc<dyn RecipeHook>) -> Result<()> {
+        self.hook = Hook(Some(hook.clone()));
+        for part in self.parts.clone() {
+            hook.construct(self, &part)
+                .doing(|| format!("Initializing section {part}."))
+                .doing(|| format!("Getting section {part}."))?;
+        }
+        Ok(())
     }
 
     fn get_seen(&mut self, section: &str, option: &str, seen: Option<&mut Seen>, mark: bool) -> Result<Option<String>> {

@@ -141,6 +141,11 @@ impl Installed {
         Installed { parts, develop_eggs: buildout.get("installed_develop_eggs").cloned().unwrap_or_default(), options }
     }
 
+    /// Parses the text of an `.installed.cfg`.
+    pub fn parse(text: &str, file: &str, env: &Environment) -> Result<Installed, InstalledError> {
+        Ok(Installed::from_sections(parser::parse(text, file, env)?))
+    }
+
     /// Reads `.installed.cfg` (`None` if there is none), then replays a journal a killed run
     /// left behind.
     pub fn read(path: &Path, env: &Environment) -> Result<Option<Installed>, InstalledError> {

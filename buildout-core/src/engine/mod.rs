@@ -98,8 +98,8 @@ impl Run<'_> {
         }
         let (loader, developed) = prepare(self.buildout).doing(|| "Installing.".into())?;
         let recipes = Rc::new(Recipes::new(loader, Rc::clone(&self.log)));
-        self.buildout.sections.set_hook(recipes.clone());
-        self.recipes = Some(recipes);
+        self.recipes = Some(recipes.clone());
+        self.buildout.sections.set_hook(recipes.clone()).doing(|| "Installing.".into())?;
         self.develop(&developed)?;
         self.install_parts(parts)
     }
@@ -147,8 +147,16 @@ impl Run<'_> {
     fn install_parts(&mut self, requested: &[String]) -> crate::config::Result<()> {
         let conf_parts: Vec<String> =
             self.option("parts").doing(|| "Installing.".into())?.split_whitespace().map(str::to_owned).collect();
+        // Named parts are installed once each, in the order given (zc.buildout trips over a
+        // repeated name with an internal error).
+        let mut named: Vec<String> = Vec::new();
+        for part in requested {
+            if !named.contains(part) {
+                named.push(part.clone());
+            }
+        }
         let (mut install_parts, uninstall_missing) =
-            if requested.is_empty() { (conf_parts, true) } else { (requested.to_vec(), false) };
+            if requested.is_empty() { (conf_parts, true) } else { (named, false) };
         for part in &install_parts {
             self.buildout.sections.require(part, "recipe").doing(|| "Installing.".into())?;
         }
@@ -279,13 +287,23 @@ impl Run<'_> {
         let options = self.state.options.get(part).cloned().unwrap_or_default();
         let spec = options.get("recipe").cloned().unwrap_or_default();
         // A library that cannot be loaded any more has no uninstall entry to run.
-        if let Ok((library, entry)) = self.recipes()?.library(&spec)
-            && library.metadata.uninstall.contains(&entry)
-        {
-            info(&*self.log, "Running uninstall recipe.");
-            let request = wire::Uninstall { entry, part: part.to_owned(), options: options.clone() };
-            let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
-            library.uninstall(&host, &request).map_err(|e| recipe_error(part, e).within(what.clone()))?;
+        if let Ok((library, entry)) = self.recipes()?.library(&spec) {
+            if library.metadata.uninstall.contains(&entry) {
+                info(&*self.log, "Running uninstall recipe.");
+                let request = wire::Uninstall { entry, part: part.to_owned(), options: options.clone() };
+                let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
+                library.uninstall(&host, &request).map_err(|e| recipe_error(part, e).within(what.clone()))?;
+            } else {
+                // What zc.buildout logs when a recipe has no uninstall entry (shown from -vv on).
+                let dist = &library.metadata.distribution;
+                self.log.log(
+                    Level::Detail,
+                    BUILDOUT_LOGGER,
+                    &format!(
+                        "Couldn't load zc.buildout.uninstall entry point {entry}\nfrom {dist}:\nEntry point ('zc.buildout.uninstall', '{entry}') not found."
+                    ),
+                );
+            }
         }
         for path in options.get(INSTALLED).map(String::as_str).unwrap_or("").split('\n').filter(|p| !p.is_empty()) {
             remove_path(path, &self.buildout.directory, &*self.log, part);

@@ -70,14 +70,14 @@ impl RecipeHook for Recipes {
         let (dist, entry) = loader::parse_spec(&spec).map_err(|e| Error::user(e.to_string()))?;
         let before = self.loader.borrow().loaded();
         let loaded = self.loader.borrow_mut().entry(&spec);
-        if let Ok((library, _)) = &loaded {
-            if self.loader.borrow().loaded() > before {
-                self.log.log(
-                    Level::Trace,
-                    crate::log::BUILDOUT_LOGGER,
-                    &format!("Loaded recipe library {}", library.path.display()),
-                );
-            }
+        if let Ok((library, _)) = &loaded
+            && self.loader.borrow().loaded() > before
+        {
+            self.log.log(
+                Level::Trace,
+                crate::log::BUILDOUT_LOGGER,
+                &format!("Loaded recipe library {}", library.path.display()),
+            );
         }
         let (library, entry) = loaded.map_err(|e| {
             Error::user(e.to_string()).within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))

@@ -1,0 +1,149 @@
+//! The install-engine corpus: every case under `tests/fixtures/engine/` was recorded from
+//! zc.buildout 6.0.1 with a Python twin of our test recipe library (see the README there).
+//! Each case's steps run in one directory; console output must match byte for byte, the
+//! directory tree exactly, and `.installed.cfg` must record the same state (zc.buildout appends
+//! `[buildout]` blocks where we fold them, so the files are compared parsed).
+//!
+//! Where we deliberately differ, a step has `ours/<file>` replacing `expected/<file>` and
+//! `ours/WHY` saying why. The recipe library directory is redacted as `{RECIPES}`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use buildout_core::config::Environment;
+use buildout_core::engine::installed::{Installed, SIGNATURE};
+use tests::{cargo_artifact, copy_tree, run_buildout};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn expected(step: &Path, name: &str) -> String {
+    let ours = step.join("ours").join(name);
+    read(&if ours.exists() { ours } else { step.join("expected").join(name) })
+}
+
+/// Every path below `dir` as the recorder lists it, without what zc.buildout's list leaves out
+/// and our lock and journal files.
+fn tree(dir: &Path) -> String {
+    const LEFT_OUT: [&str; 7] =
+        ["bin", "develop-eggs", "eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal"];
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).expect("below").to_string_lossy().into_owned();
+            if d == dir && LEFT_OUT.contains(&rel.as_str()) {
+                continue;
+            }
+            if path.is_dir() && !path.is_symlink() {
+                out.push(format!("{rel}/"));
+                stack.push(path);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// `.installed.cfg` as a state (signature redacted). An absent file and one recording no parts
+/// mean the same: zc.buildout leaves `parts =` behind after a failed update where we remove it.
+fn installed_state(text: Option<&str>) -> Installed {
+    let Some(text) = text else { return Installed::default() };
+    let mut state = Installed::parse(text, ".installed.cfg", Environment::current()).expect("parses");
+    for options in state.options.values_mut() {
+        if let Some(sig) = options.get_mut(SIGNATURE) {
+            *sig = "{SIGNATURE}".into();
+        }
+    }
+    state
+}
+
+fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir: PathBuf = scratch.path().canonicalize().expect("canonical");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let mut steps: Vec<PathBuf> = std::fs::read_dir(case)
+        .expect("case dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("cmd").exists())
+        .collect();
+    steps.sort();
+    let mut problems = Vec::new();
+    for step in &steps {
+        let name = step.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if step.join("buildout.cfg").exists() {
+            std::fs::copy(step.join("buildout.cfg"), dir.join("buildout.cfg")).expect("copy buildout.cfg");
+        }
+        if step.join("files").is_dir() {
+            copy_tree(&step.join("files"), &dir).expect("copy files");
+        }
+        if step.join("before").exists() {
+            let status = Command::new("sh").arg("-c").arg(read(&step.join("before"))).current_dir(&dir).status();
+            assert!(status.is_ok_and(|s| s.success()), "{name}: `before` failed");
+        }
+        let line = read(&step.join("cmd")).replace("{DIR}", &dir_text);
+        let args = shlex::split(line.trim_end()).expect("shell words");
+        let mut got = run_buildout(&dir, &args, env);
+        for (_, recipes) in env {
+            got.stdout = got.stdout.replace(recipes.as_str(), "{RECIPES}");
+            got.stderr = got.stderr.replace(recipes.as_str(), "{RECIPES}");
+        }
+        let status: i32 = expected(step, "status").trim().parse().unwrap_or(-1);
+        for (what, want, have) in [
+            ("stdout", expected(step, "stdout"), got.stdout.clone()),
+            ("stderr", expected(step, "stderr"), got.stderr.clone()),
+            ("tree", expected(step, "tree"), tree(&dir)),
+        ] {
+            if want != have {
+                problems.push(format!("{name}: {what} differs\n--- expected\n{want}--- got\n{have}"));
+            }
+        }
+        if got.status != status {
+            problems.push(format!("{name}: status {} instead of {status}", got.status));
+        }
+        let want = expected(step, "installed").replace("{DIR}", &dir_text);
+        let want = if want == "<absent>\n" { None } else { Some(want) };
+        let have = std::fs::read_to_string(dir.join(".installed.cfg")).ok();
+        if installed_state(want.as_deref()) != installed_state(have.as_deref()) {
+            problems.push(format!(
+                "{name}: .installed.cfg records another state\n--- expected\n{}--- got\n{}",
+                want.unwrap_or_default(),
+                have.unwrap_or_default()
+            ));
+        }
+        if !problems.is_empty() {
+            break;
+        }
+    }
+    problems
+}
+
+#[test]
+fn engine_corpus_matches_zc_buildout() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/engine");
+    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), lib.parent().expect("dir").display().to_string())];
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("fixtures/engine exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "python"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 25, "the corpus has only {} cases", cases.len());
+    let filter = std::env::var("FIXTURE").unwrap_or_default();
+    let mut failures = Vec::new();
+    for case in cases.iter().filter(|c| c.to_string_lossy().contains(&filter)) {
+        let problems = run_case(case, &env);
+        if !problems.is_empty() {
+            let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            failures.push(format!("== {name}\n{}", problems.join("\n")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
