@@ -132,11 +132,12 @@ impl Context<'_> {
 
     /// An option of `[buildout]` as evaluated (absolute directories, `eggs-directory` with its
     /// version suffix); `Missing option: buildout:<name>` if absent.
-    pub fn buildout_option(&self, name: &str) -> Result<&str, RecipeError> {
-        self.buildout
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| RecipeError::user(format!("Missing option: buildout:{name}")))
+    pub fn buildout_option(&self, name: &str) -> Result<String, RecipeError> {
+        // The standard directories come with every call; anything else is asked for.
+        if let Some(v) = self.buildout.get(name) {
+            return Ok(v.clone());
+        }
+        self.get("buildout", name)?.ok_or_else(|| RecipeError::user(format!("Missing option: buildout:{name}")))
     }
 
     /// Any option of any section, evaluated on demand (zc.buildout's `buildout[section][option]`:

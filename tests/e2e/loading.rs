@@ -237,3 +237,36 @@ fn develop_reports_a_crate_that_does_not_compile() {
     assert!(out.stderr.starts_with("While:\n  Processing directories listed in the develop option\nError: Building the recipe crate {DIR}/broken failed:\n"), "{}", out.stderr);
     assert!(out.stderr.contains("error"), "cargo's diagnostics are shown: {}", out.stderr);
 }
+
+#[test]
+fn develop_builds_the_example_recipe_crate_once_and_uses_it() {
+    let (_t, dir) = scratch();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/recipe-hello").canonicalize().expect("example");
+    let config = format!(
+        "[buildout]\ndevelop = {}\nparts = hello\n\n[hello]\nrecipe = hello.recipes:template\noutput = greeting.txt\n\
+         name = world\ninline =\n    Hello, {{{{name}}}}!\n",
+        example.display()
+    );
+    std::fs::write(dir.join("buildout.cfg"), config).expect("write");
+    // Share one target directory between runs of this test, so only the first one compiles.
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/develop-tests");
+    let env = vec![("CARGO_TARGET_DIR".to_owned(), target.display().to_string())];
+    let first = run_buildout(&dir, &args(&["-U"]), &env);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    assert!(first.stdout.contains(&format!("Develop: '{}'\n", example.display())), "{}", first.stdout);
+    assert!(first.stdout.contains("Installing hello.\nhello: Rendered {DIR}/greeting.txt\n"), "{}", first.stdout);
+    assert_eq!(std::fs::read_to_string(dir.join("greeting.txt")).expect("rendered"), "Hello, world!\n");
+    let library = dir.join("develop-eggs").join(library_file_name("hello.recipes"));
+    assert!(library.is_file(), "the library is put in develop-eggs");
+    let built_at = std::fs::metadata(&library).and_then(|m| m.modified()).expect("mtime");
+
+    // Nothing changed in the crate: no rebuild, the same library, the part is updated.
+    let again = run_buildout(&dir, &args(&["-U"]), &env);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("Updating hello.\n"), "{}", again.stdout);
+    assert_eq!(std::fs::metadata(&library).and_then(|m| m.modified()).expect("mtime"), built_at);
+    let listed = run_buildout(&dir, &args(&["recipes", "hello.recipes:template"]), &env);
+    assert!(listed.stdout.contains("\nhello.recipes 0.1.0 (recipe ABI 1.0.0)\n"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("{DIR}/develop-eggs/"), "{}", listed.stdout);
+}

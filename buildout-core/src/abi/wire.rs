@@ -25,7 +25,9 @@ pub struct Construct {
     pub entry: String,
     pub part: String,
     pub options: BTreeMap<String, String>,
-    /// The evaluated `[buildout]` section, so recipes need no round trip for its directories.
+    /// Options of the evaluated `[buildout]` section that nearly every recipe reads (the
+    /// directories, `executable`, `offline`, `newest`), so they need no round trip; recipes ask
+    /// for any other through the host's `get`.
     pub buildout: BTreeMap<String, String>,
 }
 

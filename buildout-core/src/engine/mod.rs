@@ -168,8 +168,9 @@ impl Run<'_> {
         }
         self.compute_signatures(&install_parts)?;
 
+        let to_install: std::collections::HashSet<&str> = install_parts.iter().map(String::as_str).collect();
         for part in self.state.parts.clone().iter().rev() {
-            if install_parts.contains(part) {
+            if to_install.contains(part.as_str()) {
                 let old = self.state.options.get(part).cloned().unwrap_or_default();
                 let mut old_options = old.clone();
                 let files = old_options.remove(INSTALLED).unwrap_or_default();
@@ -318,7 +319,8 @@ impl Run<'_> {
         let Some(recipe) = self.recipes()?.part(part) else {
             return Err(Error::user(format!("Missing option: {part}:recipe")).within("Installing."));
         };
-        let updating = self.state.parts.iter().any(|p| p == part);
+        let position = self.state.parts.iter().position(|p| p == part);
+        let updating = position.is_some();
         let what = format!("{} {part}.", if updating { "Updating" } else { "Installing" });
         info(&*self.log, &what);
         let old_files: Vec<String> = self
@@ -389,7 +391,11 @@ impl Run<'_> {
         if !updating || self.state.options.get(part) != Some(&saved) {
             self.record(Step::Installed { part, options: &saved })?;
         }
-        self.state.parts.retain(|p| p != part);
+        // In a run the part being installed is usually first in the list: updates move each part
+        // to the end in turn.
+        if let Some(i) = position {
+            self.state.parts.remove(i);
+        }
         self.state.parts.push(part.to_owned());
         self.state.options.insert(part.to_owned(), saved);
         Ok(())

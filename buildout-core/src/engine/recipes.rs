@@ -13,6 +13,19 @@ use crate::config::{Error, ErrorKind, Sections};
 use crate::loader::{self, Library, Loader};
 use crate::log::{Level, Log};
 
+/// `[buildout]` options sent with every construction.
+const SUMMARY: [&str; 9] = [
+    "bin-directory",
+    "develop-eggs-directory",
+    "directory",
+    "eggs-directory",
+    "executable",
+    "installed",
+    "newest",
+    "offline",
+    "parts-directory",
+];
+
 /// A part's constructed recipe.
 pub struct Part {
     pub library: Rc<Library>,
@@ -23,13 +36,30 @@ pub struct Part {
 /// The engine's [`RecipeHook`]: owns the loader and every constructed recipe.
 pub struct Recipes {
     loader: RefCell<Loader>,
+    summary: RefCell<Option<BTreeMap<String, String>>>,
     parts: RefCell<HashMap<String, Rc<Part>>>,
     log: Rc<dyn Log>,
 }
 
 impl Recipes {
     pub fn new(loader: Loader, log: Rc<dyn Log>) -> Recipes {
-        Recipes { loader: RefCell::new(loader), parts: RefCell::new(HashMap::new()), log }
+        Recipes { loader: RefCell::new(loader), summary: RefCell::new(None), parts: RefCell::new(HashMap::new()), log }
+    }
+
+    /// The `[buildout]` options sent with every construction (computed once: `[buildout]` is
+    /// evaluated before any recipe runs).
+    fn buildout_summary(&self, sections: &mut Sections) -> crate::config::Result<BTreeMap<String, String>> {
+        if let Some(summary) = self.summary.borrow().as_ref() {
+            return Ok(summary.clone());
+        }
+        let mut summary = BTreeMap::new();
+        for name in SUMMARY {
+            if let Some(v) = sections.peek("buildout", name)? {
+                summary.insert(name.to_owned(), v);
+            }
+        }
+        *self.summary.borrow_mut() = Some(summary.clone());
+        Ok(summary)
     }
 
     pub fn part(&self, name: &str) -> Option<Rc<Part>> {
@@ -83,7 +113,7 @@ impl RecipeHook for Recipes {
             Error::user(e.to_string()).within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
         })?;
         let options = sections.snapshot(part)?;
-        let buildout = sections.snapshot("buildout")?;
+        let buildout = self.buildout_summary(sections)?;
         let request =
             wire::Construct { entry: entry.clone(), part: part.to_owned(), options: options.clone(), buildout };
         let host = PartHost::new(sections, &*self.log, part);

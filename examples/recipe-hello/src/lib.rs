@@ -117,7 +117,7 @@ impl Template {
 impl Recipe for Template {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
         let directory = ctx.buildout_option("directory")?;
-        Template::configure(options, Path::new(directory))
+        Template::configure(options, Path::new(&directory))
     }
 
     fn install(&mut self, ctx: &Context<'_>, _options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
