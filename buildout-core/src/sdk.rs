@@ -1,6 +1,7 @@
 //! Writing a recipe library: implement [`Recipe`] and export it with [`crate::export_recipes`].
 //! No `unsafe`, no `extern`: the macro generates the ABI glue, catches panics and routes logging
-//! to the host.
+//! to the host. (The glue exports one `no_mangle` static, so a recipe crate can `deny` but not
+//! `forbid` `unsafe_code`.) [`testing`] runs a recipe in a unit test, without buildout.
 //!
 //! ```
 //! use std::path::PathBuf;
@@ -51,6 +52,16 @@ use crate::abi::wire::{self, ErrorKind};
 use crate::abi::{self, Constructed, HostHandle, RecipeHandle};
 
 pub use crate::abi::wire::RecipeError;
+
+impl RecipeError {
+    /// A user error for a failed file operation: `<what> <path>: <reason>`, without Rust's
+    /// `(os error N)` suffix.
+    pub fn io(what: &str, path: &Path, error: &std::io::Error) -> RecipeError {
+        let text = error.to_string();
+        let reason = text.split(" (os error").next().unwrap_or(&text);
+        RecipeError::user(format!("{what} {}: {reason}", path.display()))
+    }
+}
 
 /// The options of the part being built. Reading an option marks it as used (zc.buildout warns
 /// about configured options no recipe read); setting one makes it visible to other parts and
@@ -112,6 +123,11 @@ impl Options {
         self.values.iter()
     }
 
+    /// The options read or set so far (what buildout counts as used).
+    pub fn used(&self) -> Vec<String> {
+        self.take_used()
+    }
+
     fn take_used(&self) -> Vec<String> {
         self.used.borrow().iter().cloned().collect()
     }
@@ -148,9 +164,10 @@ impl Context<'_> {
         serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
     }
 
-    /// Registers paths about to be created, so that they are removed if the call then fails.
-    pub fn created(&self, paths: &[&Path]) -> Result<(), RecipeError> {
-        let paths = paths.iter().map(|p| p.display().to_string()).collect();
+    /// Registers paths about to be created, so that they are removed if the call then fails
+    /// (in `install` and in `update` alike: register only what the call itself creates).
+    pub fn created<P: AsRef<Path>>(&self, paths: &[P]) -> Result<(), RecipeError> {
+        let paths = paths.iter().map(|p| p.as_ref().display().to_string()).collect();
         self.invoke("created", &wire::Created { paths }).map(drop)
     }
 
@@ -414,4 +431,125 @@ macro_rules! export_recipes {
                 $crate::abi::lib_header(loader);
         };
     };
+}
+
+pub mod testing {
+    //! Running a recipe in a unit test of its crate, without buildout: [`TestHost`] answers
+    //! `get` from a table and records what the recipe logs and creates.
+
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use super::{Context, Options, Recipe, RecipeError, wire};
+    use crate::abi::{self, HostService};
+
+    /// A stand-in for buildout.
+    #[derive(Debug, Default)]
+    pub struct TestHost {
+        /// `[buildout]` options the recipe sees (`directory`, `parts-directory`, ...).
+        pub buildout: BTreeMap<String, String>,
+        /// Options of other sections, answered to `ctx.get(section, option)`.
+        pub sections: BTreeMap<(String, String), String>,
+        /// Log lines, as `<logger>: <message>`.
+        pub logs: RefCell<Vec<String>>,
+        /// Paths registered with `ctx.created`.
+        pub created: RefCell<Vec<String>>,
+    }
+
+    impl HostService for TestHost {
+        fn call(&self, method: &str, payload: &str) -> Result<String, String> {
+            let bad = |e: serde_json::Error| RecipeError::internal(e.to_string()).to_json();
+            match method {
+                "get" => {
+                    let q: wire::GetOption = serde_json::from_str(payload).map_err(bad)?;
+                    let value = if q.section == "buildout" {
+                        self.buildout.get(&q.option).cloned()
+                    } else {
+                        self.sections.get(&(q.section, q.option)).cloned()
+                    };
+                    serde_json::to_string(&value).map_err(bad)
+                }
+                "log" => {
+                    let r: wire::LogRecord = serde_json::from_str(payload).map_err(bad)?;
+                    self.logs.borrow_mut().push(format!("{}: {}", r.logger, r.message));
+                    Ok(String::new())
+                }
+                "created" => {
+                    let c: wire::Created = serde_json::from_str(payload).map_err(bad)?;
+                    self.created.borrow_mut().extend(c.paths);
+                    Ok(String::new())
+                }
+                other => Err(RecipeError::internal(format!("no host service {other}")).to_json()),
+            }
+        }
+    }
+
+    impl TestHost {
+        /// Runs `f` with a [`Context`] for `part` backed by this host.
+        pub fn with_context<T>(&self, part: &str, f: impl FnOnce(&Context<'_>) -> T) -> T {
+            let service: &dyn HostService = self;
+            let ctx = Context { host: abi::host_handle(&service), part, buildout: &self.buildout };
+            f(&ctx)
+        }
+
+        /// Constructs recipe `R` for `part` with `options`, returning it and the options as the
+        /// constructor left them.
+        pub fn construct<R: Recipe>(&self, part: &str, options: &[(&str, &str)]) -> Result<(R, Options), RecipeError> {
+            let values = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let mut options = Options::new(part, values);
+            let recipe = self.with_context(part, |ctx| R::new(ctx, &mut options))?;
+            Ok((recipe, options))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::testing::TestHost;
+    use super::{Context, Options, Recipe, RecipeError};
+
+    struct Greeter {
+        out: PathBuf,
+    }
+
+    impl Recipe for Greeter {
+        fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
+            let out = PathBuf::from(ctx.buildout_option("directory")?).join(options.require("file")?);
+            let who = ctx.get("people", "name")?.unwrap_or_else(|| "nobody".into());
+            options.set("greeting", format!("hello {who}"));
+            Ok(Greeter { out })
+        }
+
+        fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+            ctx.created(&[&self.out])?;
+            std::fs::write(&self.out, options.require("greeting")?)
+                .map_err(|e| RecipeError::io("write", &self.out, &e))?;
+            ctx.info("greeted");
+            Ok(vec![self.out.clone()])
+        }
+    }
+
+    #[test]
+    fn a_recipe_runs_against_the_test_host() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut host = TestHost::default();
+        host.buildout.insert("directory".into(), dir.path().display().to_string());
+        host.sections.insert(("people".into(), "name".into()), "world".into());
+        let (mut recipe, options) =
+            host.construct::<Greeter>("g", &[("file", "out.txt"), ("extra", "x")]).expect("constructs");
+        assert_eq!(options.get("greeting"), Some("hello world"));
+        assert!(!options.used().contains(&"extra".to_owned()), "unread options are not used");
+        let paths = host.with_context("g", |ctx| recipe.install(ctx, &options)).expect("installs");
+        assert_eq!(paths, [dir.path().join("out.txt")]);
+        assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).expect("written"), "hello world");
+        assert_eq!(host.logs.borrow().as_slice(), ["g: greeted"]);
+        assert_eq!(host.created.borrow().len(), 1);
+
+        let missing = host.construct::<Greeter>("g", &[]).map(drop).expect_err("file is required");
+        assert_eq!(missing.message, "Missing option: g:file");
+        let err = RecipeError::io("write", std::path::Path::new("/nope/x"), &std::io::Error::from_raw_os_error(2));
+        assert_eq!(err.message, "write /nope/x: No such file or directory");
+    }
 }

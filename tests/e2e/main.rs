@@ -4,3 +4,4 @@ mod config_fixtures;
 mod engine;
 mod engine_fixtures;
 mod loading;
+mod takeover;

@@ -101,3 +101,53 @@ pub fn run_buildout(dir: &Path, args: &[String], env: &[(String, String)]) -> Ou
         status: output.status.code().unwrap_or(-1),
     }
 }
+
+/// The real zc.buildout 6.0.1 with the Python twin of our test recipes, in a venv under
+/// `target/` made once (pip downloads go through pip's cache; transient failures are retried).
+/// Returns the path of its `buildout` script.
+pub fn reference_buildout() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let venv = root.join("target/reference-venv");
+        let script = venv.join("bin/buildout");
+        let ready = venv.join("ready");
+        const PACKAGES: [&str; 2] = ["zc.buildout==6.0.1", "setuptools==84.2.1"];
+        let twin = root.join("tests/fixtures/engine/python");
+        let wanted = format!("{PACKAGES:?} {}", twin.display());
+        if std::fs::read_to_string(&ready).ok().as_deref() == Some(wanted.as_str()) && script.is_file() {
+            return script;
+        }
+        let _ = std::fs::remove_dir_all(&venv);
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+        assert!(made.is_ok_and(|s| s.success()), "cannot make a venv with python3");
+        let pip = venv.join("bin/pip");
+        let mut last = String::new();
+        for attempt in 0..3 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
+            }
+            let out = Command::new(&pip)
+                .args(["install", "--quiet", "--disable-pip-version-check", "--retries", "5"])
+                .args(PACKAGES)
+                .output()
+                .expect("run pip");
+            if !out.status.success() {
+                last = String::from_utf8_lossy(&out.stderr).into_owned();
+                continue;
+            }
+            let twin_out = Command::new(&pip)
+                .args(["install", "--quiet", "--disable-pip-version-check", "--no-build-isolation"])
+                .arg(&twin)
+                .output()
+                .expect("run pip");
+            if twin_out.status.success() {
+                std::fs::write(&ready, &wanted).expect("mark the venv ready");
+                return script;
+            }
+            last = String::from_utf8_lossy(&twin_out.stderr).into_owned();
+        }
+        panic!("cannot install the reference zc.buildout:\n{last}");
+    })
+    .clone()
+}
