@@ -41,7 +41,11 @@ fn median(mut samples: Vec<Duration>) -> (Duration, Duration) {
 }
 
 fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+    }
 }
 
 /// `n` mkdir parts, each referencing the previous one's path; `libraries` distributions are used
