@@ -19,6 +19,13 @@ pub(crate) struct Invocation {
     pub(crate) args: Vec<String>,
 }
 
+impl Invocation {
+    /// Whether `-v` was given (more `-v` than `-q`).
+    pub(crate) fn verbose(&self) -> bool {
+        self.assignments.iter().any(|a| a.section == "buildout" && a.option == "verbosity" && !a.value.starts_with('-'))
+    }
+}
+
 /// What to do instead of running a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Early {

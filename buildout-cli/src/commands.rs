@@ -110,7 +110,7 @@ fn recipes_command(
     inv: &Invocation,
     console: &Console,
 ) -> Result<u8, Failure> {
-    let verbose = inv.assignments.iter().any(|a| a.option == "verbosity" && !a.value.starts_with('-'));
+    let verbose = inv.verbose();
     let mut loader = match loaded {
         Ok(mut buildout) => recipes::develop_and_load(&mut buildout, console)?.0,
         Err(e) if matches!(e.kind, buildout_core::config::ErrorKind::CouldNotOpen(_)) => {

@@ -90,7 +90,9 @@ pub(crate) fn run(argv: Vec<String>) -> u8 {
         Ok(status) => status,
         Err(failure) => {
             let _ = std::io::stdout().lock().flush();
-            let _ = std::io::stderr().lock().write_all(failure.render(invocation.debug).as_bytes());
+            // The long form (a panic's location, abi_stable's layout report) with -D or -v.
+            let _ =
+                std::io::stderr().lock().write_all(failure.render(invocation.debug || invocation.verbose()).as_bytes());
             1
         }
     }

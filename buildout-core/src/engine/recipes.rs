@@ -110,7 +110,9 @@ impl RecipeHook for Recipes {
             );
         }
         let (library, entry) = loaded.map_err(|e| {
-            Error::user(e.to_string()).within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
+            let mut error = Error::user(e.to_string());
+            error.detail = e.detail().map(str::to_owned);
+            error.within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
         })?;
         let options = sections.snapshot(part)?;
         let buildout = self.buildout_summary(sections)?;
