@@ -1,22 +1,11 @@
 //! The install engine through the real binary and the test recipe library: convergence after
 //! failures, panics and kills, and two runs at once.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{Outcome, buildout_bin, cargo_artifact, run_buildout};
-
-fn recipe_env() -> Vec<(String, String)> {
-    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
-    vec![("BUILDOUT_RECIPE_PATH".into(), lib.parent().expect("directory").display().to_string())]
-}
-
-fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().canonicalize().expect("canonical");
-    (t, p)
-}
+use tests::{Outcome, buildout_bin, recipe_env, run_buildout, scratch};
 
 fn run(dir: &Path, args: &[&str]) -> Outcome {
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();

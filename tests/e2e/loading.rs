@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use buildout_core::abi::HostService;
 use buildout_core::abi::wire::{self, ErrorKind};
 use buildout_core::loader::{LoadError, Loader, library_file_name};
-use tests::{cargo_artifact, run_buildout};
+use tests::{cargo_artifact, run_buildout, scratch};
 
 /// The directory cargo put the recipe libraries in (built on demand).
 fn recipe_dir() -> PathBuf {
@@ -27,12 +27,6 @@ fn recipe_dir() -> PathBuf {
 
 fn with_recipes() -> Vec<(String, String)> {
     vec![("BUILDOUT_RECIPE_PATH".into(), recipe_dir().display().to_string())]
-}
-
-fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().canonicalize().expect("canonical");
-    (t, p)
 }
 
 fn args(list: &[&str]) -> Vec<String> {

@@ -2,25 +2,14 @@
 //! other way round: both read each other's `.installed.cfg` and uninstall exactly what the other
 //! recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use tests::{cargo_artifact, reference_buildout, run_buildout};
+use tests::{recipe_env, reference_buildout, run_buildout, scratch};
 
 const TWO_PARTS: &str = "[buildout]\nparts = b a\n\n[a]\nrecipe = buildout.testrecipes:mkdir\npath = one\n\n\
                          [b]\nrecipe = buildout.testrecipes:mkdir\npath = two\n";
 const ONLY_A: &str = "[buildout]\nparts = a\n\n[a]\nrecipe = buildout.testrecipes:mkdir\npath = one\n";
-
-fn recipe_env() -> Vec<(String, String)> {
-    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
-    vec![("BUILDOUT_RECIPE_PATH".into(), lib.parent().expect("directory").display().to_string())]
-}
-
-fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().expect("temp dir");
-    let p = t.path().canonicalize().expect("canonical");
-    (t, p)
-}
 
 fn ours(dir: &Path) -> tests::Outcome {
     run_buildout(dir, &["-U".to_owned(), "-N".to_owned()], &recipe_env())

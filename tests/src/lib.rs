@@ -151,3 +151,16 @@ pub fn reference_buildout() -> PathBuf {
     })
     .clone()
 }
+
+/// A scratch buildout directory (its real path, as the binary reports it) and its guard.
+pub fn scratch() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let p = t.path().canonicalize().expect("canonical temp dir");
+    (t, p)
+}
+
+/// The environment that makes the binary find the test recipe library.
+pub fn recipe_env() -> Vec<(String, String)> {
+    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    vec![("BUILDOUT_RECIPE_PATH".into(), lib.parent().expect("artifact directory").display().to_string())]
+}
