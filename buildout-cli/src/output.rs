@@ -81,7 +81,9 @@ impl Log for Console {
         if (level as i64) < s.threshold {
             return;
         }
-        let line = match (&s.format, logger == BUILDOUT_LOGGER) {
+        // zc.buildout's own loggers (`zc.buildout.easy_install`, ...) print bare messages.
+        let own = logger == BUILDOUT_LOGGER || logger.strip_prefix(BUILDOUT_LOGGER).is_some_and(|r| r.starts_with('.'));
+        let line = match (&s.format, own) {
             (Some(f), _) => format_record(f, level, logger, message),
             (None, true) => message.to_owned(),
             (None, false) => format!("{logger}: {message}"),

@@ -7,4 +7,5 @@ pub mod develop;
 pub mod engine;
 pub mod loader;
 pub mod log;
+pub mod python;
 pub mod sdk;

@@ -164,6 +164,12 @@ impl Context<'_> {
         serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
     }
 
+    /// Every option of a section, evaluated (`None` if there is no such section).
+    pub fn section(&self, section: &str) -> Result<Option<BTreeMap<String, String>>, RecipeError> {
+        let reply = self.invoke("section", &wire::GetOption { section: section.to_owned(), option: String::new() })?;
+        serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
+    }
+
     /// Registers paths about to be created, so that they are removed if the call then fails
     /// (in `install` and in `update` alike: register only what the call itself creates).
     pub fn created<P: AsRef<Path>>(&self, paths: &[P]) -> Result<(), RecipeError> {
@@ -468,6 +474,16 @@ pub mod testing {
                         self.sections.get(&(q.section, q.option)).cloned()
                     };
                     serde_json::to_string(&value).map_err(bad)
+                }
+                "section" => {
+                    let q: wire::GetOption = serde_json::from_str(payload).map_err(bad)?;
+                    let options: BTreeMap<String, String> = self
+                        .sections
+                        .iter()
+                        .filter(|((s, _), _)| *s == q.section)
+                        .map(|((_, o), v)| (o.clone(), v.clone()))
+                        .collect();
+                    serde_json::to_string(&Some(options).filter(|o| !o.is_empty())).map_err(bad)
                 }
                 "log" => {
                     let r: wire::LogRecord = serde_json::from_str(payload).map_err(bad)?;

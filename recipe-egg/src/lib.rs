@@ -1,34 +1,257 @@
-//! `zc.recipe.egg`: installs Python distributions and writes `bin/` scripts.
-//!
-//! The library is loadable and lists its entries; the recipes themselves are built on the
-//! install engine and the Python installer, and until they land constructing one reports that
-//! plainly.
+//! `zc.recipe.egg`: installs Python distributions as eggs (`eggs`) and writes `bin/` scripts for
+//! their console entry points and an optional interpreter (`script`, `scripts`, `default`),
+//! option for option and byte for byte as zc.recipe.egg 6.0.0 does.
 
 use std::path::PathBuf;
 
+use buildout_core::python::install::Settings;
+use buildout_core::python::scripts::{self, Target};
+use buildout_core::python::{Egg, Interpreter, Requirement, requirement::canonical_name, working_set};
 use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
 
 /// The distribution name recipes are looked up by (`recipe = zc.recipe.egg:script`).
 pub const DISTRIBUTION: &str = "zc.recipe.egg";
 
-/// `zc.recipe.egg:script` (also `default` and `scripts`) and `zc.recipe.egg:eggs`.
-pub struct Scripts;
+/// What `zc.recipe.egg:eggs` and the script recipes share: where eggs come from.
+struct Eggs {
+    links: Vec<String>,
+    index: Option<String>,
+}
 
-impl Recipe for Scripts {
-    fn new(ctx: &Context<'_>, _options: &mut Options) -> Result<Self, RecipeError> {
-        Err(RecipeError::user(format!(
-            "{}: the zc.recipe.egg recipes are not available in this version of buildout yet",
-            ctx.part()
-        )))
+impl Eggs {
+    fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Eggs, RecipeError> {
+        let links = match options.get("find-links") {
+            Some(v) => v.to_owned(),
+            None => ctx.buildout_option("find-links")?,
+        };
+        let links: Vec<String> = links.split_whitespace().map(str::to_owned).collect();
+        if !links.is_empty() {
+            options.set("find-links", links.join("\n"));
+        }
+        let index = match options.get("index") {
+            Some(v) => Some(v.to_owned()),
+            None => ctx.get("buildout", "index")?,
+        };
+        if let Some(index) = &index {
+            options.set("index", index.clone());
+        }
+        for (name, short) in [("eggs-directory", "_e"), ("develop-eggs-directory", "_d")] {
+            let value = ctx.buildout_option(name)?;
+            options.set(name, value.clone());
+            options.set(short, value);
+        }
+        Ok(Eggs { links, index })
     }
 
-    fn install(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+    /// The requirement lines of `eggs` (the part name by default) and their working set.
+    fn working_set(
+        &self,
+        ctx: &Context<'_>,
+        options: &Options,
+        extra: &[String],
+    ) -> Result<(Vec<String>, Vec<Egg>, Interpreter), RecipeError> {
+        let eggs = options.get("eggs").map(str::to_owned).unwrap_or_else(|| ctx.part().to_owned());
+        let distributions: Vec<String> =
+            eggs.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let executable = match options.get("python") {
+            Some(section) => ctx
+                .get(section, "executable")?
+                .ok_or_else(|| RecipeError::user(format!("Missing option: {section}:executable")))?,
+            None => ctx.buildout_option("executable")?,
+        };
+        let interpreter = Interpreter::probe(&executable).map_err(|e| RecipeError::user(e.to_string()))?;
+        let versions = match ctx.get("buildout", "versions")?.filter(|v| !v.is_empty()) {
+            Some(section) => ctx.section(&section)?.unwrap_or_default(),
+            None => Default::default(),
+        };
+        let flag =
+            |name: &str| -> Result<bool, RecipeError> { Ok(ctx.get("buildout", name)?.as_deref() == Some("true")) };
+        let settings = Settings {
+            eggs_dir: PathBuf::from(options.require("eggs-directory")?),
+            find_links: self.links.clone(),
+            index: self.index.clone(),
+            offline: flag("offline")?,
+            newest: flag("newest")?,
+            versions: versions.into_iter().map(|(k, v)| (canonical_name(&k), v)).collect(),
+            allow_picked_versions: ctx.get("buildout", "allow-picked-versions")?.as_deref() != Some("false"),
+            show_picked_versions: flag("show-picked-versions")?,
+            download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
+        };
+        let mut specs = distributions.clone();
+        specs.extend(extra.iter().cloned());
+        let mut log = |level: buildout_core::log::Level, message: &str| {
+            ctx.log(level as u8, "zc.buildout.easy_install", message);
+        };
+        let ws =
+            working_set(&interpreter, &specs, &settings, &mut log).map_err(|e| RecipeError::user(e.to_string()))?;
+        Ok((distributions, ws, interpreter))
+    }
+}
+
+/// `zc.recipe.egg:eggs`: only installs the distributions.
+pub struct EggsRecipe(Eggs);
+
+impl Recipe for EggsRecipe {
+    fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
+        Eggs::new(ctx, options).map(EggsRecipe)
+    }
+
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+        self.0.working_set(ctx, options, &[])?;
         Ok(Vec::new())
+    }
+
+    fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+        self.install(ctx, options).map(Some)
+    }
+}
+
+/// `zc.recipe.egg:script` (also `default` and `scripts`).
+pub struct ScriptsRecipe {
+    eggs: Eggs,
+    extra_paths: Vec<String>,
+    relative_paths: Option<String>,
+}
+
+/// `name=module:attrs`, zc.recipe.egg's entry-point syntax.
+fn parse_entry_point(text: &str) -> Option<Target> {
+    let (name, target) = text.split_once('=')?;
+    let (module, attrs) = target.split_once(':')?;
+    let dotted = |s: &str| {
+        !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    };
+    (!name.is_empty() && dotted(module) && dotted(attrs)).then(|| Target::EntryPoint {
+        name: name.to_owned(),
+        module: module.to_owned(),
+        attrs: attrs.to_owned(),
+    })
+}
+
+impl Recipe for ScriptsRecipe {
+    fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
+        let eggs = Eggs::new(ctx, options)?;
+        let bin = ctx.buildout_option("bin-directory")?;
+        options.set("bin-directory", bin.clone());
+        options.set("_b", bin);
+        let directory = ctx.buildout_option("directory")?;
+        let extra_paths: Vec<String> = options
+            .get("extra-paths")
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| buildout_core::config::pypath::join(&directory, p))
+            .collect();
+        if !extra_paths.is_empty() {
+            options.set("extra-paths", extra_paths.join("\n"));
+        }
+        let relative = match options.get("relative-paths") {
+            Some(v) => v.to_owned(),
+            None => ctx.get("buildout", "relative-paths")?.unwrap_or_else(|| "false".to_owned()),
+        };
+        let relative_paths = match relative.as_str() {
+            "true" => {
+                options.set("buildout-directory", directory.clone());
+                Some(directory)
+            }
+            "false" => None,
+            other => return Err(RecipeError::user(format!("Invalid value for relative-paths option: {other}"))),
+        };
+        Ok(ScriptsRecipe { eggs, extra_paths, relative_paths })
+    }
+
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+        let (distributions, ws, interpreter) = self.eggs.working_set(ctx, options, &[])?;
+        let scripts = options.get("scripts");
+        if scripts.is_some_and(|s| s.trim().is_empty()) {
+            return Ok(Vec::new());
+        }
+        let names = scripts.map(|s| {
+            s.split_whitespace()
+                .map(|t| match t.split_once('=') {
+                    Some((a, b)) => (a.to_owned(), b.to_owned()),
+                    None => (t.to_owned(), t.to_owned()),
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut targets: Vec<Target> = Vec::new();
+        let mut names_seen: Vec<String> = Vec::new();
+        for d in &distributions {
+            let req = Requirement::parse(d).map_err(|e| RecipeError::user(e.to_string()))?;
+            names_seen.push(req.name.clone());
+            targets.push(Target::Distribution(req.name));
+        }
+        for ep in options.get("entry-points").unwrap_or("").split_whitespace() {
+            match parse_entry_point(ep) {
+                Some(t) => targets.push(t),
+                None => {
+                    ctx.log(40, ctx.part(), &format!("Cannot parse the entry point {ep}."));
+                    return Err(RecipeError::user("Invalid entry point"));
+                }
+            }
+        }
+        match options.get("dependent-scripts") {
+            None | Some("") | Some("false") => {}
+            Some("true") => {
+                for egg in &ws {
+                    if egg.name != "setuptools" && !names_seen.contains(&egg.name) {
+                        names_seen.push(egg.name.clone());
+                        targets.push(Target::Distribution(egg.name.clone()));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(RecipeError::user(format!("Invalid value for dependent-scripts option: {other}")));
+            }
+        }
+        let spec = scripts::Scripts {
+            targets,
+            executable: interpreter.executable.clone(),
+            dest: PathBuf::from(options.require("bin-directory")?),
+            names,
+            extra_paths: self.extra_paths.clone(),
+            arguments: options.get("arguments").unwrap_or("").to_owned(),
+            interpreter: options.get("interpreter").map(str::to_owned),
+            initialization: options.get("initialization").unwrap_or("").to_owned(),
+            relative_paths: self.relative_paths.clone(),
+        };
+        let mut log = |level: buildout_core::log::Level, message: &str| {
+            ctx.log(level as u8, "zc.buildout.easy_install", message);
+        };
+        scripts::generate(&spec, &ws, &mut log).map_err(|e| RecipeError::user(e.to_string()))
+    }
+
+    fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+        self.install(ctx, options).map(Some)
     }
 }
 
 buildout_core::export_recipes! {
     distribution: DISTRIBUTION,
     version: env!("CARGO_PKG_VERSION"),
-    entries: { "default" => Scripts, "script" => Scripts, "scripts" => Scripts, "eggs" => Scripts },
+    entries: {
+        "default" => ScriptsRecipe,
+        "script" => ScriptsRecipe,
+        "scripts" => ScriptsRecipe,
+        "eggs" => EggsRecipe,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_points() {
+        let ok = [("a=m:f", ("a", "m", "f")), ("x=pkg.mod:obj.attr", ("x", "pkg.mod", "obj.attr"))];
+        for (text, (name, module, attrs)) in ok {
+            assert_eq!(
+                parse_entry_point(text),
+                Some(Target::EntryPoint { name: name.into(), module: module.into(), attrs: attrs.into() })
+            );
+        }
+        for bad in ["nothing", "a=m", "a=m:", "=m:f", "a=m-x:f"] {
+            assert_eq!(parse_entry_point(bad), None, "{bad}");
+        }
+    }
 }

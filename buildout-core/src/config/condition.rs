@@ -31,10 +31,12 @@ pub struct Environment {
     pub platform_release: String,
     pub platform_version: String,
     pub python: Option<PythonInfo>,
+    /// The value of `extra` in markers (the extra a requirement is evaluated for).
+    pub extra: String,
 }
 
 /// The facts about the Python interpreter that conditions can ask about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PythonInfo {
     pub full_version: String,
     pub implementation_name: String,
@@ -78,6 +80,7 @@ impl Environment {
                 platform_release: read("/proc/sys/kernel/osrelease"),
                 platform_version: read("/proc/sys/kernel/version"),
                 python: None,
+                extra: String::new(),
             }
         })
     }
@@ -304,7 +307,7 @@ mod marker {
             "platform_machine" => env.platform_machine.clone(),
             "platform_release" => env.platform_release.clone(),
             "platform_version" => env.platform_version.clone(),
-            "extra" => String::new(),
+            "extra" => env.extra.clone(),
             "python_version" => env.python()?.short_version(),
             "python_full_version" => env.python()?.full_version,
             "implementation_name" => env.python()?.implementation_name,
@@ -369,12 +372,13 @@ mod marker {
     }
 }
 
-mod version {
-    //! Just enough of PEP 440 for marker comparisons against interpreter and platform versions.
+pub mod version {
+    //! Just enough of PEP 440 for marker comparisons and for checking requirement specifiers
+    //! (`>=1.0,<2`, `==3.*`, `~=2.2`) against installed distributions.
     use super::*;
 
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub(super) struct Version {
+    pub struct Version {
         release: Vec<u64>,
         /// (phase, number) with phase 0 = dev-only, 1 = a, 2 = b, 3 = rc, 4 = final, 5 = post.
         suffix: (u8, u64),
@@ -382,7 +386,7 @@ mod version {
     }
 
     impl Version {
-        pub(super) fn parse(s: &str) -> Option<Version> {
+        pub fn parse(s: &str) -> Option<Version> {
             let s = s.trim();
             let s = s.strip_prefix('v').unwrap_or(s);
             let (s, wildcard) = match s.strip_suffix(".*") {
@@ -411,7 +415,7 @@ mod version {
             Some(Version { release, suffix, wildcard })
         }
 
-        pub(super) fn parse_spec(s: &str) -> Option<Version> {
+        pub fn parse_spec(s: &str) -> Option<Version> {
             Version::parse(s)
         }
 
@@ -423,11 +427,31 @@ mod version {
                 .unwrap_or(Ordering::Equal)
         }
 
+        /// Orders two versions (PEP 440 precedence, as far as this module knows it).
+        pub fn partial_cmp_versions(&self, other: &Version) -> Ordering {
+            self.cmp(other)
+        }
+
         fn cmp(&self, other: &Version) -> Ordering {
             Version::cmp_release(&self.release, &other.release).then(self.suffix.cmp(&other.suffix))
         }
 
-        pub(super) fn satisfies(&self, op: &str, spec: &Version, raw_spec: &str) -> bool {
+        /// Whether this version satisfies a whole specifier list such as `>=1.0, <2`; `None`
+        /// when the list cannot be parsed.
+        pub fn matches(&self, specifiers: &str) -> Option<bool> {
+            for clause in specifiers.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                let op_len = clause.find(|c: char| !"<>=!~".contains(c)).unwrap_or(clause.len());
+                let (op, rest) = clause.split_at(op_len);
+                let op = if op.is_empty() { "==" } else { op };
+                let spec = Version::parse(rest)?;
+                if !self.satisfies(op, &spec, rest) {
+                    return Some(false);
+                }
+            }
+            Some(true)
+        }
+
+        pub fn satisfies(&self, op: &str, spec: &Version, raw_spec: &str) -> bool {
             if spec.wildcard {
                 let prefix = self.release.iter().chain(std::iter::repeat(&0)).take(spec.release.len());
                 let matched = prefix.eq(spec.release.iter());
@@ -1003,6 +1027,7 @@ mod tests {
             platform_machine: "x86_64".into(),
             platform_release: "6.1.0-18-amd64".into(),
             platform_version: "#1 SMP".into(),
+            extra: String::new(),
             python: Some(PythonInfo {
                 full_version: "3.11.7".into(),
                 implementation_name: "cpython".into(),

@@ -163,12 +163,40 @@ impl<'a> PartHost<'a> {
         })?;
         serde_json::to_string(&value).map_err(|e| RecipeError::internal(e.to_string()))
     }
+
+    fn section(&self, payload: &str) -> Result<String, RecipeError> {
+        let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
+        let mut sections = self
+            .sections
+            .try_borrow_mut()
+            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
+        if !sections.contains(&q.section) {
+            return Ok("null".to_owned());
+        }
+        let result = sections.section(&q.section).and_then(|()| {
+            let mut out = BTreeMap::new();
+            for key in sections.keys(&q.section) {
+                if let Some(v) = sections.get(&q.section, &key)? {
+                    out.insert(key, v);
+                }
+            }
+            Ok(out)
+        });
+        let options = result.map_err(|e| RecipeError {
+            kind: WireKind::Host,
+            message: e.kind.to_string(),
+            doing: e.doing,
+            detail: e.detail,
+        })?;
+        serde_json::to_string(&Some(options)).map_err(|e| RecipeError::internal(e.to_string()))
+    }
 }
 
 impl HostService for PartHost<'_> {
     fn call(&self, method: &str, payload: &str) -> Result<String, String> {
         let result = match method {
             "get" => self.get(payload),
+            "section" => self.section(payload),
             "log" => serde_json::from_str::<wire::LogRecord>(payload)
                 .map(|r| {
                     let level = match r.level {

@@ -1,0 +1,306 @@
+//! One distribution in its own directory: reading its metadata (`*.dist-info/METADATA`,
+//! `entry_points.txt`, or an older `EGG-INFO`), naming its directory, and unpacking a wheel
+//! into one.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::requirement::{Requirement, canonical_name};
+use super::{PythonError, io};
+
+/// An installed distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egg {
+    pub dir: PathBuf,
+    /// `Name:` from the metadata (canonical spelling, `ZEO`, `zc.lockfile`).
+    pub name: String,
+    pub version: String,
+    pub requires: Vec<Requirement>,
+    /// `console_scripts` entry points: (script name, module, attributes), in file order.
+    pub console_scripts: Vec<(String, String, String)>,
+}
+
+/// setuptools' `safe_name(name).replace('-', '_')`: runs of characters other than letters,
+/// digits and `.` become `_`.
+fn egg_project_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut run = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            out.push(c);
+            run = false;
+        } else if !run {
+            out.push('_');
+            run = true;
+        }
+    }
+    out
+}
+
+/// The directory name zc.buildout gives a distribution: `ZEO-6.2-py3.11.egg`, or with the
+/// platform for compiled code: `persistent-6.9-py3.11-linux-x86_64.egg`.
+pub fn egg_dir_name(name: &str, version: &str, py_tag: &str, platform: Option<&str>) -> String {
+    let mut out = format!("{}-{}-{py_tag}", egg_project_name(name), version.replace('-', "_"));
+    if let Some(p) = platform {
+        out.push('-');
+        out.push_str(p);
+    }
+    out.push_str(".egg");
+    out
+}
+
+/// Reads RFC 822 style headers (METADATA, PKG-INFO), stopping at the body.
+fn headers(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            out.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    out
+}
+
+fn console_scripts(text: &str) -> Vec<(String, String, String)> {
+    let Ok(ini) = ini::Ini::load_from_str_opt(
+        text,
+        ini::ParseOption { enabled_quote: false, enabled_escape: false, ..Default::default() },
+    ) else {
+        return Vec::new();
+    };
+    let Some(section) = ini.section(Some("console_scripts")) else { return Vec::new() };
+    section
+        .iter()
+        .filter_map(|(name, target)| {
+            let target = target.split('[').next().unwrap_or("").trim();
+            let (module, attrs) = target.split_once(':').unwrap_or((target, ""));
+            (!attrs.is_empty()).then(|| (name.trim().to_owned(), module.trim().to_owned(), attrs.trim().to_owned()))
+        })
+        .collect()
+}
+
+impl Egg {
+    /// Reads an egg directory's metadata.
+    pub fn read(dir: &Path) -> Result<Egg, PythonError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
+        let mut info = None;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".dist-info") {
+                info = Some((entry.path(), "METADATA"));
+                break;
+            }
+            if name == "EGG-INFO" {
+                info = Some((entry.path(), "PKG-INFO"));
+            }
+        }
+        let (info, metadata_file) = info.ok_or_else(|| io(dir, "no .dist-info or EGG-INFO metadata"))?;
+        let metadata = std::fs::read_to_string(info.join(metadata_file)).map_err(|e| io(&info, e))?;
+        let mut name = String::new();
+        let mut version = String::new();
+        let mut requires = Vec::new();
+        for (k, v) in headers(&metadata) {
+            match k.as_str() {
+                "Name" => name = v,
+                "Version" => version = v,
+                "Requires-Dist" => {
+                    if let Ok(r) = Requirement::parse(&v) {
+                        requires.push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if metadata_file == "PKG-INFO" {
+            requires = egg_info_requires(&info);
+        }
+        let entry_points = std::fs::read_to_string(info.join("entry_points.txt")).unwrap_or_default();
+        Ok(Egg { dir: dir.to_owned(), name, version, requires, console_scripts: console_scripts(&entry_points) })
+    }
+
+    pub fn key(&self) -> String {
+        canonical_name(&self.name)
+    }
+
+    /// The requirements that apply for `extras` in `env`, in the order the metadata lists them.
+    pub fn requires_for(&self, extras: &[String], env: &crate::config::Environment) -> Vec<Requirement> {
+        self.requires
+            .iter()
+            .filter(|r| if r.is_for_extra() { extras.iter().any(|e| r.applies(env, e)) } else { r.applies(env, "") })
+            .cloned()
+            .collect()
+    }
+}
+
+/// `EGG-INFO/requires.txt`: unconditional lines first, then `[extra]` / `[:marker]` sections.
+fn egg_info_requires(info: &Path) -> Vec<Requirement> {
+    let text = std::fs::read_to_string(info.join("requires.txt")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut section: Option<String> = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(s) = line.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = Some(s.to_owned());
+            continue;
+        }
+        let Ok(mut r) = Requirement::parse(line) else { continue };
+        if let Some(s) = &section {
+            let (extra, marker) = s.split_once(':').unwrap_or((s, ""));
+            let mut parts = Vec::new();
+            if !extra.is_empty() {
+                parts.push(format!("extra == '{extra}'"));
+            }
+            if !marker.is_empty() {
+                parts.push(format!("({marker})"));
+            }
+            r.marker = Some(parts.join(" and "));
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// What a wheel says about itself.
+#[derive(Debug, Clone)]
+pub struct WheelInfo {
+    pub name: String,
+    pub version: String,
+    pub pure: bool,
+}
+
+/// Reads a wheel's name, version and purity from its `.dist-info`.
+pub fn wheel_info(path: &Path) -> Result<WheelInfo, PythonError> {
+    let bad = |reason: String| PythonError::BadWheel { path: path.display().to_string(), reason };
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let names: Vec<String> = zip.file_names().filter_map(|n| n.ok()).map(|n| n.into_owned()).collect();
+    let dist_info = names
+        .iter()
+        .filter_map(|n| n.split('/').next())
+        .find(|d| d.ends_with(".dist-info"))
+        .ok_or_else(|| bad("no .dist-info directory".into()))?
+        .to_owned();
+    let mut read = |member: &str| -> Result<String, PythonError> {
+        let mut f = zip.by_name(&format!("{dist_info}/{member}")).map_err(|e| bad(format!("{member}: {e}")))?;
+        let mut text = String::new();
+        f.read_to_string(&mut text).map_err(|e| bad(format!("{member}: {e}")))?;
+        Ok(text)
+    };
+    let metadata = headers(&read("METADATA")?);
+    let wheel = headers(&read("WHEEL")?);
+    let get = |h: &[(String, String)], k: &str| {
+        h.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    Ok(WheelInfo {
+        name: get(&metadata, "Name"),
+        version: get(&metadata, "Version"),
+        pure: get(&wheel, "Root-Is-Purelib").eq_ignore_ascii_case("true"),
+    })
+}
+
+/// Unpacks a wheel into `dest` (which must not exist), atomically: into a temporary directory
+/// beside it, then renamed, so a killed run never leaves a half-unpacked egg behind.
+pub fn unpack_wheel(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
+    let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
+    let parent = dest.parent().ok_or_else(|| io(dest, "no parent directory"))?;
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    let tmp = tempfile::Builder::new().prefix(".unpacking-").tempdir_in(parent).map_err(|e| io(parent, e))?;
+    let file = std::fs::File::open(wheel).map_err(|e| io(wheel, e))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    for i in 0..zip.len() {
+        let mut member = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let Some(relative) = member.enclosed_name() else {
+            return Err(bad(format!("unsafe path {:?}", member.name().map(|n| n.into_owned()).unwrap_or_default())));
+        };
+        // `<name>.data/purelib|platlib/...` goes to the top; scripts and headers are not needed.
+        let mut parts = relative.components();
+        let first = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+        let target = if first.ends_with(".data") {
+            let kind = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+            if kind != "purelib" && kind != "platlib" {
+                continue;
+            }
+            tmp.path().join(parts.as_path())
+        } else {
+            tmp.path().join(&relative)
+        };
+        if member.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|e| io(&target, e))?;
+            continue;
+        }
+        if let Some(p) = target.parent() {
+            std::fs::create_dir_all(p).map_err(|e| io(p, e))?;
+        }
+        let mut out = std::fs::File::create(&target).map_err(|e| io(&target, e))?;
+        std::io::copy(&mut member, &mut out).map_err(|e| bad(format!("{}: {e}", target.display())))?;
+        if let Some(mode) = member.unix_mode() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode & 0o777));
+        }
+    }
+    let staged = tmp.keep();
+    if let Err(e) = std::fs::rename(&staged, dest) {
+        let _ = std::fs::remove_dir_all(&staged);
+        // Another run may have unpacked the same egg meanwhile; theirs is as good as ours.
+        if !dest.is_dir() {
+            return Err(io(dest, e));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn egg_names() {
+        let cases = [
+            ("ZEO", "6.2", None, "ZEO-6.2-py3.11.egg"),
+            ("zc.lockfile", "4.0", None, "zc.lockfile-4.0-py3.11.egg"),
+            ("persistent", "6.9", Some("linux-x86_64"), "persistent-6.9-py3.11-linux-x86_64.egg"),
+            ("typing-extensions", "4.1", None, "typing_extensions-4.1-py3.11.egg"),
+            ("Mixed.Case_Name", "1.0", None, "Mixed.Case_Name-1.0-py3.11.egg"),
+        ];
+        for (name, version, platform, expected) in cases {
+            assert_eq!(egg_dir_name(name, version, "py3.11", platform), expected);
+        }
+    }
+
+    #[test]
+    fn metadata_and_entry_points() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let info = dir.path().join("demo-0.3.dist-info");
+        std::fs::create_dir_all(&info).expect("mkdir");
+        std::fs::write(
+            info.join("METADATA"),
+            "Metadata-Version: 2.1\nName: demo\nVersion: 0.3\nRequires-Dist: demoneeded\nRequires-Dist: extra-only ; extra == 'x'\n\nbody\nName: not-a-header\n",
+        )
+        .expect("write");
+        std::fs::write(
+            info.join("entry_points.txt"),
+            "[console_scripts]\ndemo = eggrecipedemo:main\nother = eggrecipedemo:other\n\n[other]\nx = y:z\n",
+        )
+        .expect("write");
+        let egg = Egg::read(dir.path()).expect("reads");
+        assert_eq!((egg.name.as_str(), egg.version.as_str()), ("demo", "0.3"));
+        assert_eq!(
+            egg.console_scripts,
+            [
+                ("demo".into(), "eggrecipedemo".into(), "main".into()),
+                ("other".into(), "eggrecipedemo".into(), "other".into())
+            ]
+        );
+        let env = crate::config::Environment::current();
+        assert_eq!(egg.requires_for(&[], env).len(), 1);
+        assert_eq!(egg.requires_for(&["x".to_owned()], env).len(), 2);
+    }
+}

@@ -1,0 +1,416 @@
+//! Getting the distributions a requirement set needs: from the eggs directory when they are all
+//! there (no network), otherwise resolved by pip (`install --dry-run --report`), fetched as
+//! wheels (`pip wheel`, which also builds sdists) and unpacked into egg directories by us.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::egg::{Egg, egg_dir_name, unpack_wheel, wheel_info};
+use super::interpreter::Interpreter;
+use super::requirement::{Requirement, canonical_name};
+use super::{PythonError, io};
+use crate::log::Level;
+
+/// Where distributions come from and which versions are allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub eggs_dir: PathBuf,
+    pub find_links: Vec<String>,
+    pub index: Option<String>,
+    pub offline: bool,
+    pub newest: bool,
+    /// `[versions]` pins by canonical name: `1.0` (exact) or a specifier such as `>=6.0.1`.
+    pub versions: BTreeMap<String, String>,
+    pub allow_picked_versions: bool,
+    pub show_picked_versions: bool,
+    /// `download-cache`: wheels are kept in its `dist/` subdirectory.
+    pub download_cache: Option<PathBuf>,
+}
+
+impl Settings {
+    fn pin(&self, key: &str) -> Option<String> {
+        let pin = self.versions.get(key)?.trim();
+        if pin.is_empty() {
+            return None;
+        }
+        Some(if pin.starts_with(['<', '>', '=', '!', '~']) { pin.to_owned() } else { format!("=={pin}") })
+    }
+
+    fn constrained(&self, req: &Requirement) -> Requirement {
+        let mut r = req.clone();
+        if let Some(pin) = self.pin(&req.key()) {
+            r.specifier = if r.specifier.is_empty() { pin } else { format!("{},{pin}", r.specifier) };
+        }
+        r
+    }
+}
+
+/// Log records go to the caller (a recipe logs through its host).
+pub type Logger<'a> = &'a mut dyn FnMut(Level, &str);
+
+fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
+    let mut by_key: HashMap<String, Vec<Egg>> = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(&settings.eggs_dir) else { return by_key };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".egg") || name.starts_with('.') {
+            continue;
+        }
+        if let Ok(egg) = Egg::read(&entry.path()) {
+            by_key.entry(egg.key()).or_default().push(egg);
+        }
+    }
+    for eggs in by_key.values_mut() {
+        // Highest version first: that is the one chosen when several satisfy.
+        eggs.sort_by(|a, b| {
+            let v = |e: &Egg| crate::config::condition::version::Version::parse(&e.version);
+            match (v(a), v(b)) {
+                (Some(x), Some(y)) => y.partial_cmp_versions(&x),
+                _ => b.version.cmp(&a.version),
+            }
+        });
+    }
+    by_key
+}
+
+/// Why the installed eggs do not satisfy a requirement set.
+enum Shortfall {
+    Missing(Requirement, Vec<String>),
+    Conflict(String),
+}
+
+/// zc.buildout's working-set walk over installed eggs: the requested distributions first, in
+/// order, then the rest as the requirement stack reaches them. Returns the eggs in the order
+/// they were added, each with the (constrained) requirement that added it.
+fn resolve_local(
+    reqs: &[Requirement],
+    settings: &Settings,
+    env: &crate::config::Environment,
+    eggs: &HashMap<String, Vec<Egg>>,
+) -> Result<Vec<(Egg, String)>, Shortfall> {
+    let find = |req: &Requirement| -> Option<Egg> {
+        let r = settings.constrained(req);
+        eggs.get(&r.key())?.iter().find(|e| r.allows(&e.version)).cloned()
+    };
+    let mut ws: Vec<(Egg, String)> = Vec::new();
+    let mut chains: HashMap<String, Vec<String>> = HashMap::new();
+    for req in reqs {
+        let dist = find(req).ok_or_else(|| Shortfall::Missing(req.clone(), vec![req.to_string()]))?;
+        chains.insert(req.to_string(), vec![req.to_string()]);
+        if !ws.iter().any(|(e, _)| e.key() == dist.key()) {
+            ws.push((dist, settings.constrained(req).to_string()));
+        }
+    }
+    let mut stack: Vec<Requirement> = reqs.iter().rev().cloned().collect();
+    let mut processed: HashSet<String> = HashSet::new();
+    let mut best: HashMap<String, Egg> = HashMap::new();
+    while !stack.is_empty() {
+        let req = stack.remove(0);
+        let text = req.to_string();
+        if processed.contains(&text) {
+            continue;
+        }
+        let chain = chains.get(&text).cloned().unwrap_or_else(|| vec![text.clone()]);
+        let constrained = settings.constrained(&req);
+        let dist = match best.get(&req.key()).or_else(|| ws.iter().map(|(e, _)| e).find(|e| e.key() == req.key())) {
+            Some(d) => d.clone(),
+            None => {
+                let d = find(&req).ok_or_else(|| Shortfall::Missing(req.clone(), chain.clone()))?;
+                ws.push((d.clone(), constrained.to_string()));
+                d
+            }
+        };
+        if !constrained.allows(&dist.version) {
+            let pin =
+                settings.pin(&req.key()).map(|p| format!(" ([versions] pins {} {p})", req.name)).unwrap_or_default();
+            return Err(Shortfall::Conflict(format!(
+                "There is a version conflict.\nWe already have: {} {}\nbut {} requires {}{pin}.\nRequired by: {}",
+                dist.name,
+                dist.version,
+                chain.get(chain.len().saturating_sub(2)).cloned().unwrap_or_default(),
+                text,
+                chain.join(" -> ")
+            )));
+        }
+        best.insert(req.key(), dist.clone());
+        let mut new = dist.requires_for(&req.extras, env);
+        new.reverse();
+        for r in &new {
+            let mut c = chain.clone();
+            c.push(format!("{} {} requires {}", dist.name, dist.version, r));
+            chains.entry(r.to_string()).or_insert(c);
+        }
+        stack.extend(new);
+        processed.insert(text);
+    }
+    Ok(ws)
+}
+
+fn pip(interp: &Interpreter) -> Command {
+    let mut cmd = Command::new(&interp.executable);
+    cmd.args(["-m", "pip"]).env("PIP_DISABLE_PIP_VERSION_CHECK", "1").env("PIP_NO_INPUT", "1");
+    cmd
+}
+
+fn sources(cmd: &mut Command, settings: &Settings) {
+    for link in &settings.find_links {
+        cmd.args(["--find-links", link]);
+    }
+    if let Some(index) = settings.index.as_deref().filter(|i| !i.is_empty()) {
+        cmd.args(["--index-url", index]);
+    }
+}
+
+/// What pip says went wrong, without its noise.
+fn pip_failure(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_start_matches("ERROR: ").trim_end())
+        .filter(|l| !l.is_empty() && !l.starts_with("WARNING") && !l.starts_with("[notice]"))
+        .collect();
+    lines.join("\n")
+}
+
+struct Picked {
+    name: String,
+    version: String,
+    url: String,
+}
+
+/// Resolves with pip, without installing anything.
+fn resolve_with_pip(
+    interp: &Interpreter,
+    reqs: &[Requirement],
+    settings: &Settings,
+    work: &Path,
+) -> Result<Vec<Picked>, PythonError> {
+    let report = work.join("report.json");
+    let constraints = work.join("constraints.txt");
+    let pins: String = settings.versions.keys().filter_map(|k| settings.pin(k).map(|p| format!("{k}{p}\n"))).collect();
+    std::fs::write(&constraints, pins).map_err(|e| io(&constraints, e))?;
+    let mut cmd = pip(interp);
+    cmd.args(["install", "--dry-run", "--ignore-installed", "--quiet", "--report"])
+        .arg(&report)
+        .arg("-c")
+        .arg(&constraints);
+    sources(&mut cmd, settings);
+    cmd.args(reqs.iter().map(|r| r.to_string()));
+    let out = cmd
+        .output()
+        .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
+    if !out.status.success() {
+        let failure = pip_failure(&out.stderr);
+        let missing = failure
+            .lines()
+            .find_map(|l| l.strip_prefix("No matching distribution found for "))
+            .map(|r| format!("Couldn't find a distribution for {}.", crate::config::pytext::repr(r.trim())));
+        return Err(PythonError::Resolve(missing.unwrap_or(failure)));
+    }
+    let text = std::fs::read_to_string(&report).map_err(|e| io(&report, e))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&report, e))?;
+    Ok(json["install"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| Picked {
+                    name: i["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                    version: i["metadata"]["version"].as_str().unwrap_or_default().to_owned(),
+                    url: i["download_info"]["url"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn local_wheel(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("file://")?;
+    path.ends_with(".whl").then(|| PathBuf::from(path))
+}
+
+/// The eggs for `specs` (requirement strings), in working-set order, installing what is missing.
+pub fn working_set(
+    interp: &Interpreter,
+    specs: &[String],
+    settings: &Settings,
+    log: Logger<'_>,
+) -> Result<Vec<Egg>, PythonError> {
+    let env = interp.environment();
+    let reqs: Vec<Requirement> = specs
+        .iter()
+        .map(|s| Requirement::parse(s))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|r| r.applies(&env, ""))
+        .collect();
+    let eggs = installed(settings);
+    match resolve_local(&reqs, settings, &env, &eggs) {
+        // Everything is here: no network when not looking for newer versions, or when every
+        // distribution is pinned (nothing newer could be chosen).
+        Ok(ws)
+            if !settings.newest
+                || settings.offline
+                || ws.iter().all(|(e, _)| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
+        {
+            return finish(ws, settings, log);
+        }
+        Err(Shortfall::Conflict(message)) if settings.offline => return Err(PythonError::Resolve(message)),
+        Err(Shortfall::Missing(req, _)) if settings.offline => {
+            return Err(PythonError::Offline { requirement: req.to_string() });
+        }
+        _ => {}
+    }
+    let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
+    let picked = resolve_with_pip(interp, &reqs, settings, work.path())?;
+    let mut fetch = Vec::new();
+    let mut unpack: Vec<(PathBuf, String)> = Vec::new();
+    for p in &picked {
+        let key = canonical_name(&p.name);
+        if eggs.get(&key).is_some_and(|v| v.iter().any(|e| e.version == p.version)) {
+            continue;
+        }
+        match local_wheel(&p.url) {
+            Some(wheel) => unpack.push((wheel, p.name.clone())),
+            None => fetch.push(format!("{}=={}", p.name, p.version)),
+        }
+    }
+    if !fetch.is_empty() {
+        let dir = match &settings.download_cache {
+            Some(cache) => cache.join("dist"),
+            None => work.path().join("wheels"),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let mut cmd = pip(interp);
+        cmd.args(["wheel", "--no-deps", "--quiet", "-w"]).arg(&dir);
+        sources(&mut cmd, settings);
+        cmd.args(&fetch);
+        let out = cmd
+            .output()
+            .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
+        if !out.status.success() {
+            return Err(PythonError::Resolve(pip_failure(&out.stderr)));
+        }
+        let wanted: HashSet<String> =
+            fetch.iter().map(|f| canonical_name(f.split("==").next().unwrap_or(""))).collect();
+        for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let project = name.split('-').next().unwrap_or("");
+            if name.ends_with(".whl") && wanted.contains(&canonical_name(project)) {
+                unpack.push((entry.path(), project.to_owned()));
+            }
+        }
+    }
+    unpack_all(interp, settings, &unpack)?;
+    let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
+    let eggs = installed(settings);
+    match resolve_local(&reqs, settings, &env, &eggs) {
+        Ok(ws) => {
+            // What was fetched, in the order zc.buildout fetches it.
+            for (egg, req) in ws.iter().filter(|(e, _)| !before.contains(&e.dir)) {
+                log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(req)));
+                log(Level::Info, &format!("Got {} {}.", egg.name, egg.version));
+            }
+            finish(ws, settings, log)
+        }
+        Err(Shortfall::Conflict(message)) => Err(PythonError::Resolve(message)),
+        Err(Shortfall::Missing(req, chain)) => Err(PythonError::Resolve(format!(
+            "Couldn't find a distribution for {} (required by {}).",
+            crate::config::pytext::repr(&req.to_string()),
+            chain.join(" -> ")
+        ))),
+    }
+}
+
+/// Unpacks wheels into egg directories, several at a time.
+fn unpack_all(interp: &Interpreter, settings: &Settings, wheels: &[(PathBuf, String)]) -> Result<(), PythonError> {
+    let mut jobs = Vec::new();
+    for (wheel, _) in wheels {
+        let info = wheel_info(wheel)?;
+        let platform = (!info.pure).then_some(interp.platform.as_str());
+        let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), platform));
+        jobs.push((wheel.clone(), dest, info));
+    }
+    let results: Vec<Result<(), PythonError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(jobs.len().div_ceil(4).max(1))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .try_for_each(|(wheel, dest, _)| if dest.is_dir() { Ok(()) } else { unpack_wheel(wheel, dest) })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(PythonError::Resolve("unpacking a wheel panicked".into()))))
+            .collect()
+    });
+    results.into_iter().collect()
+}
+
+/// Checks picked versions against `allow-picked-versions`, reports them if asked, and returns
+/// the working set in zc.buildout's order: each distribution added goes in front of the others.
+fn finish(added: Vec<(Egg, String)>, settings: &Settings, log: Logger<'_>) -> Result<Vec<Egg>, PythonError> {
+    let ws: Vec<Egg> = added.into_iter().rev().map(|(e, _)| e).collect();
+    let picked: Vec<&Egg> = ws.iter().filter(|e| settings.pin(&e.key()).is_none()).collect();
+    if !settings.allow_picked_versions && !picked.is_empty() {
+        let list: Vec<String> = picked.iter().map(|e| format!("    {} = {}", e.name, e.version)).collect();
+        return Err(PythonError::Picked(list.join("\n")));
+    }
+    if settings.show_picked_versions && !picked.is_empty() {
+        let mut text = String::from(
+            "Versions had to be automatically picked.\nThe following part definition lists the versions picked:\n[versions]",
+        );
+        for e in &picked {
+            text.push_str(&format!("\n{} = {}", e.name, e.version));
+        }
+        log(Level::Info, &text);
+    }
+    Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn egg(name: &str, version: &str, requires: &[&str]) -> Egg {
+        Egg {
+            dir: PathBuf::from(format!("/eggs/{name}-{version}")),
+            name: name.into(),
+            version: version.into(),
+            requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
+            console_scripts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn working_set_order_and_pins() {
+        let mut eggs: HashMap<String, Vec<Egg>> = HashMap::new();
+        for e in [
+            egg("A", "1", &["B", "C"]),
+            egg("B", "2", &["D"]),
+            egg("C", "1", &[]),
+            egg("D", "1", &[]),
+            egg("D", "2", &[]),
+        ] {
+            eggs.entry(e.key()).or_default().push(e);
+        }
+        for list in eggs.values_mut() {
+            list.reverse();
+        }
+        let settings =
+            Settings { versions: [("d".to_owned(), "1".to_owned())].into_iter().collect(), ..Settings::default() };
+        let env = crate::config::Environment::current();
+        let reqs = [Requirement::parse("A").expect("req")];
+        let Ok(ws) = resolve_local(&reqs, &settings, env, &eggs) else { panic!("resolves") };
+        let names: Vec<String> = ws.iter().map(|(e, r)| format!("{}-{} {r}", e.name, e.version)).collect();
+        // zc.buildout's stack: requirements are taken from the front and each one's own
+        // requirements pushed in reverse order; pins constrain what is asked for.
+        assert_eq!(names, ["A-1 A", "C-1 C", "B-2 B", "D-1 D==1"]);
+        let missing = resolve_local(&[Requirement::parse("Z").expect("req")], &settings, env, &eggs);
+        assert!(matches!(missing, Err(Shortfall::Missing(..))));
+    }
+}
