@@ -107,6 +107,8 @@ pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, 
     let temporary = develop_eggs.join(format!(".{}.tmp", name.display()));
     std::fs::copy(&built, &temporary).map_err(|e| io(&temporary, e))?;
     std::fs::rename(&temporary, &target).map_err(|e| io(&target, e))?;
+    // Cargo may have written to the crate (Cargo.lock): fingerprint it as the build left it.
+    let print = fingerprint(dir)?;
     let recorded = format!("{print}\n{}\n", target.display());
     let temporary = stamp.with_extension("tmp");
     std::fs::write(&temporary, recorded).map_err(|e| io(&temporary, e))?;
