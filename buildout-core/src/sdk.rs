@@ -182,6 +182,11 @@ impl Context<'_> {
         self.log(20, self.part, message);
     }
 
+    /// Logs at info level under another logger (`zc.buildout.easy_install`, ...).
+    pub fn info_as(&self, logger: &str, message: &str) {
+        self.log(20, logger, message);
+    }
+
     pub fn warn(&self, message: &str) {
         self.log(30, self.part, message);
     }

@@ -59,7 +59,9 @@ impl Eggs {
                 .ok_or_else(|| RecipeError::user(format!("Missing option: {section}:executable")))?,
             None => ctx.buildout_option("executable")?,
         };
-        let interpreter = Interpreter::probe(&executable).map_err(|e| RecipeError::user(e.to_string()))?;
+        let eggs_dir = PathBuf::from(options.require("eggs-directory")?);
+        let interpreter =
+            Interpreter::probe_cached(&executable, &eggs_dir).map_err(|e| RecipeError::user(e.to_string()))?;
         let versions = match ctx.get("buildout", "versions")?.filter(|v| !v.is_empty()) {
             Some(section) => ctx.section(&section)?.unwrap_or_default(),
             None => Default::default(),
@@ -67,7 +69,7 @@ impl Eggs {
         let flag =
             |name: &str| -> Result<bool, RecipeError> { Ok(ctx.get("buildout", name)?.as_deref() == Some("true")) };
         let settings = Settings {
-            eggs_dir: PathBuf::from(options.require("eggs-directory")?),
+            eggs_dir,
             find_links: self.links.clone(),
             index: self.index.clone(),
             offline: flag("offline")?,
@@ -82,8 +84,15 @@ impl Eggs {
         let mut log = |level: buildout_core::log::Level, message: &str| {
             ctx.log(level as u8, "zc.buildout.easy_install", message);
         };
-        let ws =
-            working_set(&interpreter, &specs, &settings, &mut log).map_err(|e| RecipeError::user(e.to_string()))?;
+        let ws = working_set(&interpreter, &specs, &settings, &mut log).map_err(|e| {
+            let mut error = RecipeError::user(e.to_string());
+            if let Some(req) = e.requirement() {
+                let step = format!("Getting distribution for {}.", buildout_core::config::pytext::repr(req));
+                ctx.info_as("zc.buildout.easy_install", &step);
+                error.doing.push(step);
+            }
+            error
+        })?;
         Ok((distributions, ws, interpreter))
     }
 }
@@ -145,10 +154,9 @@ impl Recipe for ScriptsRecipe {
         if !extra_paths.is_empty() {
             options.set("extra-paths", extra_paths.join("\n"));
         }
-        let relative = match options.get("relative-paths") {
-            Some(v) => v.to_owned(),
-            None => ctx.get("buildout", "relative-paths")?.unwrap_or_else(|| "false".to_owned()),
-        };
+        // zc.buildout reads the [buildout] value first (as the default), so it always counts as used.
+        let default = ctx.get("buildout", "relative-paths")?.unwrap_or_else(|| "false".to_owned());
+        let relative = options.get("relative-paths").map(str::to_owned).unwrap_or(default);
         let relative_paths = match relative.as_str() {
             "true" => {
                 options.set("buildout-directory", directory.clone());
@@ -176,8 +184,13 @@ impl Recipe for ScriptsRecipe {
         });
         let mut targets: Vec<Target> = Vec::new();
         let mut names_seen: Vec<String> = Vec::new();
+        let env = interpreter.environment();
         for d in &distributions {
             let req = Requirement::parse(d).map_err(|e| RecipeError::user(e.to_string()))?;
+            // zc.buildout skips requirements whose marker does not hold here.
+            if !req.applies(&env, "") {
+                continue;
+            }
             names_seen.push(req.name.clone());
             targets.push(Target::Distribution(req.name));
         }

@@ -90,7 +90,8 @@ pub fn recipe_error(part: &str, e: RecipeError) -> Error {
         },
         // An error of ours that travelled through the recipe: keep the steps it recorded.
         WireKind::Host => Error { doing: e.doing, kind: ErrorKind::User(e.message), detail: e.detail },
-        _ => Error { doing: Vec::new(), kind: ErrorKind::User(e.message), detail: e.detail },
+        // Steps the recipe reports (zc.buildout's `Getting distribution for ...`) follow ours.
+        _ => Error { doing: e.doing, kind: ErrorKind::User(e.message), detail: e.detail },
     }
 }
 

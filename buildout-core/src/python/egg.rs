@@ -37,16 +37,16 @@ fn egg_project_name(name: &str) -> String {
     out
 }
 
-/// The directory name zc.buildout gives a distribution: `ZEO-6.2-py3.11.egg`, or with the
-/// platform for compiled code: `persistent-6.9-py3.11-linux-x86_64.egg`.
-pub fn egg_dir_name(name: &str, version: &str, py_tag: &str, platform: Option<&str>) -> String {
-    let mut out = format!("{}-{}-{py_tag}", egg_project_name(name), version.replace('-', "_"));
-    if let Some(p) = platform {
-        out.push('-');
-        out.push_str(p);
-    }
-    out.push_str(".egg");
-    out
+/// pkg_resources' `safe_name`: runs of characters other than letters, digits and `.` become `-`
+/// (`Mixed.Case_Name` → `Mixed.Case-Name`), the project name zc.buildout reports.
+pub fn safe_name(name: &str) -> String {
+    egg_project_name(name).replace('_', "-")
+}
+
+/// The directory name zc.buildout 6 gives a distribution it installs from a wheel:
+/// `ZEO-6.2-py3.11-linux-x86_64.egg` (with the platform even for pure-Python wheels).
+pub fn egg_dir_name(name: &str, version: &str, py_tag: &str, platform: &str) -> String {
+    format!("{}-{}-{py_tag}-{platform}.egg", egg_project_name(name), version.replace('-', "_"))
 }
 
 /// Reads RFC 822 style headers (METADATA, PKG-INFO), stopping at the body.
@@ -246,6 +246,18 @@ pub fn unpack_wheel(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
             let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode & 0o777));
         }
     }
+    // zc.buildout names the metadata directory after the egg (`demo-0.4-py3.11-linux-x86_64.dist-info`).
+    if let (Some(base), Ok(entries)) =
+        (dest.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".egg")), std::fs::read_dir(tmp.path()))
+    {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".dist-info") {
+                let renamed = tmp.path().join(format!("{base}.dist-info"));
+                std::fs::rename(entry.path(), &renamed).map_err(|e| io(&renamed, e))?;
+                break;
+            }
+        }
+    }
     let staged = tmp.keep();
     if let Err(e) = std::fs::rename(&staged, dest) {
         let _ = std::fs::remove_dir_all(&staged);
@@ -264,14 +276,13 @@ mod tests {
     #[test]
     fn egg_names() {
         let cases = [
-            ("ZEO", "6.2", None, "ZEO-6.2-py3.11.egg"),
-            ("zc.lockfile", "4.0", None, "zc.lockfile-4.0-py3.11.egg"),
-            ("persistent", "6.9", Some("linux-x86_64"), "persistent-6.9-py3.11-linux-x86_64.egg"),
-            ("typing-extensions", "4.1", None, "typing_extensions-4.1-py3.11.egg"),
-            ("Mixed.Case_Name", "1.0", None, "Mixed.Case_Name-1.0-py3.11.egg"),
+            ("ZEO", "6.2", "ZEO-6.2-py3.11-linux-x86_64.egg"),
+            ("zc.lockfile", "4.0", "zc.lockfile-4.0-py3.11-linux-x86_64.egg"),
+            ("dashed-name", "1.0", "dashed_name-1.0-py3.11-linux-x86_64.egg"),
+            ("Mixed.Case_Name", "1.0", "Mixed.Case_Name-1.0-py3.11-linux-x86_64.egg"),
         ];
-        for (name, version, platform, expected) in cases {
-            assert_eq!(egg_dir_name(name, version, "py3.11", platform), expected);
+        for (name, version, expected) in cases {
+            assert_eq!(egg_dir_name(name, version, "py3.11", "linux-x86_64"), expected);
         }
     }
 

@@ -196,17 +196,17 @@ fn resolve_with_pip(
         .arg("-c")
         .arg(&constraints);
     sources(&mut cmd, settings);
-    cmd.args(reqs.iter().map(|r| r.to_string()));
+    cmd.args(reqs.iter().map(|r| settings.constrained(r).to_string()));
     let out = cmd
         .output()
         .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
     if !out.status.success() {
         let failure = pip_failure(&out.stderr);
-        let missing = failure
-            .lines()
-            .find_map(|l| l.strip_prefix("No matching distribution found for "))
-            .map(|r| format!("Couldn't find a distribution for {}.", crate::config::pytext::repr(r.trim())));
-        return Err(PythonError::Resolve(missing.unwrap_or(failure)));
+        let missing = failure.lines().find_map(|l| l.strip_prefix("No matching distribution found for "));
+        return Err(match missing {
+            Some(r) => PythonError::Missing { requirement: r.trim().to_owned() },
+            None => PythonError::Resolve(failure),
+        });
     }
     let text = std::fs::read_to_string(&report).map_err(|e| io(&report, e))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&report, e))?;
@@ -254,16 +254,25 @@ pub fn working_set(
                 || settings.offline
                 || ws.iter().all(|(e, _)| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
         {
-            return finish(ws, settings, log);
+            return finish(ws, &HashSet::new(), settings, log);
         }
         Err(Shortfall::Conflict(message)) if settings.offline => return Err(PythonError::Resolve(message)),
         Err(Shortfall::Missing(req, _)) if settings.offline => {
-            return Err(PythonError::Offline { requirement: req.to_string() });
+            return Err(PythonError::Offline { requirement: settings.constrained(&req).to_string() });
         }
         _ => {}
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
     let picked = resolve_with_pip(interp, &reqs, settings, work.path())?;
+    // zc.buildout refuses an unpinned distribution before fetching it; refuse before fetching
+    // anything, so nothing is left half-installed.
+    if !settings.allow_picked_versions
+        && let Some(p) = picked.iter().find(|p| settings.pin(&canonical_name(&p.name)).is_none())
+    {
+        let requirement =
+            reqs.iter().find(|r| r.key() == canonical_name(&p.name)).map_or_else(|| p.name.clone(), |r| r.to_string());
+        return Err(PythonError::Picked { name: p.name.clone(), version: p.version.clone(), requirement });
+    }
     let mut fetch = Vec::new();
     let mut unpack: Vec<(PathBuf, String)> = Vec::new();
     for p in &picked {
@@ -310,9 +319,11 @@ pub fn working_set(
             // What was fetched, in the order zc.buildout fetches it.
             for (egg, req) in ws.iter().filter(|(e, _)| !before.contains(&e.dir)) {
                 log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(req)));
-                log(Level::Info, &format!("Got {} {}.", egg.name, egg.version));
+                log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&egg.name), egg.version));
             }
-            finish(ws, settings, log)
+            let fetched: HashSet<PathBuf> =
+                ws.iter().map(|(e, _)| e.dir.clone()).filter(|d| !before.contains(d)).collect();
+            finish(ws, &fetched, settings, log)
         }
         Err(Shortfall::Conflict(message)) => Err(PythonError::Resolve(message)),
         Err(Shortfall::Missing(req, chain)) => Err(PythonError::Resolve(format!(
@@ -328,8 +339,7 @@ fn unpack_all(interp: &Interpreter, settings: &Settings, wheels: &[(PathBuf, Str
     let mut jobs = Vec::new();
     for (wheel, _) in wheels {
         let info = wheel_info(wheel)?;
-        let platform = (!info.pure).then_some(interp.platform.as_str());
-        let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), platform));
+        let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), &interp.platform));
         jobs.push((wheel.clone(), dest, info));
     }
     let results: Vec<Result<(), PythonError>> = std::thread::scope(|scope| {
@@ -352,13 +362,31 @@ fn unpack_all(interp: &Interpreter, settings: &Settings, wheels: &[(PathBuf, Str
 }
 
 /// Checks picked versions against `allow-picked-versions`, reports them if asked, and returns
-/// the working set in zc.buildout's order: each distribution added goes in front of the others.
-fn finish(added: Vec<(Egg, String)>, settings: &Settings, log: Logger<'_>) -> Result<Vec<Egg>, PythonError> {
-    let ws: Vec<Egg> = added.into_iter().rev().map(|(e, _)| e).collect();
+/// the working set in zc.buildout's order: a distribution it just fetched goes in front of the
+/// others, one it found installed goes after them (pkg_resources' `add` with and without
+/// `replace`).
+fn finish(
+    added: Vec<(Egg, String)>,
+    fetched: &HashSet<PathBuf>,
+    settings: &Settings,
+    log: Logger<'_>,
+) -> Result<Vec<Egg>, PythonError> {
+    let mut ws: std::collections::VecDeque<Egg> = std::collections::VecDeque::new();
+    for (egg, _) in added {
+        if fetched.contains(&egg.dir) {
+            ws.push_front(egg);
+        } else {
+            ws.push_back(egg);
+        }
+    }
+    let ws: Vec<Egg> = ws.into();
     let picked: Vec<&Egg> = ws.iter().filter(|e| settings.pin(&e.key()).is_none()).collect();
-    if !settings.allow_picked_versions && !picked.is_empty() {
-        let list: Vec<String> = picked.iter().map(|e| format!("    {} = {}", e.name, e.version)).collect();
-        return Err(PythonError::Picked(list.join("\n")));
+    if let (false, Some(first)) = (settings.allow_picked_versions, picked.first()) {
+        return Err(PythonError::Picked {
+            name: first.name.clone(),
+            version: first.version.clone(),
+            requirement: first.name.clone(),
+        });
     }
     if settings.show_picked_versions && !picked.is_empty() {
         let mut text = String::from(

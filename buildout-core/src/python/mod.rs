@@ -26,14 +26,31 @@ pub enum PythonError {
     Requirement { text: String, reason: String },
     #[error("We don't have a distribution for {requirement}\nand can't install one in offline (no-install) mode.\n")]
     Offline { requirement: String },
+    #[error("Couldn't find a distribution for {}.", crate::config::pytext::repr(.requirement))]
+    Missing { requirement: String },
     #[error("{0}")]
     Resolve(String),
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
     #[error("{path} is not a usable wheel: {reason}")]
     BadWheel { path: String, reason: String },
-    #[error("Picked versions are not allowed (allow-picked-versions = false); pin them in [versions]:\n{0}")]
-    Picked(String),
+    #[error(
+        "Picked: {name} = {version}\n\nThe `{name}` egg does not have a version pin and `allow-picked-versions = false`.\n\nTo resolve this, add\n\n    {name} = {version}\n\nto the [versions] section,\n\nOR set `allow-picked-versions = true`."
+    )]
+    Picked { name: String, version: String, requirement: String },
+}
+
+impl PythonError {
+    /// The requirement being fetched when it failed (zc.buildout's `Getting distribution for ...`
+    /// step), if any.
+    pub fn requirement(&self) -> Option<&str> {
+        match self {
+            PythonError::Missing { requirement }
+            | PythonError::Offline { requirement }
+            | PythonError::Picked { requirement, .. } => Some(requirement),
+            _ => None,
+        }
+    }
 }
 
 fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {

@@ -55,6 +55,12 @@ impl Requirement {
         if !specifier.is_empty() && !specifier.starts_with(['<', '>', '=', '!', '~']) {
             return Err(bad("expected a version specifier after the name"));
         }
+        for clause in specifier.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            let version = clause.trim_start_matches(['<', '>', '=', '!', '~']).trim();
+            if version.is_empty() {
+                return Err(bad(&format!("{clause:?} needs a version")));
+            }
+        }
         Ok(Requirement { name: name.to_owned(), extras, specifier, marker })
     }
 
@@ -119,6 +125,7 @@ mod tests {
         assert!(Requirement::parse("demo (==0.3)").expect("parses").allows("0.3"));
         assert!(Requirement::parse("=1").is_err());
         assert!(Requirement::parse("foo bar").is_err());
+        assert!(Requirement::parse("demo ==").is_err());
         let extra = Requirement::parse("pytest; extra == 'test'").expect("parses");
         let env = Environment::current();
         assert!(!extra.applies(env, "") && extra.applies(env, "test"));

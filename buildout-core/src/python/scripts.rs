@@ -34,8 +34,11 @@ pub struct Scripts {
     pub relative_paths: Option<String>,
 }
 
+/// `os.path.realpath`: absolute and normalised, with links resolved where the path exists.
 fn realpath(p: &str) -> String {
-    std::fs::canonicalize(p).ok().and_then(|c| c.to_str().map(str::to_owned)).unwrap_or_else(|| p.to_owned())
+    let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned)).unwrap_or_else(|| "/".into());
+    let normal = pypath::abspath(p, &cwd);
+    std::fs::canonicalize(&normal).ok().and_then(|c| c.to_str().map(str::to_owned)).unwrap_or(normal)
 }
 
 const RELATIVE_SETUP: &str =

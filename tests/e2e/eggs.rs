@@ -1,0 +1,165 @@
+//! Python distributions for real: ZEO and its dependencies as eggs, from a local wheel directory
+//! (made once per machine with `pip download`, cached under `target/`) and from PyPI, scripts
+//! that run, and a second run that needs no network at all.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use tests::{cargo_artifact, run_buildout, scratch};
+
+/// ZEO 6.2 and what it needs on Python 3.11 (zeo-runtime.md §1; zc.lockfile declares
+/// setuptools).
+const PINS: [(&str, &str); 15] = [
+    ("ZEO", "6.2"),
+    ("ZODB", "6.4"),
+    ("zdaemon", "5.2.1"),
+    ("ZConfig", "4.3"),
+    ("transaction", "5.1"),
+    ("persistent", "6.9"),
+    ("BTrees", "6.5"),
+    ("zodbpickle", "4.5"),
+    ("zope.interface", "8.7"),
+    ("zope.proxy", "7.3"),
+    ("zope.deferredimport", "6.1.1"),
+    ("zc.lockfile", "4.0"),
+    ("cffi", "2.1.1"),
+    ("pycparser", "3.12"),
+    ("setuptools", "84.2.1"),
+];
+
+/// The wheels of ZEO's set, downloaded once (with retries) into `target/wheel-cache/zeo`.
+fn wheels() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wheel-cache/zeo");
+        let count = |d: &Path| {
+            std::fs::read_dir(d)
+                .map(|e| e.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".whl")).count())
+                .unwrap_or(0)
+        };
+        if count(&dir) >= PINS.len() {
+            return dir;
+        }
+        std::fs::create_dir_all(&dir).expect("wheel cache");
+        let specs: Vec<String> = PINS.iter().map(|(n, v)| format!("{n}=={v}")).collect();
+        let mut last = String::new();
+        for attempt in 0..3u64 {
+            std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
+            let out = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--retries",
+                    "5",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "-d",
+                ])
+                .arg(&dir)
+                .args(&specs)
+                .output()
+                .expect("run pip");
+            if out.status.success() && count(&dir) >= PINS.len() {
+                return dir;
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        panic!("cannot download ZEO's wheels from PyPI:\n{last}");
+    })
+    .clone()
+}
+
+fn recipe_env() -> Vec<(String, String)> {
+    let lib = cargo_artifact("recipe-egg", "zc_recipe_egg");
+    vec![("BUILDOUT_RECIPE_PATH".into(), lib.parent().expect("dir").display().to_string())]
+}
+
+fn config(find_links: Option<&Path>) -> String {
+    let mut text = String::from("[buildout]\nparts = zeo\n");
+    if let Some(links) = find_links {
+        text.push_str(&format!("find-links = {}\nindex = file:///nonexistent\n", links.display()));
+    }
+    text.push_str("\n[zeo]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n[versions]\n");
+    for (name, version) in PINS {
+        text.push_str(&format!("{name} = {version}\n"));
+    }
+    text
+}
+
+fn check_scripts(dir: &Path) {
+    for script in ["runzeo", "zeopack", "zeoctl", "py"] {
+        assert!(dir.join("bin").join(script).is_file(), "bin/{script} is generated");
+    }
+    let py = Command::new(dir.join("bin/py"))
+        .args(["-c", "import ZEO, ZODB, zdaemon, persistent; print('imported')"])
+        .output()
+        .expect("bin/py");
+    assert_eq!(String::from_utf8_lossy(&py.stdout), "imported\n", "{}", String::from_utf8_lossy(&py.stderr));
+    // zeopack without arguments prints its help and exits 0 (it has no --help: -h is the host).
+    let zeopack = Command::new(dir.join("bin/zeopack")).output().expect("bin/zeopack");
+    assert!(zeopack.status.success(), "{}", String::from_utf8_lossy(&zeopack.stderr));
+    let help = format!("{}{}", String::from_utf8_lossy(&zeopack.stdout), String::from_utf8_lossy(&zeopack.stderr));
+    assert!(help.to_lowercase().contains("usage"), "{help}");
+    let runzeo = Command::new(dir.join("bin/runzeo")).arg("--help").output().expect("bin/runzeo");
+    let text = format!("{}{}", String::from_utf8_lossy(&runzeo.stdout), String::from_utf8_lossy(&runzeo.stderr));
+    assert!(text.contains("runzeo") || text.to_lowercase().contains("usage"), "{text}");
+}
+
+/// Whether this machine lets us run a command without network (`unshare -n`).
+fn can_unshare() -> bool {
+    Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success())
+}
+
+#[test]
+fn zeo_from_a_local_wheel_directory_then_without_network() {
+    let wheels = wheels();
+    let (_t, dir) = scratch();
+    std::fs::write(dir.join("buildout.cfg"), config(Some(&wheels))).expect("write");
+    let first = run_buildout(&dir, &["-N".to_owned()], &recipe_env());
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("Got ZEO 6.2.\n"), "{}", first.stdout);
+    assert!(first.stdout.contains("Generated script '{DIR}/bin/runzeo'.\n"), "{}", first.stdout);
+    let eggs: Vec<String> = std::fs::read_dir(dir.join("eggs/v5"))
+        .expect("eggs")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".egg"))
+        .collect();
+    assert_eq!(eggs.len(), PINS.len(), "one directory per distribution: {eggs:?}");
+    assert!(eggs.contains(&"zope.interface-8.7-py3.11-linux-x86_64.egg".to_owned()), "{eggs:?}");
+    check_scripts(&dir);
+
+    // Everything is present: the next run needs neither the wheels nor the network.
+    std::fs::write(dir.join("buildout.cfg"), config(Some(Path::new("/nonexistent/wheels")))).expect("write");
+    let mut cmd = if can_unshare() { Command::new("unshare") } else { Command::new("env") };
+    if can_unshare() {
+        cmd.arg("-n");
+    }
+    let again = cmd
+        .arg(tests::buildout_bin())
+        .arg("-N")
+        .current_dir(&dir)
+        .env("HOME", dir.join("home"))
+        .envs(recipe_env())
+        .output()
+        .expect("run buildout offline");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&again.stderr));
+    assert!(stdout.starts_with("Uninstalling zeo.\nInstalling zeo.\n") || stdout.contains("Updating zeo."), "{stdout}");
+    assert!(!stdout.contains("Getting distribution"), "{stdout}");
+    check_scripts(&dir);
+}
+
+#[test]
+fn zeo_from_pypi() {
+    let (_t, dir) = scratch();
+    std::fs::write(dir.join("buildout.cfg"), config(None)).expect("write");
+    let out = run_buildout(&dir, &[], &recipe_env());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Getting distribution for 'ZEO==6.2'.\nGot ZEO 6.2.\n"), "{}", out.stdout);
+    check_scripts(&dir);
+}
