@@ -177,6 +177,12 @@ impl Context<'_> {
         self.invoke("created", &wire::Created { paths }).map(drop)
     }
 
+    /// Reports versions picked without a pin in `[versions]`; buildout lists them at the end of
+    /// the run when `show-picked-versions` is on.
+    pub fn picked(&self, versions: &[(String, String)]) -> Result<(), RecipeError> {
+        self.invoke("picked", &versions).map(drop)
+    }
+
     /// Logs under the part's name (shown as `<part>: <message>`).
     pub fn info(&self, message: &str) {
         self.log(20, self.part, message);
@@ -480,6 +486,7 @@ pub mod testing {
                     };
                     serde_json::to_string(&value).map_err(bad)
                 }
+                "picked" => Ok(String::new()),
                 "section" => {
                     let q: wire::GetOption = serde_json::from_str(payload).map_err(bad)?;
                     let options: BTreeMap<String, String> = self

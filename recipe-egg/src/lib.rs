@@ -4,98 +4,13 @@
 
 use std::path::PathBuf;
 
-use buildout_core::python::install::Settings;
+use buildout_core::python::Requirement;
+use buildout_core::python::recipe::Eggs;
 use buildout_core::python::scripts::{self, Target};
-use buildout_core::python::{Egg, Interpreter, Requirement, requirement::canonical_name, working_set};
 use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
 
 /// The distribution name recipes are looked up by (`recipe = zc.recipe.egg:script`).
 pub const DISTRIBUTION: &str = "zc.recipe.egg";
-
-/// What `zc.recipe.egg:eggs` and the script recipes share: where eggs come from.
-struct Eggs {
-    links: Vec<String>,
-    index: Option<String>,
-}
-
-impl Eggs {
-    fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Eggs, RecipeError> {
-        let links = match options.get("find-links") {
-            Some(v) => v.to_owned(),
-            None => ctx.buildout_option("find-links")?,
-        };
-        let links: Vec<String> = links.split_whitespace().map(str::to_owned).collect();
-        if !links.is_empty() {
-            options.set("find-links", links.join("\n"));
-        }
-        let index = match options.get("index") {
-            Some(v) => Some(v.to_owned()),
-            None => ctx.get("buildout", "index")?,
-        };
-        if let Some(index) = &index {
-            options.set("index", index.clone());
-        }
-        for (name, short) in [("eggs-directory", "_e"), ("develop-eggs-directory", "_d")] {
-            let value = ctx.buildout_option(name)?;
-            options.set(name, value.clone());
-            options.set(short, value);
-        }
-        Ok(Eggs { links, index })
-    }
-
-    /// The requirement lines of `eggs` (the part name by default) and their working set.
-    fn working_set(
-        &self,
-        ctx: &Context<'_>,
-        options: &Options,
-        extra: &[String],
-    ) -> Result<(Vec<String>, Vec<Egg>, Interpreter), RecipeError> {
-        let eggs = options.get("eggs").map(str::to_owned).unwrap_or_else(|| ctx.part().to_owned());
-        let distributions: Vec<String> =
-            eggs.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
-        let executable = match options.get("python") {
-            Some(section) => ctx
-                .get(section, "executable")?
-                .ok_or_else(|| RecipeError::user(format!("Missing option: {section}:executable")))?,
-            None => ctx.buildout_option("executable")?,
-        };
-        let eggs_dir = PathBuf::from(options.require("eggs-directory")?);
-        let interpreter =
-            Interpreter::probe_cached(&executable, &eggs_dir).map_err(|e| RecipeError::user(e.to_string()))?;
-        let versions = match ctx.get("buildout", "versions")?.filter(|v| !v.is_empty()) {
-            Some(section) => ctx.section(&section)?.unwrap_or_default(),
-            None => Default::default(),
-        };
-        let flag =
-            |name: &str| -> Result<bool, RecipeError> { Ok(ctx.get("buildout", name)?.as_deref() == Some("true")) };
-        let settings = Settings {
-            eggs_dir,
-            find_links: self.links.clone(),
-            index: self.index.clone(),
-            offline: flag("offline")?,
-            newest: flag("newest")?,
-            versions: versions.into_iter().map(|(k, v)| (canonical_name(&k), v)).collect(),
-            allow_picked_versions: ctx.get("buildout", "allow-picked-versions")?.as_deref() != Some("false"),
-            show_picked_versions: flag("show-picked-versions")?,
-            download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
-        };
-        let mut specs = distributions.clone();
-        specs.extend(extra.iter().cloned());
-        let mut log = |level: buildout_core::log::Level, message: &str| {
-            ctx.log(level as u8, "zc.buildout.easy_install", message);
-        };
-        let ws = working_set(&interpreter, &specs, &settings, &mut log).map_err(|e| {
-            let mut error = RecipeError::user(e.to_string());
-            if let Some(req) = e.requirement() {
-                let step = format!("Getting distribution for {}.", buildout_core::config::pytext::repr(req));
-                ctx.info_as("zc.buildout.easy_install", &step);
-                error.doing.push(step);
-            }
-            error
-        })?;
-        Ok((distributions, ws, interpreter))
-    }
-}
 
 /// `zc.recipe.egg:eggs`: only installs the distributions.
 pub struct EggsRecipe(Eggs);

@@ -1,34 +1,433 @@
-//! `zc.zodbrecipes`: ZEO storage server recipes.
-//!
-//! The library is loadable and lists its entry; the `server` recipe itself (zeo.conf,
-//! zdaemon.conf, control script, deployment files) is built on the install engine and the egg
-//! installer, and until it lands constructing it reports that plainly.
+//! `zc.zodbrecipes:server`: a ZEO storage server as zc.zodbrecipes 3.1 defines it — `zeo.conf`,
+//! `zdaemon.conf`, a zdaemon control script, and with a `deployment` the rc script, a logrotate
+//! file and a `zeopack` crontab — file for file and message for message. Where zc.zodbrecipes
+//! fails with a traceback, this recipe names the option (and the line) in a one-line error.
 
-use std::path::PathBuf;
+pub mod zconfig;
 
+use std::path::{Path, PathBuf};
+
+use buildout_core::config::pypath;
+use buildout_core::python::recipe::Eggs;
+use buildout_core::python::scripts::{self, Target};
 use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
+
+use zconfig::{Config, Section};
 
 /// The distribution name recipes are looked up by (`recipe = zc.zodbrecipes:server`).
 pub const DISTRIBUTION: &str = "zc.zodbrecipes";
+const LOGGER: &str = "zc.zodbrecipes";
+
+/// The deployment-related settings the constructor records.
+struct Deployment {
+    name: String,
+}
 
 /// `zc.zodbrecipes:server`.
-pub struct Server;
+pub struct Server {
+    name: String,
+    deployment: Option<Deployment>,
+    eggs: Eggs,
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> RecipeError {
+    RecipeError::io(what, path, &e)
+}
+
+/// A file whose path a user value could turn into a second line of a generated file.
+fn single_line(option: &str, value: &str) -> Result<(), RecipeError> {
+    if value.contains(['\n', '\r']) {
+        return Err(RecipeError::user(format!("The {option} option must be a single line: {value:?}")));
+    }
+    Ok(())
+}
 
 impl Recipe for Server {
-    fn new(ctx: &Context<'_>, _options: &mut Options) -> Result<Self, RecipeError> {
-        Err(RecipeError::user(format!(
-            "{}: the zc.zodbrecipes:server recipe is not available in this version of buildout yet",
-            ctx.part()
-        )))
+    fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
+        let name = options.get("name").unwrap_or(ctx.part()).to_owned();
+        let deployment = options.get("deployment").filter(|d| !d.is_empty()).map(str::to_owned);
+        let need = |section: &str, key: &str| -> Result<String, RecipeError> {
+            ctx.get(section, key)?.ok_or_else(|| RecipeError::user(format!("Missing option: {section}:{key}")))
+        };
+        let deployment = match deployment {
+            Some(section) => {
+                let dn = ctx.get(&section, "name")?.unwrap_or_else(|| section.clone());
+                options.set("deployment-name", dn.clone());
+                for key in ["rc-directory", "run-directory", "log-directory", "etc-directory"] {
+                    options.set(key, need(&section, key)?);
+                }
+                let default = ctx.get(&section, "logrotate")?.unwrap_or_default();
+                let logrotate = options.get("logrotate").map(str::to_owned).unwrap_or(default);
+                if logrotate.to_lowercase() == "false" {
+                    options.set("logrotate", "");
+                } else {
+                    let dir = need(&section, "logrotate-directory")?;
+                    options.set("logrotate", pypath::join(&dir, &format!("{dn}-{name}")));
+                }
+                options.set("crontab-directory", need(&section, "crontab-directory")?);
+                let user = need(&section, "user")?;
+                single_line("user", &user)?;
+                options.set("user", user);
+                Some(Deployment { name: dn })
+            }
+            None => {
+                options.set("rc-directory", ctx.buildout_option("bin-directory")?);
+                options.set("run-directory", pypath::join(&ctx.buildout_option("parts-directory")?, &name));
+                None
+            }
+        };
+        options.set("scripts", "");
+        let eggs = format!("{}\nzdaemon\nsetuptools", options.get("eggs").unwrap_or(""));
+        options.set("eggs", eggs);
+        let eggs = Eggs::new(ctx, options)?;
+        let bin = ctx.buildout_option("bin-directory")?;
+        for (key, default) in [("runzeo", "runzeo"), ("zdaemon", "zdaemon"), ("zeopack", "zeopack")] {
+            let value = pypath::join(&bin, options.get(key).unwrap_or(default));
+            single_line(key, &value)?;
+            options.set(key, value);
+        }
+        if !["true", "false", ""].contains(&options.get("shell-script").unwrap_or("")) {
+            return Err(RecipeError::user("The shell-script option value must be \"true\", \"false\" or \"\"."));
+        }
+        if let Some(user) = options.get("user") {
+            single_line("user", user)?;
+        }
+        Ok(Server { name, deployment, eggs })
     }
 
-    fn install(&mut self, _ctx: &Context<'_>, _options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
-        Ok(Vec::new())
+    fn install(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+        install(self, ctx, options)
+    }
+
+    fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+        install(self, ctx, options).map(Some)
     }
 }
+
+const NO_RUNZEO: &str = "\nA runzeo script couldn't be found at:\n\n  {}\n\nYou may need to generate a runzeo script using the\n\
+                         zc.recipe.eggs:script recipe and the ZEO egg, or you may need\n\
+                         to specify the location of a script using the runzeo option.\n";
+const NO_ZDAEMON: &str = "\nA zdaemon script couldn't be found at:\n\n  {}\n\nYou may need to generate a zdaemon script using the\n\
+                          zc.recipe.eggs:script recipe and the zdaemon egg.\n";
+
+fn warn(ctx: &Context<'_>, template: &str, path: &str) {
+    ctx.log(30, LOGGER, &template.replace("{}", &buildout_core::config::pytext::repr(path)));
+}
+
+fn write(path: &Path, text: &str) -> Result<(), RecipeError> {
+    std::fs::write(path, text).map_err(|e| io("Couldn't write", path, e))
+}
+
+/// The zeopack arguments for the `<zeo>` address: `-h host -p port`, `-p port` or `-U socket`.
+/// Unlike zc.zodbrecipes, `[::1]:8100` and `:8100` work.
+fn pack_address(address: &str) -> Result<String, RecipeError> {
+    if let Some(rest) = address.strip_prefix('[') {
+        let (host, port) = rest
+            .split_once("]:")
+            .ok_or_else(|| RecipeError::user(format!("Invalid ZEO address for pack: {address}")))?;
+        return Ok(format!("-h {host} -p {port}"));
+    }
+    if address.contains(':') {
+        let (host, port) = address.split_once(':').unwrap_or(("", address));
+        if port.contains(':') {
+            return Err(RecipeError::user(format!(
+                "Invalid ZEO address for pack: {address} (write an IPv6 host as [host]:port)"
+            )));
+        }
+        return Ok(if host.is_empty() { format!("-p {port}") } else { format!("-h {host} -p {port}") });
+    }
+    if address.parse::<i64>().is_ok() {
+        return Ok(format!("-p {address}"));
+    }
+    Ok(format!("-U {address}"))
+}
+
+fn parse_conf(option: &str, text: &str) -> Result<Config, RecipeError> {
+    let source = format!("{text}\n");
+    zconfig::parse(&source).map_err(|e| RecipeError::user(format!("{e} in:\n{source}")).with_option(option))
+}
+
+trait WithOption {
+    fn with_option(self, option: &str) -> RecipeError;
+}
+
+impl WithOption for RecipeError {
+    fn with_option(mut self, option: &str) -> RecipeError {
+        self.detail = Some(format!("in the {option} option"));
+        self
+    }
+}
+
+fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+    let runzeo = options.require("runzeo")?.to_owned();
+    if !Path::new(&runzeo).exists() {
+        warn(ctx, NO_RUNZEO, &runzeo);
+    }
+    let name = &server.name;
+    let run_directory = options.require("run-directory")?.to_owned();
+    let rc_directory = options.require("rc-directory")?.to_owned();
+    let mut created: Vec<PathBuf> = Vec::new();
+    let register = |created: &mut Vec<PathBuf>, paths: &[PathBuf]| -> Result<(), RecipeError> {
+        ctx.created(paths)?;
+        created.extend(paths.iter().cloned());
+        Ok(())
+    };
+    let (zeo_conf_path, zdaemon_conf_path, event_log, socket, rc, pack) = match &server.deployment {
+        Some(deployment) => {
+            let etc = options.require("etc-directory")?.to_owned();
+            let log = options.require("log-directory")?.to_owned();
+            let zeo_conf = PathBuf::from(pypath::join(&etc, &format!("{name}-zeo.conf")));
+            let zdaemon_conf = PathBuf::from(pypath::join(&etc, &format!("{name}-zdaemon.conf")));
+            let event_log = pypath::join(&log, &format!("{name}-zeo.log"));
+            let socket = pypath::join(&run_directory, &format!("{name}-zdaemon.sock"));
+            let rc = format!("{}-{name}", deployment.name);
+            let rc_path = PathBuf::from(pypath::join(&rc_directory, &rc));
+            for (option, dir) in [("etc-directory", &etc), ("rc-directory", &rc_directory)] {
+                if !Path::new(dir).is_dir() {
+                    return Err(RecipeError::user(format!("The deployment's {option} does not exist: {dir}")));
+                }
+            }
+            register(&mut created, &[zeo_conf.clone(), zdaemon_conf.clone(), rc_path.clone()])?;
+            let logrotate = options.require("logrotate")?.to_owned();
+            if !logrotate.is_empty() {
+                let path = PathBuf::from(&logrotate);
+                if !path.parent().is_some_and(Path::is_dir) {
+                    return Err(RecipeError::user(format!(
+                        "The deployment's logrotate directory does not exist: {logrotate}"
+                    )));
+                }
+                write(
+                    &path,
+                    &format!(
+                        "{event_log} {{\n  rotate 5\n  weekly\n  postrotate\n    {} -C {} reopen_transcript\n  endscript\n}}\n",
+                        rc_path.display(),
+                        zdaemon_conf.display()
+                    ),
+                )?;
+                register(&mut created, &[path])?;
+            }
+            let pack = match options.get("pack") {
+                Some(spec) if !spec.trim().is_empty() => {
+                    let fields: Vec<String> = spec.split_whitespace().map(str::to_owned).collect();
+                    if fields.len() < 5 {
+                        return Err(RecipeError::user("Too few crontab fields in pack specification"));
+                    }
+                    if fields.len() > 7 {
+                        return Err(RecipeError::user("Too many values in pack option"));
+                    }
+                    if fields.len() == 7 && !fields[6].contains('@') {
+                        return Err(RecipeError::user(format!(
+                            "The 7th value of the pack option must be an e-mail address for MAILTO, not {:?}",
+                            fields[6]
+                        )));
+                    }
+                    if let Some(days) = fields.get(5)
+                        && days.parse::<u64>().is_err()
+                    {
+                        ctx.log(30, LOGGER, &format!("pack: zeopack -d needs a whole number of days, not {days:?}"));
+                    }
+                    let crontab = options.require("crontab-directory")?.to_owned();
+                    let path = PathBuf::from(pypath::join(&crontab, &format!("pack-{}-{name}", deployment.name)));
+                    let zeopack = options.require("zeopack")?;
+                    if !Path::new(zeopack).exists() {
+                        ctx.log(
+                            30,
+                            LOGGER,
+                            &format!("Couln'e find zeopack script, {}", buildout_core::config::pytext::repr(zeopack)),
+                        );
+                    }
+                    Some((fields, path))
+                }
+                _ => None,
+            };
+            (zeo_conf, zdaemon_conf, event_log, socket, rc, pack)
+        }
+        None => {
+            let run = PathBuf::from(&run_directory);
+            let rc_path = PathBuf::from(pypath::join(&rc_directory, name));
+            register(&mut created, &[run.clone(), rc_path])?;
+            if !run.exists() {
+                std::fs::create_dir(&run).map_err(|e| io("Couldn't create", &run, e))?;
+            }
+            (
+                run.join("zeo.conf"),
+                run.join("zdaemon.conf"),
+                pypath::join(&run_directory, "zeo.log"),
+                pypath::join(&run_directory, "zdaemon.sock"),
+                name.clone(),
+                None,
+            )
+        }
+    };
+
+    let mut zeo_conf = parse_conf("zeo.conf", options.get("zeo.conf").unwrap_or(""))?;
+    let zeo: Vec<&Section> = zeo_conf.top.sections.iter().filter(|s| s.kind == "zeo").collect();
+    let zeo = match zeo.as_slice() {
+        [] => return Err(RecipeError::user("No zeo section was defined.")),
+        [one] => *one,
+        _ => return Err(RecipeError::user("Too many zeo sections.")),
+    };
+    let addresses = zeo.values.get("address").cloned().unwrap_or_default();
+    if addresses.is_empty() {
+        return Err(RecipeError::user("No ZEO address was specified."));
+    }
+    for key in zeo.values.keys().filter(|k| !ZEO_KEYS.contains(&k.as_str())) {
+        ctx.log(
+            30,
+            LOGGER,
+            &format!("zeo.conf: ZEO 5 and later reject the key {key:?} in <zeo>; the server will not start"),
+        );
+    }
+    if let [address] = addresses.as_slice()
+        && address.parse::<u64>().is_ok()
+    {
+        ctx.log(20, LOGGER, &format!("zeo.conf: address {address} listens on every interface; write 127.0.0.1:{address} for this machine only"));
+    }
+    let storages: Vec<String> = zeo_conf
+        .top
+        .sections
+        .iter()
+        .filter(|s| !["zeo", "eventlog", "runner"].contains(&s.kind.as_str()))
+        .map(|s| if s.name.is_empty() { "1".to_owned() } else { s.name.clone() })
+        .collect();
+    if storages.is_empty() {
+        return Err(RecipeError::user("No storages were defined."));
+    }
+    if !zeo_conf.top.sections.iter().any(|s| s.kind == "eventlog") {
+        zeo_conf.top.sections.push(Section::event_log("STDOUT"));
+    }
+
+    let mut zdaemon_conf = parse_conf("zdaemon.conf", options.get("zdaemon.conf").unwrap_or(""))?;
+    let mut defaults = vec![
+        ("program", format!("{runzeo} -C {}", zeo_conf_path.display())),
+        ("daemon", "on".to_owned()),
+        ("transcript", event_log.clone()),
+        ("socket-name", socket),
+        ("directory", run_directory.clone()),
+    ];
+    if server.deployment.is_some() {
+        defaults.push(("user", options.require("user")?.to_owned()));
+    }
+    let position = match zdaemon_conf.top.sections.iter().position(|s| s.kind == "runner") {
+        Some(p) => p,
+        None => {
+            zdaemon_conf.top.sections.insert(0, Section::new("runner"));
+            0
+        }
+    };
+    let runner = &mut zdaemon_conf.top.sections[position];
+    for (key, value) in defaults {
+        runner.values.entry(key.to_owned()).or_insert_with(|| vec![value]);
+    }
+    if !zdaemon_conf.top.sections.iter().any(|s| s.kind == "eventlog") {
+        zdaemon_conf.top.sections.push(Section::event_log(&event_log));
+    }
+
+    let (_, ws, interpreter) = server.eggs.working_set(ctx, options, &[])?;
+    write(&zeo_conf_path, &zeo_conf.to_string())?;
+    write(&zdaemon_conf_path, &zdaemon_conf.to_string())?;
+
+    let rc_path = PathBuf::from(pypath::join(&rc_directory, &rc));
+    if options.get("shell-script") == Some("true") {
+        let zdaemon = options.require("zdaemon")?;
+        if !Path::new(zdaemon).exists() {
+            warn(ctx, NO_ZDAEMON, zdaemon);
+        }
+        let mut contents = format!("{zdaemon} -C '{}' $*", zdaemon_conf_path.display());
+        if let Some(user) = options.get("user").filter(|u| !u.is_empty()) {
+            contents = format!("su {user} -c \\\n  \"{contents}\"");
+        }
+        let contents = format!("#!/bin/sh\n{contents}\n");
+        if std::fs::read_to_string(&rc_path).ok().as_deref() != Some(contents.as_str()) {
+            write(&rc_path, &contents)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&rc_path, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| io("Couldn't make executable", &rc_path, e))?;
+            ctx.log(
+                20,
+                LOGGER,
+                &format!(
+                    "Generated shell script {}.",
+                    buildout_core::config::pytext::repr(&rc_path.display().to_string())
+                ),
+            );
+        }
+    } else {
+        let spec = scripts::Scripts {
+            targets: vec![Target::EntryPoint {
+                name: rc.clone(),
+                module: "zdaemon.zdctl".into(),
+                attrs: "main".into(),
+            }],
+            executable: interpreter.executable.clone(),
+            dest: PathBuf::from(&rc_directory),
+            arguments: format!(
+                "[\n        '-C', {},\n        ]+sys.argv[1:]\n        ",
+                buildout_core::config::pytext::repr(&zdaemon_conf_path.display().to_string())
+            ),
+            ..scripts::Scripts::default()
+        };
+        let mut log =
+            |level: buildout_core::log::Level, message: &str| ctx.log(level as u8, "zc.buildout.easy_install", message);
+        scripts::generate(&spec, &ws, &mut log).map_err(|e| RecipeError::user(e.to_string()))?;
+    }
+
+    if let Some((mut fields, path)) = pack {
+        let [address] = addresses.as_slice() else {
+            return Err(RecipeError::user("zeo.conf: pack needs a single address in <zeo>, not several"));
+        };
+        let address = pack_address(address)?;
+        let mut text = String::new();
+        if fields.len() == 7 {
+            text.push_str(&format!("MAILTO={}\n", fields.pop().unwrap_or_default()));
+        }
+        let days = if fields.len() == 6 { fields.pop().unwrap_or_default() } else { "1".to_owned() };
+        let user = options.require("user")?;
+        let zeopack = options.require("zeopack")?;
+        for storage in &storages {
+            text.push_str(&format!("{} {user} {zeopack} {address} -S {storage} -d {days}\n", fields.join(" ")));
+        }
+        write(&path, &text)?;
+        register(&mut created, &[path])?;
+    }
+    Ok(created)
+}
+
+/// The keys ZEO 6's `<zeo>` schema accepts.
+const ZEO_KEYS: [&str; 8] = [
+    "address",
+    "read-only",
+    "invalidation-queue-size",
+    "invalidation-age",
+    "transaction-timeout",
+    "pid-filename",
+    "client-conflict-resolution",
+    "msgpack",
+];
 
 buildout_core::export_recipes! {
     distribution: DISTRIBUTION,
     version: env!("CARGO_PKG_VERSION"),
     entries: { "server" => Server },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_addresses() {
+        let cases = [
+            ("8100", Ok("-p 8100")),
+            ("127.0.0.1:8100", Ok("-h 127.0.0.1 -p 8100")),
+            (":8100", Ok("-p 8100")),
+            ("[::1]:8100", Ok("-h ::1 -p 8100")),
+            ("/var/run/zeo.sock", Ok("-U /var/run/zeo.sock")),
+            ("a:b:c", Err(())),
+        ];
+        for (address, expected) in cases {
+            let got = pack_address(address).map_err(drop);
+            assert_eq!(got.as_deref().map_err(|_| ()), expected, "{address}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use tests::{cargo_artifact, run_buildout, scratch};
 
 /// ZEO 6.2 and what it needs on Python 3.11 (zeo-runtime.md §1; zc.lockfile declares
 /// setuptools).
-const PINS: [(&str, &str); 15] = [
+pub(crate) const PINS: [(&str, &str); 15] = [
     ("ZEO", "6.2"),
     ("ZODB", "6.4"),
     ("zdaemon", "5.2.1"),
@@ -29,7 +29,7 @@ const PINS: [(&str, &str); 15] = [
 ];
 
 /// The wheels of ZEO's set, downloaded once (with retries) into `target/wheel-cache/zeo`.
-fn wheels() -> PathBuf {
+pub(crate) fn wheels() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wheel-cache/zeo");

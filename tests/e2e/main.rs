@@ -1,7 +1,10 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod config_fixtures;
+mod egg_fixtures;
+mod eggs;
 mod engine;
 mod engine_fixtures;
 mod loading;
 mod takeover;
+mod zeo_live;

@@ -198,6 +198,27 @@ impl Run<'_> {
         for part in &install_parts {
             self.install_part(part)?;
         }
+        self.print_picked_versions()
+    }
+
+    /// `show-picked-versions`: what recipes installed without a pin, once, at the end.
+    fn print_picked_versions(&mut self) -> crate::config::Result<()> {
+        if self.buildout.sections.get("buildout", "show-picked-versions")?.as_deref() != Some("true") {
+            return Ok(());
+        }
+        let mut picked: Vec<(String, String)> = self.recipes()?.picked.borrow().clone();
+        if picked.is_empty() {
+            return Ok(());
+        }
+        picked.sort();
+        picked.dedup();
+        let mut text = String::from(
+            "Versions had to be automatically picked.\nThe following part definition lists the versions picked:\n[versions]",
+        );
+        for (name, version) in picked {
+            text.push_str(&format!("\n{name} = {version}"));
+        }
+        info(&*self.log, &text);
         Ok(())
     }
 
@@ -288,11 +309,12 @@ impl Run<'_> {
         let options = self.state.options.get(part).cloned().unwrap_or_default();
         let spec = options.get("recipe").cloned().unwrap_or_default();
         // A library that cannot be loaded any more has no uninstall entry to run.
-        if let Ok((library, entry)) = self.recipes()?.library(&spec) {
+        let recipes_handle = self.recipes()?;
+        if let Ok((library, entry)) = recipes_handle.library(&spec) {
             if library.metadata.uninstall.contains(&entry) {
                 info(&*self.log, "Running uninstall recipe.");
                 let request = wire::Uninstall { entry, part: part.to_owned(), options: options.clone() };
-                let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
+                let host = PartHost::new(&mut self.buildout.sections, &*self.log, &recipes_handle.picked, part);
                 library.uninstall(&host, &request).map_err(|e| recipe_error(part, e).within(what.clone()))?;
             } else {
                 // What zc.buildout logs when a recipe has no uninstall entry (shown from -vv on).
@@ -331,9 +353,10 @@ impl Run<'_> {
             .map(|f| f.split('\n').filter(|p| !p.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
 
+        let recipes_handle = self.recipes()?;
         let mut method = if updating { "update" } else { "install" };
         let outcome = loop {
-            let host = PartHost::new(&mut self.buildout.sections, &*self.log, part);
+            let host = PartHost::new(&mut self.buildout.sections, &*self.log, &recipes_handle.picked, part);
             let result = recipe.recipe.call(&host, method);
             let created = host.created.take();
             drop(host);

@@ -39,11 +39,19 @@ pub struct Recipes {
     summary: RefCell<Option<BTreeMap<String, String>>>,
     parts: RefCell<HashMap<String, Rc<Part>>>,
     log: Rc<dyn Log>,
+    /// Versions recipes picked without a pin, for `show-picked-versions`.
+    pub picked: RefCell<Vec<(String, String)>>,
 }
 
 impl Recipes {
     pub fn new(loader: Loader, log: Rc<dyn Log>) -> Recipes {
-        Recipes { loader: RefCell::new(loader), summary: RefCell::new(None), parts: RefCell::new(HashMap::new()), log }
+        Recipes {
+            loader: RefCell::new(loader),
+            summary: RefCell::new(None),
+            parts: RefCell::new(HashMap::new()),
+            log,
+            picked: RefCell::new(Vec::new()),
+        }
     }
 
     /// The `[buildout]` options sent with every construction (computed once: `[buildout]` is
@@ -119,7 +127,7 @@ impl RecipeHook for Recipes {
         let buildout = self.buildout_summary(sections)?;
         let request =
             wire::Construct { entry: entry.clone(), part: part.to_owned(), options: options.clone(), buildout };
-        let host = PartHost::new(sections, &*self.log, part);
+        let host = PartHost::new(sections, &*self.log, &self.picked, part);
         let constructed = library.construct(&host, &request);
         drop(host);
         let (recipe, reply) = constructed.map_err(|e| recipe_error(part, e))?;
@@ -141,14 +149,26 @@ impl RecipeHook for Recipes {
 /// the recipe says it creates.
 pub struct PartHost<'a> {
     sections: RefCell<&'a mut Sections>,
+    picked: &'a RefCell<Vec<(String, String)>>,
     log: &'a dyn Log,
     part: String,
     pub created: RefCell<Vec<String>>,
 }
 
 impl<'a> PartHost<'a> {
-    pub fn new(sections: &'a mut Sections, log: &'a dyn Log, part: &str) -> PartHost<'a> {
-        PartHost { sections: RefCell::new(sections), log, part: part.to_owned(), created: RefCell::new(Vec::new()) }
+    pub fn new(
+        sections: &'a mut Sections,
+        log: &'a dyn Log,
+        picked: &'a RefCell<Vec<(String, String)>>,
+        part: &str,
+    ) -> PartHost<'a> {
+        PartHost {
+            sections: RefCell::new(sections),
+            picked,
+            log,
+            part: part.to_owned(),
+            created: RefCell::new(Vec::new()),
+        }
     }
 
     fn get(&self, payload: &str) -> Result<String, RecipeError> {
@@ -198,6 +218,12 @@ impl HostService for PartHost<'_> {
         let result = match method {
             "get" => self.get(payload),
             "section" => self.section(payload),
+            "picked" => serde_json::from_str::<Vec<(String, String)>>(payload)
+                .map(|picked| {
+                    self.picked.borrow_mut().extend(picked);
+                    String::new()
+                })
+                .map_err(|e| RecipeError::internal(e.to_string())),
             "log" => serde_json::from_str::<wire::LogRecord>(payload)
                 .map(|r| {
                     let level = match r.level {

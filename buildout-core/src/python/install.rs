@@ -37,12 +37,25 @@ impl Settings {
         Some(if pin.starts_with(['<', '>', '=', '!', '~']) { pin.to_owned() } else { format!("=={pin}") })
     }
 
+    /// zc.buildout's `_constrain`: an exact pin replaces the specifier (the requirement must
+    /// allow the pinned version); a pin that is itself a specifier is added to it.
     fn constrained(&self, req: &Requirement) -> Requirement {
         let mut r = req.clone();
         if let Some(pin) = self.pin(&req.key()) {
-            r.specifier = if r.specifier.is_empty() { pin } else { format!("{},{pin}", r.specifier) };
+            match pin.strip_prefix("==").filter(|v| !v.contains([',', '*'])) {
+                Some(exact) if req.allows(exact) => r.specifier = pin,
+                Some(_) => {}
+                None => r.specifier = if r.specifier.is_empty() { pin } else { format!("{},{pin}", r.specifier) },
+            }
         }
         r
+    }
+
+    /// The pin a requirement violates, if it does (`demo>=0.4` with `demo = 0.3`).
+    fn violated_pin(&self, req: &Requirement) -> Option<String> {
+        let pin = self.pin(&req.key())?;
+        let exact = pin.strip_prefix("==").filter(|v| !v.contains([',', '*']))?;
+        (!req.allows(exact)).then(|| exact.to_owned())
     }
 }
 
@@ -163,8 +176,8 @@ fn sources(cmd: &mut Command, settings: &Settings) {
 }
 
 /// What pip says went wrong, without its noise.
-fn pip_failure(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
+fn pip_failure(output: &std::process::Output) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     let lines: Vec<&str> = text
         .lines()
         .map(|l| l.trim_start_matches("ERROR: ").trim_end())
@@ -179,6 +192,19 @@ struct Picked {
     url: String,
 }
 
+/// The `[versions]` pins as a constraints file. Pins of the requested distributions are in the
+/// requirements themselves; as constraints too, a missing version would be reported as a
+/// conflict.
+fn constraints_text(settings: &Settings, reqs: &[Requirement]) -> String {
+    let requested: HashSet<String> = reqs.iter().map(Requirement::key).collect();
+    settings
+        .versions
+        .keys()
+        .filter(|k| !requested.contains(*k))
+        .filter_map(|k| settings.pin(k).map(|p| format!("{k}{p}\n")))
+        .collect()
+}
+
 /// Resolves with pip, without installing anything.
 fn resolve_with_pip(
     interp: &Interpreter,
@@ -188,7 +214,7 @@ fn resolve_with_pip(
 ) -> Result<Vec<Picked>, PythonError> {
     let report = work.join("report.json");
     let constraints = work.join("constraints.txt");
-    let pins: String = settings.versions.keys().filter_map(|k| settings.pin(k).map(|p| format!("{k}{p}\n"))).collect();
+    let pins = constraints_text(settings, reqs);
     std::fs::write(&constraints, pins).map_err(|e| io(&constraints, e))?;
     let mut cmd = pip(interp);
     cmd.args(["install", "--dry-run", "--ignore-installed", "--quiet", "--report"])
@@ -201,7 +227,7 @@ fn resolve_with_pip(
         .output()
         .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
     if !out.status.success() {
-        let failure = pip_failure(&out.stderr);
+        let failure = pip_failure(&out);
         let missing = failure.lines().find_map(|l| l.strip_prefix("No matching distribution found for "));
         return Err(match missing {
             Some(r) => PythonError::Missing { requirement: r.trim().to_owned() },
@@ -237,7 +263,7 @@ fn resolve_with_uv(
     let uv =
         std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("uv")).find(|u| u.is_file()))?;
     let constraints = work.join("uv-constraints.txt");
-    let pins: String = settings.versions.keys().filter_map(|k| settings.pin(k).map(|p| format!("{k}{p}\n"))).collect();
+    let pins = constraints_text(settings, reqs);
     std::fs::write(&constraints, pins).ok()?;
     let mut cmd = Command::new(uv);
     cmd.args(["pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python"]).arg(&interp.executable);
@@ -309,6 +335,14 @@ pub fn working_set(
         .into_iter()
         .filter(|r| r.applies(&env, ""))
         .collect();
+    for req in &reqs {
+        if let Some(pin) = settings.violated_pin(req) {
+            return Err(PythonError::Resolve(format!(
+                "The requirement ({}) is not allowed by your [versions] constraint ({pin})",
+                crate::config::pytext::repr(&req.to_string())
+            )));
+        }
+    }
     let eggs = installed(settings);
     match resolve_local(&reqs, settings, &env, &eggs) {
         // Everything is here: no network when not looking for newer versions, or when every
@@ -366,7 +400,7 @@ pub fn working_set(
             .output()
             .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
         if !out.status.success() {
-            return Err(PythonError::Resolve(pip_failure(&out.stderr)));
+            return Err(PythonError::Resolve(pip_failure(&out)));
         }
         let wanted: HashSet<String> =
             fetch.iter().map(|f| canonical_name(f.split("==").next().unwrap_or(""))).collect();
@@ -455,15 +489,7 @@ fn finish(
             requirement: first.name.clone(),
         });
     }
-    if settings.show_picked_versions && !picked.is_empty() {
-        let mut text = String::from(
-            "Versions had to be automatically picked.\nThe following part definition lists the versions picked:\n[versions]",
-        );
-        for e in &picked {
-            text.push_str(&format!("\n{} = {}", e.name, e.version));
-        }
-        log(Level::Info, &text);
-    }
+    let _ = log;
     Ok(ws)
 }
 

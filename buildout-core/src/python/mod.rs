@@ -8,6 +8,7 @@
 pub mod egg;
 pub mod install;
 pub mod interpreter;
+pub mod recipe;
 pub mod requirement;
 pub mod scripts;
 

@@ -1,0 +1,104 @@
+//! What recipes that install Python distributions share (zc.recipe.egg's `Eggs`): reading
+//! `find-links`/`index`/`eggs`, recording the directories, and resolving the working set through
+//! the host's `[buildout]` and versions section. `zc.recipe.egg` and `zc.zodbrecipes` use it.
+
+use std::path::PathBuf;
+
+use super::install::Settings;
+use super::requirement::canonical_name;
+use super::{Egg, Interpreter, working_set};
+use crate::sdk::{Context, Options, RecipeError};
+
+/// What `zc.recipe.egg:eggs` and the script recipes share: where eggs come from.
+pub struct Eggs {
+    links: Vec<String>,
+    index: Option<String>,
+}
+
+impl Eggs {
+    pub fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Eggs, RecipeError> {
+        let links = match options.get("find-links") {
+            Some(v) => v.to_owned(),
+            None => ctx.buildout_option("find-links")?,
+        };
+        let links: Vec<String> = links.split_whitespace().map(str::to_owned).collect();
+        if !links.is_empty() {
+            options.set("find-links", links.join("\n"));
+        }
+        let index = match options.get("index") {
+            Some(v) => Some(v.to_owned()),
+            None => ctx.get("buildout", "index")?,
+        };
+        if let Some(index) = &index {
+            options.set("index", index.clone());
+        }
+        for (name, short) in [("eggs-directory", "_e"), ("develop-eggs-directory", "_d")] {
+            let value = ctx.buildout_option(name)?;
+            options.set(name, value.clone());
+            options.set(short, value);
+        }
+        Ok(Eggs { links, index })
+    }
+
+    /// The requirement lines of `eggs` (the part name by default) and their working set.
+    pub fn working_set(
+        &self,
+        ctx: &Context<'_>,
+        options: &Options,
+        extra: &[String],
+    ) -> Result<(Vec<String>, Vec<Egg>, Interpreter), RecipeError> {
+        let eggs = options.get("eggs").map(str::to_owned).unwrap_or_else(|| ctx.part().to_owned());
+        let distributions: Vec<String> =
+            eggs.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let executable = match options.get("python") {
+            Some(section) => ctx
+                .get(section, "executable")?
+                .ok_or_else(|| RecipeError::user(format!("Missing option: {section}:executable")))?,
+            None => ctx.buildout_option("executable")?,
+        };
+        let eggs_dir = PathBuf::from(options.require("eggs-directory")?);
+        let interpreter =
+            Interpreter::probe_cached(&executable, &eggs_dir).map_err(|e| RecipeError::user(e.to_string()))?;
+        let versions = match ctx.get("buildout", "versions")?.filter(|v| !v.is_empty()) {
+            Some(section) => ctx.section(&section)?.unwrap_or_default(),
+            None => Default::default(),
+        };
+        let flag =
+            |name: &str| -> Result<bool, RecipeError> { Ok(ctx.get("buildout", name)?.as_deref() == Some("true")) };
+        let settings = Settings {
+            eggs_dir,
+            find_links: self.links.clone(),
+            index: self.index.clone(),
+            offline: flag("offline")?,
+            newest: flag("newest")?,
+            versions: versions.into_iter().map(|(k, v)| (canonical_name(&k), v)).collect(),
+            allow_picked_versions: ctx.get("buildout", "allow-picked-versions")?.as_deref() != Some("false"),
+            show_picked_versions: flag("show-picked-versions")?,
+            download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
+        };
+        let mut specs = distributions.clone();
+        specs.extend(extra.iter().cloned());
+        let mut log = |level: crate::log::Level, message: &str| {
+            ctx.log(level as u8, "zc.buildout.easy_install", message);
+        };
+        let ws = working_set(&interpreter, &specs, &settings, &mut log).map_err(|e| {
+            let mut error = RecipeError::user(e.to_string());
+            if let Some(req) = e.requirement() {
+                let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
+                ctx.info_as("zc.buildout.easy_install", &step);
+                error.doing.push(step);
+            }
+            error
+        })?;
+        // Picked versions are reported by buildout at the end of the run, all parts together.
+        let picked: Vec<(String, String)> = ws
+            .iter()
+            .filter(|e| settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
+            .map(|e| (e.name.clone(), e.version.clone()))
+            .collect();
+        if !picked.is_empty() {
+            ctx.picked(&picked)?;
+        }
+        Ok((distributions, ws, interpreter))
+    }
+}
