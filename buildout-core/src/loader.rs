@@ -58,20 +58,7 @@ fn display_dirs(dirs: &[PathBuf]) -> String {
 
 /// `zc.zodbrecipes` → `zc_zodbrecipes`: lower case, every run of `-`, `_`, `.` becomes `_`.
 pub fn normalize(dist: &str) -> String {
-    let mut out = String::with_capacity(dist.len());
-    let mut in_run = false;
-    for c in dist.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('_');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
+    crate::python::requirement::canonical_name(dist).replace('-', "_")
 }
 
 /// The file a distribution's recipes live in (`libzc_zodbrecipes.so` on Linux).

@@ -97,16 +97,7 @@ fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> 
     let mut problems = Vec::new();
     for step in &steps {
         let name = step.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if step.join("buildout.cfg").exists() {
-            std::fs::copy(step.join("buildout.cfg"), dir.join("buildout.cfg")).expect("copy buildout.cfg");
-        }
-        if step.join("files").is_dir() {
-            copy_tree(&step.join("files"), &dir).expect("copy files");
-        }
-        if step.join("before").exists() {
-            let ok = Command::new("sh").arg("-c").arg(read(&step.join("before"))).current_dir(&dir).status();
-            assert!(ok.is_ok_and(|s| s.success()), "{name}: `before` failed");
-        }
+        tests::prepare_step(step, &dir);
         for required in ["stdout", "stderr", "status"] {
             assert!(
                 step.join("expected").join(required).exists(),

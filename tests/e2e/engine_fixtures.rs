@@ -8,11 +8,10 @@
 //! `ours/WHY` saying why. The recipe library directory is redacted as `{RECIPES}`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use buildout_core::config::Environment;
 use buildout_core::engine::installed::{Installed, SIGNATURE};
-use tests::{cargo_artifact, copy_tree, run_buildout};
+use tests::{cargo_artifact, run_buildout};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -76,16 +75,7 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
     let mut problems = Vec::new();
     for step in &steps {
         let name = step.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if step.join("buildout.cfg").exists() {
-            std::fs::copy(step.join("buildout.cfg"), dir.join("buildout.cfg")).expect("copy buildout.cfg");
-        }
-        if step.join("files").is_dir() {
-            copy_tree(&step.join("files"), &dir).expect("copy files");
-        }
-        if step.join("before").exists() {
-            let status = Command::new("sh").arg("-c").arg(read(&step.join("before"))).current_dir(&dir).status();
-            assert!(status.is_ok_and(|s| s.success()), "{name}: `before` failed");
-        }
+        tests::prepare_step(step, &dir);
         let line = read(&step.join("cmd")).replace("{DIR}", &dir_text);
         let args = shlex::split(line.trim_end()).expect("shell words");
         let mut got = run_buildout(&dir, &args, env);

@@ -164,3 +164,19 @@ pub fn recipe_env() -> Vec<(String, String)> {
     let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
     vec![("BUILDOUT_RECIPE_PATH".into(), lib.parent().expect("artifact directory").display().to_string())]
 }
+
+/// Prepares one step of a multi-step fixture in `dir`: its `buildout.cfg`, its `files/`, then
+/// its `before` script (run with `sh -c` in `dir`).
+pub fn prepare_step(step: &Path, dir: &Path) {
+    if step.join("buildout.cfg").exists() {
+        std::fs::copy(step.join("buildout.cfg"), dir.join("buildout.cfg")).expect("copy buildout.cfg");
+    }
+    if step.join("files").is_dir() {
+        copy_tree(&step.join("files"), dir).expect("copy files/");
+    }
+    if step.join("before").exists() {
+        let script = std::fs::read_to_string(step.join("before")).expect("read before");
+        let ok = Command::new("sh").arg("-c").arg(script).current_dir(dir).status();
+        assert!(ok.is_ok_and(|s| s.success()), "{}: `before` failed", step.display());
+    }
+}
