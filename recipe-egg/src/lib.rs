@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use buildout_core::python::Requirement;
-use buildout_core::python::recipe::Eggs;
+use buildout_core::python::recipe::{Eggs, ScriptOptions};
 use buildout_core::python::scripts::{self, Target};
 use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
 
@@ -54,32 +54,7 @@ fn parse_entry_point(text: &str) -> Option<Target> {
 impl Recipe for ScriptsRecipe {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
         let eggs = Eggs::new(ctx, options)?;
-        let bin = ctx.buildout_option("bin-directory")?;
-        options.set("bin-directory", bin.clone());
-        options.set("_b", bin);
-        let directory = ctx.buildout_option("directory")?;
-        let extra_paths: Vec<String> = options
-            .get("extra-paths")
-            .unwrap_or("")
-            .lines()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| buildout_core::config::pypath::join(&directory, p))
-            .collect();
-        if !extra_paths.is_empty() {
-            options.set("extra-paths", extra_paths.join("\n"));
-        }
-        // zc.buildout reads the [buildout] value first (as the default), so it always counts as used.
-        let default = ctx.get("buildout", "relative-paths")?.unwrap_or_else(|| "false".to_owned());
-        let relative = options.get("relative-paths").map(str::to_owned).unwrap_or(default);
-        let relative_paths = match relative.as_str() {
-            "true" => {
-                options.set("buildout-directory", directory.clone());
-                Some(directory)
-            }
-            "false" => None,
-            other => return Err(RecipeError::user(format!("Invalid value for relative-paths option: {other}"))),
-        };
+        let ScriptOptions { extra_paths, relative_paths, .. } = ScriptOptions::new(ctx, options)?;
         Ok(ScriptsRecipe { eggs, extra_paths, relative_paths })
     }
 

@@ -8,7 +8,7 @@ pub mod zconfig;
 use std::path::{Path, PathBuf};
 
 use buildout_core::config::pypath;
-use buildout_core::python::recipe::Eggs;
+use buildout_core::python::recipe::{Eggs, ScriptOptions};
 use buildout_core::python::scripts::{self, Target};
 use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
 
@@ -80,6 +80,8 @@ impl Recipe for Server {
         let eggs = format!("{}\nzdaemon\nsetuptools", options.get("eggs").unwrap_or(""));
         options.set("eggs", eggs);
         let eggs = Eggs::new(ctx, options)?;
+        // zc.recipe.egg's `Egg` is its script recipe: it records (and checks) these too.
+        ScriptOptions::new(ctx, options)?;
         let bin = ctx.buildout_option("bin-directory")?;
         for (key, default) in [("runzeo", "runzeo"), ("zdaemon", "zdaemon"), ("zeopack", "zeopack")] {
             let value = pypath::join(&bin, options.get(key).unwrap_or(default));
@@ -88,9 +90,6 @@ impl Recipe for Server {
         }
         if !["true", "false", ""].contains(&options.get("shell-script").unwrap_or("")) {
             return Err(RecipeError::user("The shell-script option value must be \"true\", \"false\" or \"\"."));
-        }
-        if let Some(user) = options.get("user") {
-            single_line("user", user)?;
         }
         Ok(Server { name, deployment, eggs })
     }
@@ -227,6 +226,11 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
                         ctx.log(30, LOGGER, &format!("pack: zeopack -d needs a whole number of days, not {days:?}"));
                     }
                     let crontab = options.require("crontab-directory")?.to_owned();
+                    if !Path::new(&crontab).is_dir() {
+                        return Err(RecipeError::user(format!(
+                            "The deployment's crontab-directory does not exist: {crontab}"
+                        )));
+                    }
                     let path = PathBuf::from(pypath::join(&crontab, &format!("pack-{}-{name}", deployment.name)));
                     let zeopack = options.require("zeopack")?;
                     if !Path::new(zeopack).exists() {
@@ -335,6 +339,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         }
         let mut contents = format!("{zdaemon} -C '{}' $*", zdaemon_conf_path.display());
         if let Some(user) = options.get("user").filter(|u| !u.is_empty()) {
+            single_line("user", user)?;
             contents = format!("su {user} -c \\\n  \"{contents}\"");
         }
         let contents = format!("#!/bin/sh\n{contents}\n");

@@ -8,3 +8,4 @@ mod engine_fixtures;
 mod loading;
 mod takeover;
 mod zeo_live;
+mod zodb_fixtures;

@@ -102,3 +102,45 @@ impl Eggs {
         Ok((distributions, ws, interpreter))
     }
 }
+
+/// The options zc.recipe.egg's script recipe (and so every recipe built on it, such as
+/// `zc.zodbrecipes:server`) records: `bin-directory`, the absolute `extra-paths`, and
+/// `relative-paths` (which must be `true` or `false`).
+pub struct ScriptOptions {
+    pub bin_directory: String,
+    pub extra_paths: Vec<String>,
+    /// The buildout directory scripts are made relative to, when `relative-paths = true`.
+    pub relative_paths: Option<String>,
+}
+
+impl ScriptOptions {
+    pub fn new(ctx: &Context<'_>, options: &mut Options) -> Result<ScriptOptions, RecipeError> {
+        let bin_directory = ctx.buildout_option("bin-directory")?;
+        options.set("bin-directory", bin_directory.clone());
+        options.set("_b", bin_directory.clone());
+        let directory = ctx.buildout_option("directory")?;
+        let extra_paths: Vec<String> = options
+            .get("extra-paths")
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| crate::config::pypath::join(&directory, p))
+            .collect();
+        if !extra_paths.is_empty() {
+            options.set("extra-paths", extra_paths.join("\n"));
+        }
+        // zc.buildout reads the [buildout] value first (as the default), so it always counts as used.
+        let default = ctx.get("buildout", "relative-paths")?.unwrap_or_else(|| "false".to_owned());
+        let relative = options.get("relative-paths").map(str::to_owned).unwrap_or(default);
+        let relative_paths = match relative.as_str() {
+            "true" => {
+                options.set("buildout-directory", directory.clone());
+                Some(directory)
+            }
+            "false" => None,
+            other => return Err(RecipeError::user(format!("Invalid value for relative-paths option: {other}"))),
+        };
+        Ok(ScriptOptions { bin_directory, extra_paths, relative_paths })
+    }
+}
