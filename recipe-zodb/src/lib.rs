@@ -42,6 +42,45 @@ fn single_line(option: &str, value: &str) -> Result<(), RecipeError> {
     Ok(())
 }
 
+/// A user name goes into zdaemon.conf, a crontab column and `su`: one plain word only.
+fn plain_user(value: &str) -> Result<(), RecipeError> {
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || "\"'`$\\;&|<>()".contains(c)) {
+        return Err(RecipeError::user(format!("The user option must be a plain user name, not {value:?}")));
+    }
+    Ok(())
+}
+
+/// zdaemon splits its `program` at whitespace, so no quoting can keep such a path whole.
+fn program_path(option: &str, value: &str) -> Result<(), RecipeError> {
+    if value.chars().any(char::is_whitespace) {
+        return Err(RecipeError::user(format!(
+            "The {option} path contains whitespace, which zdaemon's program option cannot hold: {value:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// A path as one shell word: as it is when nothing in it is special to the shell (so that the
+/// usual files stay byte-identical to zc.zodbrecipes'), single-quoted otherwise.
+fn shell_word(value: &str) -> String {
+    if !value.is_empty() && value.chars().all(|c| c.is_alphanumeric() || "/._+-:@%=,".contains(c)) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// Text made safe inside a double-quoted shell string (the `su -c "..."` wrapper).
+fn double_quoted(value: &str) -> String {
+    value.chars().fold(String::new(), |mut out, c| {
+        if "\"$`\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
 impl Recipe for Server {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
         let name = options.get("name").unwrap_or(ctx.part()).to_owned();
@@ -66,7 +105,7 @@ impl Recipe for Server {
                 }
                 options.set("crontab-directory", need(&section, "crontab-directory")?);
                 let user = need(&section, "user")?;
-                single_line("user", &user)?;
+                plain_user(&user)?;
                 options.set("user", user);
                 Some(Deployment { name: dn })
             }
@@ -143,7 +182,16 @@ fn pack_address(address: &str) -> Result<String, RecipeError> {
 
 fn parse_conf(option: &str, text: &str) -> Result<Config, RecipeError> {
     let source = format!("{text}\n");
-    zconfig::parse(&source).map_err(|e| RecipeError::user(format!("{e} in:\n{source}")).with_option(option))
+    zconfig::parse(&source).map_err(|e| {
+        // zc.zodbrecipes reports zeo.conf syntax errors in this form; what it lets escape as a
+        // traceback (and everything in zdaemon.conf) also names the option.
+        let message = if option == "zeo.conf" && e.zconfig_syntax_error {
+            format!("{e} in:\n{source}")
+        } else {
+            format!("The {option} option: {e} in:\n{source}")
+        };
+        RecipeError::user(message).with_option(option)
+    })
 }
 
 trait WithOption {
@@ -303,7 +351,12 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
 
     let mut zdaemon_conf = parse_conf("zdaemon.conf", options.get("zdaemon.conf").unwrap_or(""))?;
     let mut defaults = vec![
-        ("program", format!("{runzeo} -C {}", zeo_conf_path.display())),
+        ("program", {
+            program_path("runzeo", &runzeo)?;
+            let conf = zeo_conf_path.display().to_string();
+            program_path("zeo.conf", &conf)?;
+            format!("{runzeo} -C {conf}")
+        }),
         ("daemon", "on".to_owned()),
         ("transcript", event_log.clone()),
         ("socket-name", socket),
@@ -337,10 +390,12 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         if !Path::new(zdaemon).exists() {
             warn(ctx, NO_ZDAEMON, zdaemon);
         }
-        let mut contents = format!("{zdaemon} -C '{}' $*", zdaemon_conf_path.display());
+        let conf = zdaemon_conf_path.display().to_string().replace('\'', "'\\''");
+        let command = format!("{} -C '{conf}'", shell_word(zdaemon));
+        let mut contents = format!("{command} $*");
         if let Some(user) = options.get("user").filter(|u| !u.is_empty()) {
-            single_line("user", user)?;
-            contents = format!("su {user} -c \\\n  \"{contents}\"");
+            plain_user(user)?;
+            contents = format!("su {user} -c \\\n  \"{} $*\"", double_quoted(&command));
         }
         let contents = format!("#!/bin/sh\n{contents}\n");
         if std::fs::read_to_string(&rc_path).ok().as_deref() != Some(contents.as_str()) {
@@ -390,7 +445,11 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         let user = options.require("user")?;
         let zeopack = options.require("zeopack")?;
         for storage in &storages {
-            text.push_str(&format!("{} {user} {zeopack} {address} -S {storage} -d {days}\n", fields.join(" ")));
+            text.push_str(&format!(
+                "{} {user} {} {address} -S {storage} -d {days}\n",
+                fields.join(" "),
+                shell_word(zeopack)
+            ));
         }
         write(&path, &text)?;
         register(&mut created, &[path])?;
@@ -434,5 +493,26 @@ mod tests {
             let got = pack_address(address).map_err(drop);
             assert_eq!(got.as_deref().map_err(|_| ()), expected, "{address}");
         }
+    }
+
+    #[test]
+    fn shell_words_and_names() {
+        let words = [
+            ("/srv/buildout/bin/zeopack", "/srv/buildout/bin/zeopack"),
+            ("/srv/my buildout/bin/zeopack", "'/srv/my buildout/bin/zeopack'"),
+            ("/srv/it's/bin/zdaemon", "'/srv/it'\\''s/bin/zdaemon'"),
+            ("/a;rm -rf ~", "'/a;rm -rf ~'"),
+            ("", "''"),
+        ];
+        for (value, expected) in words {
+            assert_eq!(shell_word(value), expected, "{value}");
+        }
+        assert_eq!(double_quoted(r#"/x/zdaemon -C '/a"$b`c\d'"#), r#"/x/zdaemon -C '/a\"\$b\`c\\d'"#);
+        let users = [("zope", true), ("www-data", true), ("a b", false), ("a\nb", false), ("x;y", false), ("", false)];
+        for (user, ok) in users {
+            assert_eq!(plain_user(user).is_ok(), ok, "{user:?}");
+        }
+        assert!(program_path("runzeo", "/srv/bin/runzeo").is_ok());
+        assert!(program_path("runzeo", "/srv/my bin/runzeo").is_err());
     }
 }

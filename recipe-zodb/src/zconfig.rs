@@ -30,6 +30,10 @@ pub struct Config {
 pub struct ZConfigError {
     pub message: String,
     pub line: usize,
+    /// Whether ZConfig itself reports this as a `ConfigurationSyntaxError` (so zc.zodbrecipes
+    /// shows it as a user error); the rest are `%define`/`%include` and substitution syntax,
+    /// which ZConfig raises as other exceptions.
+    pub zconfig_syntax_error: bool,
 }
 
 fn is_space(c: char) -> bool {
@@ -64,7 +68,9 @@ fn identifier_len(s: &str) -> usize {
 /// ZConfig's substitution: `$$` is `$`, `$(NAME)` the environment variable; `$name` and
 /// `${name}` would need a `%define`, which schema-less configurations cannot have.
 pub fn substitute(text: &str, line: usize) -> Result<String, ZConfigError> {
-    let err = |message: String| ZConfigError { message, line };
+    let err = |message: String| ZConfigError { message, line, zconfig_syntax_error: false };
+    let missing =
+        |name: &str| ZConfigError { message: format!("no replacement for '{name}'"), line, zconfig_syntax_error: true };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -89,7 +95,7 @@ pub fn substitute(text: &str, line: usize) -> Result<String, ZConfigError> {
                 let value = if open == '(' { std::env::var(name).ok() } else { None };
                 match value {
                     Some(v) => out.push_str(&v),
-                    None => return Err(err(format!("no replacement for '{name}'"))),
+                    None => return Err(missing(name)),
                 }
                 rest = &after[2 + n..];
             }
@@ -98,7 +104,7 @@ pub fn substitute(text: &str, line: usize) -> Result<String, ZConfigError> {
                 if n == 0 {
                     return Err(err("'$' not followed by '$' or name".into()));
                 }
-                return Err(err(format!("no replacement for '{}'", &after[..n])));
+                return Err(missing(&after[..n]));
             }
         }
     }
@@ -115,7 +121,9 @@ pub fn parse(text: &str) -> Result<Config, ZConfigError> {
     for (index, raw) in text.lines().enumerate() {
         let lineno = index + 1;
         last = lineno;
-        let err = |message: &str| ZConfigError { message: message.to_owned(), line: lineno };
+        let err =
+            |message: &str| ZConfigError { message: message.to_owned(), line: lineno, zconfig_syntax_error: true };
+        let unsupported = |message: &str| ZConfigError { zconfig_syntax_error: false, ..err(message) };
         let line = raw.trim_matches(is_space);
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -167,9 +175,11 @@ pub fn parse(text: &str) -> Result<Config, ZConfigError> {
             }
             match name {
                 "define" => {
-                    return Err(err("%define is not supported in schema-less configuration (write the value itself)"));
+                    return Err(unsupported(
+                        "%define is not supported in schema-less configuration (write the value itself)",
+                    ));
                 }
-                "include" => return Err(err("%include is not supported in schema-less configuration")),
+                "include" => return Err(unsupported("%include is not supported in schema-less configuration")),
                 _ => {
                     let package = substitute(arg.trim_matches(is_space), lineno)?;
                     if !config.imports.contains(&package) {
@@ -186,7 +196,11 @@ pub fn parse(text: &str) -> Result<Config, ZConfigError> {
         }
     }
     if stack.len() > 1 {
-        return Err(ZConfigError { message: "unclosed sections not allowed".into(), line: last });
+        return Err(ZConfigError {
+            message: "unclosed sections not allowed".into(),
+            line: last,
+            zconfig_syntax_error: true,
+        });
     }
     config.top = stack.pop().unwrap_or_default();
     Ok(config)
@@ -308,6 +322,78 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(&round(input), expected, "{input:?}");
+        }
+    }
+
+    /// Lines that are each valid somewhere, so that random mixes reach the nesting and substitution
+    /// rules as well as the errors.
+    fn line() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop::sample::select(vec![
+            "<zeo>",
+            "</zeo>",
+            "<FileStorage Main>",
+            "</filestorage>",
+            "<a/>",
+            "<a b c>",
+            "</b>",
+            "<",
+            ">",
+            "</>",
+            "address 8100",
+            "path $$HOME/x",
+            "path $(HOME)",
+            "path ${HOME}",
+            "x $",
+            "x ${",
+            "x $(",
+            "%import foo",
+            "%import",
+            "%define X 1",
+            "%include x.conf",
+            "%frob",
+            "# comment",
+            "",
+            "   ",
+            "key",
+            "k v # c",
+            "\tindented value",
+            "(x) 1",
+            "k\u{e9} \u{fc}",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    /// A line, or a well-formed section around a few lines, so that most texts parse.
+    fn block() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let inner = || proptest::collection::vec(line(), 0..5).prop_map(|ls| ls.join("\n"));
+        prop_oneof![
+            line(),
+            (inner(), proptest::collection::vec(inner(), 0..3)).prop_map(|(head, nested)| {
+                let nested: String = nested.iter().map(|n| format!("<Inner>\n{n}\n</inner>\n")).collect();
+                format!("<outer Name>\n{head}\n{nested}</OUTER>")
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+
+        #[test]
+        fn never_panics_on_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+
+        /// Whatever parses re-emits to text that parses to the same emitted text (with `$` kept
+        /// literal by doubling it, as ZConfig's output is read back by ZEO).
+        #[test]
+        fn emitted_text_is_stable(lines in proptest::collection::vec(block(), 0..12)) {
+            if let Ok(config) = parse(&lines.join("\n")) {
+                let once = config.to_string();
+                let again = parse(&once.replace('$', "$$")).map(|c| c.to_string());
+                proptest::prop_assert_eq!(again.ok(), Some(once));
+            }
         }
     }
 }
