@@ -66,6 +66,39 @@ fn without_path(text: &str) -> String {
     out
 }
 
+/// The Python control scripts (`bin/*`, `init.d/*`) before a step, by path.
+fn control_scripts(dir: &Path) -> Vec<(String, String)> {
+    ["bin", "init.d", "rc"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dir.join(d)).into_iter().flatten().flatten())
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            text.contains("import zdaemon.zdctl").then(|| (e.path().to_string_lossy().into_owned(), text))
+        })
+        .collect()
+}
+
+/// Drops "Generated script" for a control script whose new text only reorders the old one's
+/// lines, where the reference did not regenerate it. The reference Python had ZConfig and setuptools installed, so it fetched only zdaemon;
+/// we fetch all three, which puts them first on the first run's `sys.path`, and a rerun then
+/// writes zc.buildout's order for eggs already present. That is the recording environment, not
+/// the recipe.
+fn without_reordered_regeneration(stdout: &str, want: &str, before: &[(String, String)], dir: &str) -> String {
+    let sorted = |t: &str| {
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    };
+    let reordered = |line: &str| {
+        !want.lines().any(|w| w == line)
+            && before.iter().any(|(path, old)| {
+                line == format!("Generated script '{}'.", path.replace(dir, "{DIR}"))
+                    && std::fs::read_to_string(path).is_ok_and(|new| new != *old && sorted(&new) == sorted(old))
+            })
+    };
+    stdout.lines().filter(|l| !reordered(l)).map(|l| format!("{l}\n")).collect()
+}
+
 fn tree(dir: &Path) -> String {
     const LEFT_OUT: [&str; 7] =
         ["eggs", "develop-eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal", "wheels"];
@@ -164,7 +197,9 @@ fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -
         }
         let line = read(&step.join("cmd")).replace("{DIR}", &dir_text);
         let args = shlex::split(line.trim_end()).expect("shell words");
-        let got = run_buildout(&dir, &args, env);
+        let before = control_scripts(&dir);
+        let mut got = run_buildout(&dir, &args, env);
+        got.stdout = without_reordered_regeneration(&got.stdout, &expected(step, "stdout"), &before, &dir_text);
         let mut compare = |what: &str, want: String, have: String| {
             if want != have {
                 problems.push(format!("{name}: {what} differs\n--- expected\n{want}--- got\n{have}"));
@@ -215,21 +250,10 @@ fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -
 }
 
 /// Cases where we cannot match zc.zodbrecipes, with why (where we differ on purpose, the step's
-/// `ours/` holds what we do instead and is compared like `expected/`). The test checks that each still differs, so a stale entry is noticed.
-const KNOWN_DIFFERENCES: [(&str, &str); 6] = [
-    ("basic-001-update-rewrites", SITE_DISTS),
-    ("deploy-001-plain-section", SITE_DISTS),
-    ("deploy-004-pack-one-storage", SITE_DISTS),
-    ("seed-001-import-foo", SITE_DISTS),
-    ("seed-002-filestorage", SITE_DISTS),
-    ("deploy-013-zc-recipe-deployment", "there is no zc.recipe.deployment recipe library yet"),
-];
-
-/// The reference Python had ZConfig and setuptools installed, so only zdaemon was fetched. Ours
-/// fetches all three, which puts them first on the first run's path: the rerun then rewrites the
-/// control script (and says so) with zc.buildout's order for eggs that are already there.
-const SITE_DISTS: &str =
-    "ZConfig/setuptools come from eggs, not site-packages: the rerun regenerates the control script";
+/// `ours/` holds what we do instead and is compared like `expected/`). The test checks that each
+/// still differs, so a stale entry is noticed.
+const KNOWN_DIFFERENCES: [(&str, &str); 1] =
+    [("deploy-013-zc-recipe-deployment", "there is no zc.recipe.deployment recipe library yet")];
 
 #[test]
 fn zodb_corpus_matches_zc_zodbrecipes() {
