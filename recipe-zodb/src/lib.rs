@@ -184,11 +184,11 @@ fn parse_conf(option: &str, text: &str) -> Result<Config, RecipeError> {
     let source = format!("{text}\n");
     zconfig::parse(&source).map_err(|e| {
         // zc.zodbrecipes reports zeo.conf syntax errors in this form; what it lets escape as a
-        // traceback (and everything in zdaemon.conf) also names the option.
+        // traceback (and everything in zdaemon.conf) gets one line naming the option and line.
         let message = if option == "zeo.conf" && e.zconfig_syntax_error {
             format!("{e} in:\n{source}")
         } else {
-            format!("The {option} option: {e} in:\n{source}")
+            format!("The {option} option, line {}: {}", e.line, e.message)
         };
         RecipeError::user(message).with_option(option)
     })
