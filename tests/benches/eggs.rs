@@ -10,41 +10,19 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const PINS: &str = "ZEO==6.2 ZODB==6.4 zdaemon==5.2.1 ZConfig==4.3 transaction==5.1 persistent==6.9 BTrees==6.5 \
-                    zodbpickle==4.5 zope.interface==8.7 zope.proxy==7.3 zope.deferredimport==6.1.1 zc.lockfile==4.0 \
-                    cffi==2.1.1 pycparser==3.12 setuptools==84.2.1";
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use tests::bench::{ZEO_PINS, median, ms, zeo_versions_section, zeo_wheels};
 
 fn main() {
-    let wheels = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wheel-cache/zeo-bench");
-    std::fs::create_dir_all(&wheels).expect("wheel dir");
-    let ok = Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"])
-        .arg(&wheels)
-        .args(PINS.split_whitespace())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "pip download failed");
+    let wheels = zeo_wheels();
     let recipes = tests::cargo_artifact("recipe-egg", "zc_recipe_egg");
     let recipes = recipes.parent().expect("dir").display().to_string();
-    let mut config = format!(
-        "[buildout]\nparts = zeo\nfind-links = {}\nindex = file:///nonexistent\n\n[zeo]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n[versions]\n",
-        wheels.display()
+    let config = format!(
+        "[buildout]\nparts = zeo\nfind-links = {}\nindex = file:///nonexistent\n\n[zeo]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n{}",
+        wheels.display(),
+        zeo_versions_section()
     );
-    for pin in PINS.split_whitespace() {
-        let (n, v) = pin.split_once("==").expect("pin");
-        config.push_str(&format!("{n} = {v}\n"));
-    }
     let run = |dir: &Path| {
         let start = Instant::now();
         let out = Command::new(tests::buildout_bin())
@@ -67,7 +45,7 @@ fn main() {
             })
             .collect(),
     );
-    println!("| cold install of ZEO's 15 distributions from local wheels (`buildout -N`) | {} |", ms(cold));
+    println!("| cold install of ZEO's 15 distributions from local wheels (`buildout -N`) | {} |", ms(cold, 0));
     let uv = Command::new("uv").arg("--version").output().is_ok_and(|o| o.status.success());
     if uv {
         let t = median(
@@ -80,7 +58,7 @@ fn main() {
                         .arg(&wheels)
                         .arg("--target")
                         .arg(dir.path())
-                        .args(PINS.split_whitespace())
+                        .args(ZEO_PINS.split_whitespace())
                         .status()
                         .is_ok_and(|s| s.success());
                     assert!(ok, "uv failed");
@@ -88,7 +66,7 @@ fn main() {
                 })
                 .collect(),
         );
-        println!("| `uv pip install --target` of the same wheels | {} |", ms(t));
+        println!("| `uv pip install --target` of the same wheels | {} |", ms(t, 0));
     } else {
         println!("| `uv pip install --target` of the same wheels | uv not on PATH |");
     }
@@ -96,5 +74,5 @@ fn main() {
     std::fs::write(dir.path().join("buildout.cfg"), &config).expect("write");
     run(dir.path());
     let noop = median((0..20).map(|_| run(dir.path())).collect());
-    println!("| `zc.recipe.egg` part with every egg present (no-op run) | {} |", ms(noop));
+    println!("| `zc.recipe.egg` part with every egg present (no-op run) | {} |", ms(noop, 0));
 }

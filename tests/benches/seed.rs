@@ -13,18 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PINS: &str = "ZEO==6.2 ZODB==6.4 zdaemon==5.2.1 ZConfig==4.3 transaction==5.1 persistent==6.9 BTrees==6.5 \
-                    zodbpickle==4.5 zope.interface==8.7 zope.proxy==7.3 zope.deferredimport==6.1.1 zc.lockfile==4.0 \
-                    cffi==2.1.1 pycparser==3.12 setuptools==84.2.1";
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
+use tests::bench::{median, ms, zeo_versions_section, zeo_wheels};
 
 /// One buildout implementation: how to run it on a directory.
 struct Tool {
@@ -72,24 +61,13 @@ fn config(wheels: &Path, eggs: &Path) -> String {
         eggs.display()
     );
     let mut text = seed.replacen("[buildout]\nparts = zodb server\n", &extra, 1);
-    text.push_str("\n[versions]\n");
-    for pin in PINS.split_whitespace() {
-        let (n, v) = pin.split_once("==").expect("pin");
-        text.push_str(&format!("{n} = {v}\n"));
-    }
+    text.push('\n');
+    text.push_str(&zeo_versions_section());
     text
 }
 
 fn main() {
-    let wheels = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wheel-cache/zeo-bench");
-    std::fs::create_dir_all(&wheels).expect("wheel dir");
-    let ok = Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"])
-        .arg(&wheels)
-        .args(PINS.split_whitespace())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "pip download failed");
+    let wheels = zeo_wheels();
     let libs =
         [tests::cargo_artifact("recipe-egg", "zc_recipe_egg"), tests::cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
     let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("recipe path");
@@ -103,13 +81,13 @@ fn main() {
     ours.measure(&text, 1, 0);
     println!("| seed buildout, eggs present | first install | no-op rerun |\n| --- | --- | --- |");
     let (first, noop) = ours.measure(&text, 5, 20);
-    println!("| buildout (this project) | {} | {} |", ms(first), ms(noop));
+    println!("| buildout (this project) | {} | {} |", ms(first, 1), ms(noop, 1));
     if let Ok(venv) = std::env::var("REFERENCE_VENV") {
         let reference = Tool { program: Path::new(&venv).join("bin/buildout"), env: Vec::new() };
         let eggs = tempfile::tempdir().expect("temp");
         let text = config(&wheels, eggs.path());
         reference.measure(&text, 1, 0);
         let (first, noop) = reference.measure(&text, 3, 5);
-        println!("| zc.buildout 6.0.1 | {} | {} |", ms(first), ms(noop));
+        println!("| zc.buildout 6.0.1 | {} | {} |", ms(first, 1), ms(noop, 1));
     }
 }

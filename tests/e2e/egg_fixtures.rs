@@ -9,13 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use buildout_core::config::Environment;
-use buildout_core::engine::installed::{Installed, SIGNATURE};
+use tests::golden::{installed_state, judge, read, steps};
 use tests::{copy_tree, run_buildout, scratch};
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
 
 fn expected(step: &Path, name: &str) -> Option<String> {
     let ours = step.join("ours").join(name);
@@ -75,25 +70,12 @@ fn without_bookkeeping(text: &str) -> String {
         .collect()
 }
 
-fn installed_state(text: Option<&str>) -> Installed {
-    let Some(text) = text.filter(|t| *t != "<absent>\n") else { return Installed::default() };
-    let mut state = Installed::parse(text, ".installed.cfg", Environment::current()).expect("parses");
-    for options in state.options.values_mut() {
-        if let Some(sig) = options.get_mut(SIGNATURE) {
-            *sig = "{SIGNATURE}".into();
-        }
-    }
-    state
-}
-
 fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> {
     let (_t, dir) = scratch();
     copy_tree(&case.join("in"), &dir).expect("copy in/");
     let dir_text = dir.to_string_lossy().into_owned();
     let redact = |s: &str| s.replace(&dir_text, "{DIR}").replace(python, "{PYTHON}");
-    let mut steps: Vec<PathBuf> =
-        std::fs::read_dir(case).expect("case").flatten().map(|e| e.path()).filter(|p| p.join("cmd").exists()).collect();
-    steps.sort();
+    let steps = steps(case);
     let mut problems = Vec::new();
     for step in &steps {
         let name = step.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -235,17 +217,7 @@ fn egg_corpus_matches_zc_recipe_egg() {
     let mut failures = Vec::new();
     for case in cases.iter().filter(|c| c.to_string_lossy().contains(&filter)) {
         let problems = run_case(case, &python, &env);
-        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if KNOWN_DIFFERENCES.iter().any(|(known, _)| *known == name) {
-            if problems.is_empty() {
-                failures.push(format!("== {name}\nnow matches zc.recipe.egg: remove it from KNOWN_DIFFERENCES"));
-            }
-            continue;
-        }
-        if !problems.is_empty() {
-            let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            failures.push(format!("== {name}\n{}", problems.join("\n")));
-        }
+        failures.extend(judge(case, &problems, &KNOWN_DIFFERENCES, "zc.recipe.egg"));
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

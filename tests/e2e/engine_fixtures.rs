@@ -9,57 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
-use buildout_core::config::Environment;
-use buildout_core::engine::installed::{Installed, SIGNATURE};
+use tests::golden::{expected, installed_state, read, tree};
 use tests::{cargo_artifact, run_buildout};
 
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn expected(step: &Path, name: &str) -> String {
-    let ours = step.join("ours").join(name);
-    read(&if ours.exists() { ours } else { step.join("expected").join(name) })
-}
-
-/// Every path below `dir` as the recorder lists it, without what zc.buildout's list leaves out
-/// and our lock and journal files.
-fn tree(dir: &Path) -> String {
-    const LEFT_OUT: [&str; 7] =
-        ["bin", "develop-eggs", "eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal"];
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).expect("below").to_string_lossy().into_owned();
-            if d == dir && LEFT_OUT.contains(&rel.as_str()) {
-                continue;
-            }
-            if path.is_dir() && !path.is_symlink() {
-                out.push(format!("{rel}/"));
-                stack.push(path);
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out.iter().map(|l| format!("{l}\n")).collect()
-}
-
-/// `.installed.cfg` as a state (signature redacted). An absent file and one recording no parts
-/// mean the same: zc.buildout leaves `parts =` behind after a failed update where we remove it.
-fn installed_state(text: Option<&str>) -> Installed {
-    let Some(text) = text else { return Installed::default() };
-    let mut state = Installed::parse(text, ".installed.cfg", Environment::current()).expect("parses");
-    for options in state.options.values_mut() {
-        if let Some(sig) = options.get_mut(SIGNATURE) {
-            *sig = "{SIGNATURE}".into();
-        }
-    }
-    state
-}
+/// What zc.buildout's recorder leaves out of the tree, and our lock and journal files.
+const LEFT_OUT: [&str; 7] =
+    ["bin", "develop-eggs", "eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal"];
 
 fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -87,7 +42,7 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
         for (what, want, have) in [
             ("stdout", expected(step, "stdout"), got.stdout.clone()),
             ("stderr", expected(step, "stderr"), got.stderr.clone()),
-            ("tree", expected(step, "tree"), tree(&dir)),
+            ("tree", expected(step, "tree"), tree(&dir, &LEFT_OUT)),
         ] {
             if want != have {
                 problems.push(format!("{name}: {what} differs\n--- expected\n{want}--- got\n{have}"));

@@ -11,20 +11,14 @@
 
 use std::path::{Path, PathBuf};
 
-use buildout_core::config::Environment;
-use buildout_core::engine::installed::{Installed, SIGNATURE};
 use tests::{cargo_artifact, copy_tree, run_buildout, scratch};
 
 use super::eggs::wheels;
+use tests::golden::{expected, files_below, installed_state, judge, read, steps, tree};
 
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn expected(step: &Path, name: &str) -> String {
-    let ours = step.join("ours").join(name);
-    read(&if ours.exists() { ours } else { step.join("expected").join(name) })
-}
+/// What the recorder leaves out of the tree (and the wheels the runner adds), our lock and journal.
+const LEFT_OUT: [&str; 7] =
+    ["eggs", "develop-eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal", "wheels"];
 
 /// Not ours to compare: setuptools' index chatter, and fetching what the reference had built in.
 /// Our own warnings (a bare port listening everywhere, pack hints) are documented additions,
@@ -99,58 +93,6 @@ fn without_reordered_regeneration(stdout: &str, want: &str, before: &[(String, S
     stdout.lines().filter(|l| !reordered(l)).map(|l| format!("{l}\n")).collect()
 }
 
-fn tree(dir: &Path) -> String {
-    const LEFT_OUT: [&str; 7] =
-        ["eggs", "develop-eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal", "wheels"];
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).expect("below").to_string_lossy().into_owned();
-            if d == dir && LEFT_OUT.contains(&rel.as_str()) {
-                continue;
-            }
-            if path.is_dir() && !path.is_symlink() {
-                out.push(format!("{rel}/"));
-                stack.push(path);
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out.iter().map(|l| format!("{l}\n")).collect()
-}
-
-fn installed_state(text: Option<&str>) -> Installed {
-    let Some(text) = text.filter(|t| *t != "<absent>\n") else { return Installed::default() };
-    let mut state = Installed::parse(text, ".installed.cfg", Environment::current()).expect("parses");
-    for options in state.options.values_mut() {
-        if let Some(sig) = options.get_mut(SIGNATURE) {
-            *sig = "{SIGNATURE}".into();
-        }
-    }
-    state
-}
-
-fn files_below(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(root).expect("below").to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Writes our output for a step where we differ from zc.zodbrecipes on purpose.
 fn record_ours(step: &Path, dir: &Path, inputs: &[String], got: &tests::Outcome, redact: &dyn Fn(&str) -> String) {
     let ours = step.join("ours");
@@ -159,10 +101,10 @@ fn record_ours(step: &Path, dir: &Path, inputs: &[String], got: &tests::Outcome,
     std::fs::write(ours.join("stdout"), redact(&got.stdout)).expect("stdout");
     std::fs::write(ours.join("stderr"), redact(&got.stderr)).expect("stderr");
     std::fs::write(ours.join("status"), format!("{}\n", got.status)).expect("status");
-    std::fs::write(ours.join("tree"), tree(dir)).expect("tree");
+    std::fs::write(ours.join("tree"), tree(dir, &LEFT_OUT)).expect("tree");
     let installed = std::fs::read_to_string(dir.join(".installed.cfg")).map(|t| redact(&t));
     std::fs::write(ours.join("installed"), installed.unwrap_or_else(|_| "<absent>\n".into())).expect("installed");
-    let listed = tree(dir);
+    let listed = tree(dir, &LEFT_OUT);
     for file in listed.lines().filter(|l| !l.ends_with('/') && !inputs.iter().any(|i| i == l)) {
         let target = ours.join("files").join(file);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("files/");
@@ -183,9 +125,7 @@ fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -
     }
     let dir_text = dir.to_string_lossy().into_owned();
     let redact = |s: &str| s.replace(&dir_text, "{DIR}").replace(python, "{PYTHON}");
-    let mut steps: Vec<PathBuf> =
-        std::fs::read_dir(case).expect("case").flatten().map(|e| e.path()).filter(|p| p.join("cmd").exists()).collect();
-    steps.sort();
+    let steps = steps(case);
     let mut problems = Vec::new();
     let mut inputs: Vec<String> = files_below(&case.join("in"));
     inputs.push("buildout.cfg".into());
@@ -220,7 +160,7 @@ fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -
         compare(
             "tree",
             expected(step, "tree").lines().filter(|l| !l.starts_with("wheels")).map(|l| format!("{l}\n")).collect(),
-            tree(&dir),
+            tree(&dir, &LEFT_OUT),
         );
         let want_files = step.join(if ours { "ours/files" } else { "expected/files" });
         for file in files_below(&want_files) {
@@ -279,16 +219,7 @@ fn zodb_corpus_matches_zc_zodbrecipes() {
     let mut failures = Vec::new();
     for case in cases.iter().filter(|c| c.to_string_lossy().contains(&filter)) {
         let problems = run_case(case, &env, &python, record);
-        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if KNOWN_DIFFERENCES.iter().any(|(known, _)| *known == name) {
-            if problems.is_empty() {
-                failures.push(format!("== {name}\nnow matches zc.zodbrecipes: remove it from KNOWN_DIFFERENCES"));
-            }
-            continue;
-        }
-        if !problems.is_empty() {
-            failures.push(format!("== {name}\n{}", problems.join("\n")));
-        }
+        failures.extend(judge(case, &problems, &KNOWN_DIFFERENCES, "zc.zodbrecipes"));
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -1,9 +1,13 @@
 //! Helpers shared by the end-to-end tests: building the binary and recipe libraries once per
 //! test run, running the binary in a scratch buildout directory, and redacting paths.
 
+pub mod bench;
+pub mod golden;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
 use std::sync::{Mutex, OnceLock};
 
 /// Builds `package` with cargo (once per process and package) and returns the path of the
