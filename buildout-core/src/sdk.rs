@@ -179,7 +179,7 @@ impl Context<'_> {
 
     /// Reports versions picked without a pin in `[versions]`; buildout lists them at the end of
     /// the run when `show-picked-versions` is on.
-    pub fn picked(&self, versions: &[(String, String)]) -> Result<(), RecipeError> {
+    pub fn picked(&self, versions: &[wire::Picked]) -> Result<(), RecipeError> {
         self.invoke("picked", &versions).map(drop)
     }
 

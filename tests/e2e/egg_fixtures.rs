@@ -172,7 +172,7 @@ fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> 
 
 /// Cases where we knowingly differ, and why. The test fails if one of them starts to match, so
 /// the list stays true.
-const KNOWN_DIFFERENCES: [(&str, &str); 10] = [
+const KNOWN_DIFFERENCES: [(&str, &str); 9] = [
     (
         "errors-002-missing-dependency",
         "we resolve the whole set before installing anything: nothing is left half-installed",
@@ -193,7 +193,6 @@ const KNOWN_DIFFERENCES: [(&str, &str); 10] = [
         "versions-005-pin-conflicts-with-dependency",
         "the conflict is explained by pip's resolver, not zc.buildout's text",
     ),
-    ("versions-006-update-versions-file", "update-versions-file is not implemented yet"),
     ("withdeps-003-version-conflict", "the conflict is explained by pip's resolver, not zc.buildout's text"),
 ];
 

@@ -85,6 +85,33 @@ pub struct Created {
     pub paths: Vec<String>,
 }
 
+/// Host service `picked`: one version a recipe picked without a pin, and (for zc.buildout's
+/// `# Required by:` lines) the distributions in its working set that require it by bare name,
+/// as `name==version`. Recipes built before `required_by` existed send `[name, version]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "PickedShape")]
+pub struct Picked {
+    pub name: String,
+    pub version: String,
+    pub required_by: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PickedShape {
+    Full { name: String, version: String, required_by: Vec<String> },
+    Pair(String, String),
+}
+
+impl From<PickedShape> for Picked {
+    fn from(shape: PickedShape) -> Picked {
+        match shape {
+            PickedShape::Full { name, version, required_by } => Picked { name, version, required_by },
+            PickedShape::Pair(name, version) => Picked { name, version, required_by: Vec::new() },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
@@ -140,3 +167,25 @@ impl std::fmt::Display for RecipeError {
 }
 
 impl std::error::Error for RecipeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picked_reads_both_shapes() {
+        let cases = [
+            (r#"["demo","0.4"]"#, Picked { name: "demo".into(), version: "0.4".into(), required_by: vec![] }),
+            (
+                r#"{"name":"demoneeded","version":"1.1","required_by":["demo==0.4"]}"#,
+                Picked { name: "demoneeded".into(), version: "1.1".into(), required_by: vec!["demo==0.4".into()] },
+            ),
+        ];
+        for (text, expected) in cases {
+            let got: Picked = serde_json::from_str(text).expect(text);
+            assert_eq!(got, expected);
+            let again: Picked = serde_json::from_str(&serde_json::to_string(&got).expect("to json")).expect("back");
+            assert_eq!(again, expected);
+        }
+    }
+}

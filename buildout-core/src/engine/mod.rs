@@ -4,6 +4,7 @@
 
 pub mod installed;
 pub mod lock;
+pub mod picked;
 pub mod recipes;
 
 use std::path::{Path, PathBuf};
@@ -201,24 +202,33 @@ impl Run<'_> {
         self.print_picked_versions()
     }
 
-    /// `show-picked-versions`: what recipes installed without a pin, once, at the end.
+    /// `show-picked-versions` and `update-versions-file`: what recipes installed without a pin,
+    /// all parts together, once at the end of the run.
     fn print_picked_versions(&mut self) -> crate::config::Result<()> {
-        if self.buildout.sections.get("buildout", "show-picked-versions")?.as_deref() != Some("true") {
+        let show = self.buildout.sections.get("buildout", "show-picked-versions")?.as_deref() == Some("true");
+        let file = self.buildout.sections.get("buildout", "update-versions-file")?.filter(|f| !f.is_empty());
+        if !show && file.is_none() {
             return Ok(());
         }
-        let mut picked: Vec<(String, String)> = self.recipes()?.picked.borrow().clone();
-        if picked.is_empty() {
+        let reported = self.recipes()?.picked.borrow().clone();
+        if reported.is_empty() {
             return Ok(());
         }
-        picked.sort();
-        picked.dedup();
-        let mut text = String::from(
-            "Versions had to be automatically picked.\nThe following part definition lists the versions picked:\n[versions]",
-        );
-        for (name, version) in picked {
-            text.push_str(&format!("\n{name} = {version}"));
+        let output = picked::format(&reported);
+        if show {
+            let text = format!(
+                "Versions had to be automatically picked.\nThe following part definition lists the versions picked:\n{}",
+                output.join("\n")
+            );
+            info(&*self.log, &text);
         }
-        info(&*self.log, &text);
+        if let Some(file) = file {
+            picked::append(Path::new(&file), output).map_err(|e| {
+                crate::config::Error::new(crate::config::ErrorKind::Io { path: file.clone(), message: e.to_string() })
+                    .within("Writing picked versions.")
+            })?;
+            info(&*self.log, &format!("Picked versions have been written to {file}"));
+        }
         Ok(())
     }
 

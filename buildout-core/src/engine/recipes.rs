@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use crate::abi::HostService;
-use crate::abi::wire::{self, ErrorKind as WireKind, RecipeError};
+use crate::abi::wire::{self, ErrorKind as WireKind, Picked, RecipeError};
 use crate::config::evaluate::RecipeHook;
 use crate::config::{Error, ErrorKind, Sections};
 use crate::loader::{self, Library, Loader};
@@ -40,7 +40,7 @@ pub struct Recipes {
     parts: RefCell<HashMap<String, Rc<Part>>>,
     log: Rc<dyn Log>,
     /// Versions recipes picked without a pin, for `show-picked-versions`.
-    pub picked: RefCell<Vec<(String, String)>>,
+    pub picked: RefCell<Vec<Picked>>,
 }
 
 impl Recipes {
@@ -149,7 +149,7 @@ impl RecipeHook for Recipes {
 /// the recipe says it creates.
 pub struct PartHost<'a> {
     sections: RefCell<&'a mut Sections>,
-    picked: &'a RefCell<Vec<(String, String)>>,
+    picked: &'a RefCell<Vec<Picked>>,
     log: &'a dyn Log,
     part: String,
     pub created: RefCell<Vec<String>>,
@@ -159,7 +159,7 @@ impl<'a> PartHost<'a> {
     pub fn new(
         sections: &'a mut Sections,
         log: &'a dyn Log,
-        picked: &'a RefCell<Vec<(String, String)>>,
+        picked: &'a RefCell<Vec<Picked>>,
         part: &str,
     ) -> PartHost<'a> {
         PartHost {
@@ -218,7 +218,7 @@ impl HostService for PartHost<'_> {
         let result = match method {
             "get" => self.get(payload),
             "section" => self.section(payload),
-            "picked" => serde_json::from_str::<Vec<(String, String)>>(payload)
+            "picked" => serde_json::from_str::<Vec<Picked>>(payload)
                 .map(|picked| {
                     self.picked.borrow_mut().extend(picked);
                     String::new()

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::install::Settings;
 use super::requirement::canonical_name;
 use super::{Egg, Interpreter, working_set};
+use crate::abi::wire::Picked;
 use crate::sdk::{Context, Options, RecipeError};
 
 /// What `zc.recipe.egg:eggs` and the script recipes share: where eggs come from.
@@ -91,10 +92,15 @@ impl Eggs {
             error
         })?;
         // Picked versions are reported by buildout at the end of the run, all parts together.
-        let picked: Vec<(String, String)> = ws
+        let env = interpreter.environment();
+        let picked: Vec<Picked> = ws
             .iter()
             .filter(|e| settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
-            .map(|e| (e.name.clone(), e.version.clone()))
+            .map(|e| Picked {
+                name: e.name.clone(),
+                version: e.version.clone(),
+                required_by: required_by(&ws, e, &env),
+            })
             .collect();
         if !picked.is_empty() {
             ctx.picked(&picked)?;
@@ -143,4 +149,21 @@ impl ScriptOptions {
         };
         Ok(ScriptOptions { bin_directory, extra_paths, relative_paths })
     }
+}
+
+/// The distributions of `ws` that require `egg` by its bare name, as `name==version`, sorted.
+/// zc.buildout keys its record by the requirement's text, which only a bare requirement matches.
+fn required_by(ws: &[Egg], egg: &Egg, env: &crate::config::Environment) -> Vec<String> {
+    let mut out: Vec<String> = ws
+        .iter()
+        .filter(|d| {
+            d.requires_for(&[], env)
+                .iter()
+                .any(|r| r.name == egg.name && r.extras.is_empty() && r.specifier.is_empty() && r.marker.is_none())
+        })
+        .map(|d| format!("{}=={}", d.name, d.version))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
