@@ -16,6 +16,8 @@ pub struct Egg {
     pub name: String,
     pub version: String,
     pub requires: Vec<Requirement>,
+    /// The extras it provides (`Provides-Extra`, or the `[extra]` sections of `requires.txt`).
+    pub extras: Vec<String>,
     /// `console_scripts` entry points: (script name, module, attributes), in file order.
     pub console_scripts: Vec<(String, String, String)>,
 }
@@ -108,10 +110,12 @@ impl Egg {
         let mut name = String::new();
         let mut version = String::new();
         let mut requires = Vec::new();
+        let mut extras = Vec::new();
         for (k, v) in headers(&metadata) {
             match k.as_str() {
                 "Name" => name = v,
                 "Version" => version = v,
+                "Provides-Extra" => extras.push(v),
                 "Requires-Dist" => {
                     if let Ok(r) = Requirement::parse(&v) {
                         requires.push(r);
@@ -122,13 +126,32 @@ impl Egg {
         }
         if metadata_file == "PKG-INFO" {
             requires = egg_info_requires(&info);
+            extras = egg_info_extras(&info);
         }
         let entry_points = std::fs::read_to_string(info.join("entry_points.txt")).unwrap_or_default();
-        Ok(Egg { dir: dir.to_owned(), name, version, requires, console_scripts: console_scripts(&entry_points) })
+        Ok(Egg {
+            dir: dir.to_owned(),
+            name,
+            version,
+            requires,
+            extras,
+            console_scripts: console_scripts(&entry_points),
+        })
     }
 
     pub fn key(&self) -> String {
         canonical_name(&self.name)
+    }
+
+    /// The extras of `requested` this distribution does not provide, sorted, as setuptools
+    /// spells them (lower case).
+    pub fn missing_extras(&self, requested: &[String]) -> Vec<String> {
+        let provided: Vec<String> = self.extras.iter().map(|e| canonical_name(e)).collect();
+        let mut missing: Vec<String> =
+            requested.iter().filter(|e| !provided.contains(&canonical_name(e))).map(|e| e.to_lowercase()).collect();
+        missing.sort();
+        missing.dedup();
+        missing
     }
 
     /// The requirements that apply for `extras` in `env`, in the order the metadata lists them.
@@ -139,6 +162,19 @@ impl Egg {
             .cloned()
             .collect()
     }
+}
+
+/// The extras named by `EGG-INFO/requires.txt`'s `[extra]` and `[extra:marker]` sections.
+fn egg_info_extras(info: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(info.join("requires.txt")).unwrap_or_default();
+    let mut out: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::to_owned))
+        .map(|s| s.split_once(':').map_or(s.clone(), |(e, _)| e.to_owned()))
+        .filter(|e| !e.is_empty())
+        .collect();
+    out.dedup();
+    out
 }
 
 /// `EGG-INFO/requires.txt`: unconditional lines first, then `[extra]` / `[:marker]` sections.

@@ -24,6 +24,8 @@ pub struct Settings {
     pub versions: BTreeMap<String, String>,
     pub allow_picked_versions: bool,
     pub show_picked_versions: bool,
+    /// `allow-unknown-extras`: a requirement may name extras its distribution does not provide.
+    pub allow_unknown_extras: bool,
     /// `download-cache`: wheels are kept in its `dist/` subdirectory.
     pub download_cache: Option<PathBuf>,
 }
@@ -91,7 +93,16 @@ fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
 enum Shortfall {
     Missing(Requirement, Vec<String>),
     Conflict(String),
+    /// A requirement names extras its distribution lacks (and `allow-unknown-extras` is off):
+    /// the eggs added so far, and the warnings zc.buildout logs before failing.
+    UnknownExtras(Vec<(Egg, String)>, Vec<String>),
 }
+
+/// zc.buildout's error for a requirement naming an extra its distribution does not provide.
+const UNKNOWN_EXTRA: &str = "Couldn't find the required extra. This means the requirement is incorrect. If the \
+                             requirement is itself from software you requested, then there might be a bug in \
+                             requested software. You can ignore this by using 'allow-unknown-extras=true', \
+                             however that may simply cause needed software to be omitted.";
 
 /// zc.buildout's working-set walk over installed eggs: the requested distributions first, in
 /// order, then the rest as the requirement stack reaches them. Returns the eggs in the order
@@ -101,6 +112,7 @@ fn resolve_local(
     settings: &Settings,
     env: &crate::config::Environment,
     eggs: &HashMap<String, Vec<Egg>>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<(Egg, String)>, Shortfall> {
     let find = |req: &Requirement| -> Option<Egg> {
         let r = settings.constrained(req);
@@ -147,7 +159,19 @@ fn resolve_local(
             )));
         }
         best.insert(req.key(), dist.clone());
-        let mut new = dist.requires_for(&req.extras, env);
+        let missing = dist.missing_extras(&req.extras);
+        for extra in &missing {
+            warnings.push(format!(
+                "{} {} does not provide the extra '{extra}'",
+                super::egg::safe_name(&dist.name),
+                dist.version
+            ));
+        }
+        if !missing.is_empty() && !settings.allow_unknown_extras {
+            return Err(Shortfall::UnknownExtras(ws, std::mem::take(warnings)));
+        }
+        let extras: Vec<String> = req.extras.iter().filter(|e| !missing.contains(&e.to_lowercase())).cloned().collect();
+        let mut new = dist.requires_for(&extras, env);
         new.reverse();
         for r in &new {
             let mut c = chain.clone();
@@ -344,7 +368,8 @@ pub fn working_set(
         }
     }
     let eggs = installed(settings);
-    match resolve_local(&reqs, settings, &env, &eggs) {
+    let mut warnings = Vec::new();
+    match resolve_local(&reqs, settings, &env, &eggs, &mut warnings) {
         // Everything is here: no network when not looking for newer versions, or when every
         // distribution is pinned (nothing newer could be chosen).
         Ok(ws)
@@ -352,7 +377,12 @@ pub fn working_set(
                 || settings.offline
                 || ws.iter().all(|(e, _)| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
         {
+            warn_all(&warnings, log);
             return finish(ws, &HashSet::new(), settings, log);
+        }
+        Err(Shortfall::UnknownExtras(_, warnings)) => {
+            warn_all(&warnings, log);
+            return Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()));
         }
         Err(Shortfall::Conflict(message)) if settings.offline => return Err(PythonError::Resolve(message)),
         Err(Shortfall::Missing(req, _)) if settings.offline => {
@@ -415,23 +445,39 @@ pub fn working_set(
     unpack_all(interp, settings, &unpack)?;
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     let eggs = installed(settings);
-    match resolve_local(&reqs, settings, &env, &eggs) {
+    let mut warnings = Vec::new();
+    let fetched_messages = |ws: &[(Egg, String)], log: Logger<'_>| {
+        // What was fetched, in the order zc.buildout fetches it.
+        for (egg, req) in ws.iter().filter(|(e, _)| !before.contains(&e.dir)) {
+            log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(req)));
+            log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&egg.name), egg.version));
+        }
+    };
+    match resolve_local(&reqs, settings, &env, &eggs, &mut warnings) {
         Ok(ws) => {
-            // What was fetched, in the order zc.buildout fetches it.
-            for (egg, req) in ws.iter().filter(|(e, _)| !before.contains(&e.dir)) {
-                log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(req)));
-                log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&egg.name), egg.version));
-            }
+            fetched_messages(&ws, log);
+            warn_all(&warnings, log);
             let fetched: HashSet<PathBuf> =
                 ws.iter().map(|(e, _)| e.dir.clone()).filter(|d| !before.contains(d)).collect();
             finish(ws, &fetched, settings, log)
         }
         Err(Shortfall::Conflict(message)) => Err(PythonError::Resolve(message)),
+        Err(Shortfall::UnknownExtras(added, warnings)) => {
+            fetched_messages(&added, log);
+            warn_all(&warnings, log);
+            Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()))
+        }
         Err(Shortfall::Missing(req, chain)) => Err(PythonError::Resolve(format!(
             "Couldn't find a distribution for {} (required by {}).",
             crate::config::pytext::repr(&req.to_string()),
             chain.join(" -> ")
         ))),
+    }
+}
+
+fn warn_all(warnings: &[String], log: Logger<'_>) {
+    for w in warnings {
+        log(Level::Warning, w);
     }
 }
 
@@ -503,8 +549,30 @@ mod tests {
             name: name.into(),
             version: version.into(),
             requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
+            extras: vec!["x".into()],
             console_scripts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn unknown_extras_are_refused_unless_allowed() {
+        let env = crate::config::Environment::current();
+        let eggs: HashMap<String, Vec<Egg>> =
+            [("a".to_owned(), vec![egg("A", "1", &["B ; extra == 'x'"])]), ("b".to_owned(), vec![egg("B", "2", &[])])]
+                .into_iter()
+                .collect();
+        let reqs = [Requirement::parse("A[x,NoSuch]").expect("req")];
+        let mut warnings = Vec::new();
+        let refused = resolve_local(&reqs, &Settings::default(), env, &eggs, &mut warnings);
+        let Err(Shortfall::UnknownExtras(added, warned)) = refused else { panic!("refused") };
+        assert_eq!(added.len(), 1);
+        assert_eq!(warned, ["A 1 does not provide the extra 'nosuch'"]);
+        let allowed = Settings { allow_unknown_extras: true, ..Settings::default() };
+        let mut warnings = Vec::new();
+        let Ok(ws) = resolve_local(&reqs, &allowed, env, &eggs, &mut warnings) else { panic!("allowed") };
+        let names: Vec<&str> = ws.iter().map(|(e, _)| e.name.as_str()).collect();
+        assert_eq!(names, ["A", "B"], "the provided extra still brings B");
+        assert_eq!(warnings, ["A 1 does not provide the extra 'nosuch'"]);
     }
 
     #[test]
@@ -526,12 +594,12 @@ mod tests {
             Settings { versions: [("d".to_owned(), "1".to_owned())].into_iter().collect(), ..Settings::default() };
         let env = crate::config::Environment::current();
         let reqs = [Requirement::parse("A").expect("req")];
-        let Ok(ws) = resolve_local(&reqs, &settings, env, &eggs) else { panic!("resolves") };
+        let Ok(ws) = resolve_local(&reqs, &settings, env, &eggs, &mut Vec::new()) else { panic!("resolves") };
         let names: Vec<String> = ws.iter().map(|(e, r)| format!("{}-{} {r}", e.name, e.version)).collect();
         // zc.buildout's stack: requirements are taken from the front and each one's own
         // requirements pushed in reverse order; pins constrain what is asked for.
         assert_eq!(names, ["A-1 A", "C-1 C", "B-2 B", "D-1 D==1"]);
-        let missing = resolve_local(&[Requirement::parse("Z").expect("req")], &settings, env, &eggs);
+        let missing = resolve_local(&[Requirement::parse("Z").expect("req")], &settings, env, &eggs, &mut Vec::new());
         assert!(matches!(missing, Err(Shortfall::Missing(..))));
     }
 }

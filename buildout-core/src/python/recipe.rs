@@ -75,6 +75,7 @@ impl Eggs {
             versions: versions.into_iter().map(|(k, v)| (canonical_name(&k), v)).collect(),
             allow_picked_versions: ctx.get("buildout", "allow-picked-versions")?.as_deref() != Some("false"),
             show_picked_versions: flag("show-picked-versions")?,
+            allow_unknown_extras: flag("allow-unknown-extras")?,
             download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
         };
         let mut specs = distributions.clone();
