@@ -3,13 +3,19 @@
 //! `log-format` says otherwise; the threshold is `log-level` minus verbosity.
 
 use std::cell::RefCell;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use buildout_core::log::{BUILDOUT_LOGGER, Level, Log};
 
-/// Writes log records and plain text to standard output.
+/// Writes log records and plain text to standard output, and shows progress on a terminal.
 pub(crate) struct Console {
     settings: RefCell<Settings>,
+    /// Whether standard error is a terminal: the progress bar's only condition besides the
+    /// default verbosity, so that piped output stays exactly zc.buildout's.
+    terminal: bool,
+    bar: RefCell<Option<ProgressBar>>,
 }
 
 struct Settings {
@@ -22,8 +28,22 @@ impl Console {
     pub(crate) fn new() -> Console {
         Console {
             settings: RefCell::new(Settings { threshold: Level::Warning as i64, format: None, configured: false }),
+            terminal: std::io::stderr().is_terminal(),
+            bar: RefCell::new(None),
         }
     }
+
+    /// A line of output ends the progress display: the bar is transient, never interleaved.
+    fn clear_progress(&self) {
+        if let Some(bar) = self.bar.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar only at the default verbosity (INFO) on a configured console writing to a terminal.
+fn shows_progress(terminal: bool, configured: bool, threshold: i64, total: u64) -> bool {
+    terminal && configured && threshold == Level::Info as i64 && total > 0
 }
 
 /// Applies a Python logging format string (`%(name)s`, `%(message)s`, `%(levelname)s`,
@@ -88,6 +108,7 @@ impl Log for Console {
             (None, true) => message.to_owned(),
             (None, false) => format!("{logger}: {message}"),
         };
+        self.clear_progress();
         // Before logging is configured Python's last-resort handler writes to stderr.
         if s.configured {
             let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -97,13 +118,56 @@ impl Log for Console {
     }
 
     fn print(&self, text: &str) {
+        self.clear_progress();
         let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
+    fn progress(&self, done: u64, total: u64, message: &str) {
+        let s = self.settings.borrow();
+        if !shows_progress(self.terminal, s.configured, s.threshold, total) {
+            return;
+        }
+        let mut slot = self.bar.borrow_mut();
+        let bar = slot.get_or_insert_with(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{bar:20} [{pos}/{len}] {wide_msg:.dim}") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        bar.set_message(message.to_owned());
+        bar.set_length(total);
+        bar.set_position(done);
+        if done >= total {
+            bar.finish_and_clear();
+            *slot = None;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_only_on_a_terminal_at_default_verbosity() {
+        let info = Level::Info as i64;
+        let cases = [
+            (true, true, info, 3, true),
+            (false, true, info, 3, false),
+            (true, false, info, 3, false),
+            (true, true, info - 10, 3, false),
+            (true, true, info + 10, 3, false),
+            (true, true, info, 0, false),
+        ];
+        for (terminal, configured, threshold, total, expected) in cases {
+            assert_eq!(
+                shows_progress(terminal, configured, threshold, total),
+                expected,
+                "{terminal} {configured} {threshold} {total}"
+            );
+        }
+    }
 
     #[test]
     fn python_logging_formats() {

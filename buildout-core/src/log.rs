@@ -42,6 +42,9 @@ pub trait Log {
     fn log(&self, level: Level, logger: &str, message: &str);
     /// Text zc.buildout prints directly to standard output, whatever the log level.
     fn print(&self, text: &str);
+    /// Progress of a long step (`done` of `total`), for a progress display. zc.buildout prints
+    /// nothing for it, so sinks that mirror its output ignore it.
+    fn progress(&self, _done: u64, _total: u64, _message: &str) {}
 }
 
 /// A sink that drops everything, for callers that only want the result.

@@ -183,6 +183,12 @@ impl Context<'_> {
         self.invoke("picked", &versions).map(drop)
     }
 
+    /// Reports progress of a long step (`done` of `total`); buildout may show a progress bar.
+    /// Best effort: a host without a progress display ignores it.
+    pub fn progress(&self, done: u64, total: u64, message: &str) {
+        let _ = self.invoke("progress", &wire::Progress { done, total, message: message.to_owned() });
+    }
+
     /// Logs under the part's name (shown as `<part>: <message>`).
     pub fn info(&self, message: &str) {
         self.log(20, self.part, message);
@@ -486,7 +492,7 @@ pub mod testing {
                     };
                     serde_json::to_string(&value).map_err(bad)
                 }
-                "picked" => Ok(String::new()),
+                "picked" | "progress" => Ok(String::new()),
                 "section" => {
                     let q: wire::GetOption = serde_json::from_str(payload).map_err(bad)?;
                     let options: BTreeMap<String, String> = self

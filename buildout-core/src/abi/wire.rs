@@ -85,6 +85,15 @@ pub struct Created {
     pub paths: Vec<String>,
 }
 
+/// Host service `progress`: how far a long step (fetching, unpacking) has got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub message: String,
+}
+
 /// Host service `picked`: one version a recipe picked without a pin, and (for zc.buildout's
 /// `# Required by:` lines) the distributions in its working set that require it by bare name,
 /// as `name==version`. Recipes built before `required_by` existed send `[name, version]`.

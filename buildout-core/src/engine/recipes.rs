@@ -224,6 +224,12 @@ impl HostService for PartHost<'_> {
                     String::new()
                 })
                 .map_err(|e| RecipeError::internal(e.to_string())),
+            "progress" => serde_json::from_str::<wire::Progress>(payload)
+                .map(|p| {
+                    self.log.progress(p.done, p.total, &p.message);
+                    String::new()
+                })
+                .map_err(|e| RecipeError::internal(e.to_string())),
             "log" => serde_json::from_str::<wire::LogRecord>(payload)
                 .map(|r| {
                     let level = match r.level {
@@ -251,3 +257,40 @@ impl HostService for PartHost<'_> {
 
 /// Options as saved in `.installed.cfg` for a part: every option, evaluated.
 pub type Saved = BTreeMap<String, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps the progress reports it is given.
+    #[derive(Default)]
+    struct Recorder(RefCell<Vec<(u64, u64, String)>>);
+
+    impl Log for Recorder {
+        fn configure(&self, _threshold: i64, _format: Option<&str>) {}
+        fn log(&self, _level: Level, _logger: &str, _message: &str) {}
+        fn print(&self, _text: &str) {}
+        fn progress(&self, done: u64, total: u64, message: &str) {
+            self.0.borrow_mut().push((done, total, message.to_owned()));
+        }
+    }
+
+    #[test]
+    fn host_services_reach_the_log_and_the_picked_list() {
+        let mut sections = Sections::new(BTreeMap::new());
+        let log = Recorder::default();
+        let picked = RefCell::new(Vec::new());
+        let host = PartHost::new(&mut sections, &log, &picked, "demo");
+        let calls = [
+            ("progress", r#"{"done":1,"total":3,"message":"ZEO 6.2"}"#),
+            ("picked", r#"[["demo","0.4"],{"name":"b","version":"1","required_by":["demo==0.4"]}]"#),
+        ];
+        for (method, payload) in calls {
+            assert_eq!(host.call(method, payload), Ok(String::new()), "{method}");
+        }
+        assert!(host.call("progress", "not json").is_err());
+        assert_eq!(*log.0.borrow(), [(1, 3, "ZEO 6.2".to_owned())]);
+        let names: Vec<String> = picked.borrow().iter().map(|p| format!("{} {:?}", p.name, p.required_by)).collect();
+        assert_eq!(names, ["demo []", "b [\"demo==0.4\"]"]);
+    }
+}

@@ -64,6 +64,9 @@ impl Settings {
 /// Log records go to the caller (a recipe logs through its host).
 pub type Logger<'a> = &'a mut dyn FnMut(Level, &str);
 
+/// Where fetching and unpacking report how far they have got: `(done, total, message)`.
+pub type Progress<'a> = &'a dyn Fn(u64, u64, &str);
+
 fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
     let mut by_key: HashMap<String, Vec<Egg>> = HashMap::new();
     let Ok(entries) = std::fs::read_dir(&settings.eggs_dir) else { return by_key };
@@ -350,6 +353,7 @@ pub fn working_set(
     specs: &[String],
     settings: &Settings,
     log: Logger<'_>,
+    progress: Progress<'_>,
 ) -> Result<Vec<Egg>, PythonError> {
     let env = interp.environment();
     let reqs: Vec<Requirement> = specs
@@ -422,6 +426,7 @@ pub fn working_set(
             None => work.path().join("wheels"),
         };
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        progress(0, fetch.len() as u64, &format!("Fetching {} distributions", fetch.len()));
         let mut cmd = pip(interp);
         cmd.args(["wheel", "--no-deps", "--quiet", "-w"]).arg(&dir);
         sources(&mut cmd, settings);
@@ -442,7 +447,7 @@ pub fn working_set(
             }
         }
     }
-    unpack_all(interp, settings, &unpack)?;
+    unpack_all(interp, settings, &unpack, progress)?;
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     let eggs = installed(settings);
     let mut warnings = Vec::new();
@@ -482,24 +487,40 @@ fn warn_all(warnings: &[String], log: Logger<'_>) {
 }
 
 /// Unpacks wheels into egg directories, several at a time.
-fn unpack_all(interp: &Interpreter, settings: &Settings, wheels: &[(PathBuf, String)]) -> Result<(), PythonError> {
+fn unpack_all(
+    interp: &Interpreter,
+    settings: &Settings,
+    wheels: &[(PathBuf, String)],
+    progress: Progress<'_>,
+) -> Result<(), PythonError> {
     let mut jobs = Vec::new();
     for (wheel, _) in wheels {
         let info = wheel_info(wheel)?;
         let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), &interp.platform));
         jobs.push((wheel.clone(), dest, info));
     }
+    let total = jobs.len() as u64;
     let results: Vec<Result<(), PythonError>> = std::thread::scope(|scope| {
+        // Workers say which wheel they finished; this thread reports, as the host is not Sync.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<String>();
         let handles: Vec<_> = jobs
             .chunks(jobs.len().div_ceil(4).max(1))
             .map(|chunk| {
+                let done_tx = done_tx.clone();
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .try_for_each(|(wheel, dest, _)| if dest.is_dir() { Ok(()) } else { unpack_wheel(wheel, dest) })
+                    chunk.iter().try_for_each(|(wheel, dest, info)| {
+                        let result = if dest.is_dir() { Ok(()) } else { unpack_wheel(wheel, dest) };
+                        let _ = done_tx.send(format!("{} {}", info.name, info.version));
+                        result
+                    })
                 })
             })
             .collect();
+        drop(done_tx);
+        progress(0, total, "Unpacking");
+        for (n, name) in done_rx.iter().enumerate() {
+            progress(n as u64 + 1, total, &name);
+        }
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(PythonError::Resolve("unpacking a wheel panicked".into()))))

@@ -83,7 +83,8 @@ impl Eggs {
         let mut log = |level: crate::log::Level, message: &str| {
             ctx.log(level as u8, "zc.buildout.easy_install", message);
         };
-        let ws = working_set(&interpreter, &specs, &settings, &mut log).map_err(|e| {
+        let progress = |done: u64, total: u64, message: &str| ctx.progress(done, total, message);
+        let ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
             let mut error = RecipeError::user(e.to_string());
             if let Some(req) = e.requirement() {
                 let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
