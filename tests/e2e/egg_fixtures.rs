@@ -172,7 +172,7 @@ fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> 
 
 /// Cases where we knowingly differ, and why. The test fails if one of them starts to match, so
 /// the list stays true.
-const KNOWN_DIFFERENCES: [(&str, &str); 9] = [
+const KNOWN_DIFFERENCES: [(&str, &str); 8] = [
     (
         "errors-002-missing-dependency",
         "we resolve the whole set before installing anything: nothing is left half-installed",
@@ -188,10 +188,6 @@ const KNOWN_DIFFERENCES: [(&str, &str); 9] = [
     ("lifecycle-004-offline-rerun", "zc.buildout 6 cannot find the eggs it made from wheels in offline mode; we can"),
     ("relative-paths-003-invalid", "zc.buildout fails an assertion with an empty message; we name the option"),
     ("versions-001-allow-picked-false", "we refuse the unpinned distribution before fetching anything"),
-    (
-        "versions-004-conflicting-spec",
-        "the error is the same; zc.buildout's 'Version and requirements information' block is not printed",
-    ),
     (
         "versions-005-pin-conflicts-with-dependency",
         "the conflict is explained by pip's resolver, not zc.buildout's text",

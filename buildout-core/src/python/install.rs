@@ -365,6 +365,7 @@ pub fn working_set(
         .collect();
     for req in &reqs {
         if let Some(pin) = settings.violated_pin(req) {
+            log(Level::Info, &conflict_information(&req.key(), specs, settings));
             return Err(PythonError::Resolve(format!(
                 "The requirement ({}) is not allowed by your [versions] constraint ({pin})",
                 crate::config::pytext::repr(&req.to_string())
@@ -480,6 +481,21 @@ pub fn working_set(
     }
 }
 
+/// zc.buildout's "Version and requirements information" block, logged before a requirement
+/// conflicts with a `[versions]` pin: the pin, then the requests that mention the name.
+fn conflict_information(key: &str, specs: &[String], settings: &Settings) -> String {
+    let mut lines = vec![format!("Version and requirements information containing {key}:")];
+    if let Some(pin) = settings.versions.get(key).filter(|p| !p.is_empty()) {
+        lines.push(format!("[versions] constraint on {key}: {pin}"));
+    }
+    let request: Vec<String> = specs.iter().map(|s| crate::config::pytext::repr(s)).collect();
+    let request = format!("Base installation request: {}", request.join(", "));
+    if request.to_lowercase().contains(&key.to_lowercase()) {
+        lines.push(request);
+    }
+    lines.join("\n  ")
+}
+
 fn warn_all(warnings: &[String], log: Logger<'_>) {
     for w in warnings {
         log(Level::Warning, w);
@@ -572,6 +588,24 @@ mod tests {
             requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
             extras: vec!["x".into()],
             console_scripts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn conflict_information_names_the_pin_and_the_requests() {
+        let settings =
+            Settings { versions: [("demo".to_owned(), "0.3".to_owned())].into_iter().collect(), ..Settings::default() };
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "demo",
+                &["demo >=0.4", "zdaemon"],
+                "Version and requirements information containing demo:\n  [versions] constraint on demo: 0.3\n  Base installation request: 'demo >=0.4', 'zdaemon'",
+            ),
+            ("other", &["demo"], "Version and requirements information containing other:"),
+        ];
+        for (key, specs, expected) in cases {
+            let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+            assert_eq!(conflict_information(key, &specs, &settings), *expected);
         }
     }
 
