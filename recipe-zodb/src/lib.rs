@@ -70,6 +70,13 @@ fn shell_word(value: &str) -> String {
     }
 }
 
+/// One pack line of the crontab: time fields, user, then the zeopack command, whose `%` signs
+/// are escaped because cron turns them into newlines.
+fn crontab_line(time: &str, user: &str, zeopack: &str, arguments: &str) -> String {
+    let command = format!("{} {arguments}", shell_word(zeopack)).replace('%', "\\%");
+    format!("{time} {user} {command}\n")
+}
+
 /// Text made safe inside a double-quoted shell string (the `su -c "..."` wrapper).
 fn double_quoted(value: &str) -> String {
     value.chars().fold(String::new(), |mut out, c| {
@@ -445,10 +452,11 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         let user = options.require("user")?;
         let zeopack = options.require("zeopack")?;
         for storage in &storages {
-            text.push_str(&format!(
-                "{} {user} {} {address} -S {storage} -d {days}\n",
-                fields.join(" "),
-                shell_word(zeopack)
+            text.push_str(&crontab_line(
+                &fields.join(" "),
+                user,
+                zeopack,
+                &format!("{address} -S {storage} -d {days}"),
             ));
         }
         write(&path, &text)?;
@@ -512,6 +520,14 @@ mod tests {
         for (user, ok) in users {
             assert_eq!(plain_user(user).is_ok(), ok, "{user:?}");
         }
+        assert_eq!(
+            crontab_line("0 3 * * 6", "zope", "/srv/bin/zeopack", "-p 8100 -S main -d 1"),
+            "0 3 * * 6 zope /srv/bin/zeopack -p 8100 -S main -d 1\n"
+        );
+        assert_eq!(
+            crontab_line("0 3 * * 6", "zope", "/srv/100%/zeopack", "-p 8100 -S m%n -d 1"),
+            "0 3 * * 6 zope /srv/100\\%/zeopack -p 8100 -S m\\%n -d 1\n"
+        );
         assert!(program_path("runzeo", "/srv/bin/runzeo").is_ok());
         assert!(program_path("runzeo", "/srv/my bin/runzeo").is_err());
     }
