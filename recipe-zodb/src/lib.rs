@@ -127,8 +127,7 @@ impl Recipe for Server {
         options.set("eggs", eggs);
         let eggs = Eggs::new(ctx, options)?;
         // zc.recipe.egg's `Egg` is its script recipe: it records (and checks) these too.
-        ScriptOptions::new(ctx, options)?;
-        let bin = ctx.buildout_option("bin-directory")?;
+        let bin = ScriptOptions::new(ctx, options)?.bin_directory;
         for (key, default) in [("runzeo", "runzeo"), ("zdaemon", "zdaemon"), ("zeopack", "zeopack")] {
             let value = pypath::join(&bin, options.get(key).unwrap_or(default));
             single_line(key, &value)?;

@@ -2,6 +2,7 @@
 //! `find-links`/`index`/`eggs`, recording the directories, and resolving the working set through
 //! the host's `[buildout]` and versions section. `zc.recipe.egg` and `zc.zodbrecipes` use it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::install::Settings;
@@ -94,17 +95,16 @@ impl Eggs {
             error
         })?;
         // Picked versions are reported by buildout at the end of the run, all parts together.
-        let env = interpreter.environment();
-        let picked: Vec<Picked> = ws
+        let mut picked: Vec<Picked> = ws
             .iter()
             .filter(|e| settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
-            .map(|e| Picked {
-                name: e.name.clone(),
-                version: e.version.clone(),
-                required_by: required_by(&ws, e, &env),
-            })
+            .map(|e| Picked { name: e.name.clone(), version: e.version.clone(), required_by: Vec::new() })
             .collect();
         if !picked.is_empty() {
+            let mut requirers = required_by(&ws, &interpreter.environment());
+            for p in &mut picked {
+                p.required_by = requirers.remove(p.name.as_str()).unwrap_or_default();
+            }
             ctx.picked(&picked)?;
         }
         Ok((distributions, ws, interpreter))
@@ -153,19 +153,22 @@ impl ScriptOptions {
     }
 }
 
-/// The distributions of `ws` that require `egg` by its bare name, as `name==version`, sorted.
-/// zc.buildout keys its record by the requirement's text, which only a bare requirement matches.
-fn required_by(ws: &[Egg], egg: &Egg, env: &crate::config::Environment) -> Vec<String> {
-    let mut out: Vec<String> = ws
-        .iter()
-        .filter(|d| {
-            d.requires_for(&[], env)
-                .iter()
-                .any(|r| r.name == egg.name && r.extras.is_empty() && r.specifier.is_empty() && r.marker.is_none())
-        })
-        .map(|d| format!("{}=={}", d.name, d.version))
-        .collect();
-    out.sort();
-    out.dedup();
+/// For each name, the distributions of `ws` that require it by that bare name, as
+/// `name==version`, sorted. zc.buildout keys its record by the requirement's text, which only a
+/// bare requirement matches.
+fn required_by<'a>(ws: &'a [Egg], env: &crate::config::Environment) -> HashMap<&'a str, Vec<String>> {
+    let mut out: HashMap<&str, Vec<String>> = HashMap::new();
+    for d in ws {
+        for r in d.requires_for(&[], env) {
+            let bare = r.extras.is_empty() && r.specifier.is_empty() && r.marker.is_none();
+            if bare && let Some(egg) = ws.iter().find(|e| e.name == r.name) {
+                out.entry(egg.name.as_str()).or_default().push(format!("{}=={}", d.name, d.version));
+            }
+        }
+    }
+    for requirers in out.values_mut() {
+        requirers.sort();
+        requirers.dedup();
+    }
     out
 }
