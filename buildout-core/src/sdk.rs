@@ -170,6 +170,13 @@ impl Context<'_> {
         serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
     }
 
+    /// Where an option is set: `/abs/versions.cfg, line 7` (or `the command line`), for
+    /// messages that send the user to it. `None` when no file set it, or the host cannot say.
+    pub fn origin(&self, section: &str, option: &str) -> Option<String> {
+        let request = wire::GetOption { section: section.to_owned(), option: option.to_owned() };
+        self.invoke("origin", &request).ok().and_then(|reply| serde_json::from_str(&reply).ok()).flatten()
+    }
+
     /// Registers paths about to be created, so that they are removed if the call then fails
     /// (in `install` and in `update` alike: register only what the call itself creates).
     pub fn created<P: AsRef<Path>>(&self, paths: &[P]) -> Result<(), RecipeError> {

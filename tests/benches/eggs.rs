@@ -1,5 +1,6 @@
-//! The egg recipe: a cold install of ZEO's 15 distributions from a local wheel directory
-//! (compared with `uv pip install --target` of the same wheels when uv is on PATH), and a
+//! The egg recipe: a cold install of ZEO's 15 distributions from a local wheel directory into a
+//! fresh eggs directory, with an empty and with a warm user cache (compared with
+//! `uv pip install --target` of the same wheels and an empty or warm uv cache, when uv is on PATH), and a
 //! `zc.recipe.egg` part whose eggs are all present. Wheels come from `pip download` once, into
 //! `target/wheel-cache/zeo-bench`.
 //!
@@ -23,35 +24,38 @@ fn main() {
         wheels.display(),
         zeo_versions_section()
     );
-    let run = |dir: &Path| {
+    let run = |dir: &Path, cache: &Path| {
         let start = Instant::now();
         let out = Command::new(tests::buildout_bin())
             .arg("-N")
             .current_dir(dir)
             .env("HOME", dir)
+            .env("BUILDOUT_CACHE_DIR", cache)
             .env("BUILDOUT_RECIPE_PATH", &recipes)
             .output()
             .expect("buildout");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         start.elapsed()
     };
-    println!("| scenario | median |\n| --- | --- |");
-    let cold = median(
-        (0..3)
-            .map(|_| {
-                let dir = tempfile::tempdir().expect("temp");
-                std::fs::write(dir.path().join("buildout.cfg"), &config).expect("write");
-                run(dir.path())
-            })
-            .collect(),
-    );
-    println!("| cold install of ZEO's 15 distributions from local wheels (`buildout -N`) | {} |", ms(cold, 0));
-    let uv = Command::new("uv").arg("--version").output().is_ok_and(|o| o.status.success());
-    if uv {
-        let t = median(
+    // A fresh buildout and eggs directory each time, with an empty or a warm user cache.
+    let cold = |cache: Option<&Path>| {
+        median(
             (0..3)
                 .map(|_| {
                     let dir = tempfile::tempdir().expect("temp");
+                    let empty = tempfile::tempdir().expect("temp");
+                    std::fs::write(dir.path().join("buildout.cfg"), &config).expect("write");
+                    run(dir.path(), cache.unwrap_or(empty.path()))
+                })
+                .collect(),
+        )
+    };
+    let uv = |cache: Option<&Path>| {
+        median(
+            (0..3)
+                .map(|_| {
+                    let dir = tempfile::tempdir().expect("temp");
+                    let empty = tempfile::tempdir().expect("temp");
                     let start = Instant::now();
                     let ok = Command::new("uv")
                         .args(["pip", "install", "--quiet", "--no-index", "--find-links"])
@@ -59,20 +63,41 @@ fn main() {
                         .arg("--target")
                         .arg(dir.path())
                         .args(ZEO_PINS.split_whitespace())
+                        .env("UV_CACHE_DIR", cache.unwrap_or(empty.path()))
                         .status()
                         .is_ok_and(|s| s.success());
                     assert!(ok, "uv failed");
                     start.elapsed()
                 })
                 .collect(),
+        )
+    };
+    let have_uv = Command::new("uv").arg("--version").output().is_ok_and(|o| o.status.success());
+    let warm = tempfile::tempdir().expect("temp");
+    let uv_warm = tempfile::tempdir().expect("temp");
+    println!("| scenario | buildout | `uv pip install --target` of the same wheels |\n| --- | --- | --- |");
+    for (label, ours, theirs) in [("empty cache", None, None), ("warm cache", Some(warm.path()), Some(uv_warm.path()))]
+    {
+        if let Some(cache) = ours {
+            cold(Some(cache));
+        }
+        let t = cold(ours);
+        let u = if have_uv {
+            if let Some(cache) = theirs {
+                uv(Some(cache));
+            }
+            ms(uv(theirs), 0)
+        } else {
+            "uv not on PATH".to_owned()
+        };
+        println!(
+            "| cold install of ZEO's 15 distributions from local wheels (`buildout -N`), {label} | {} | {u} |",
+            ms(t, 0)
         );
-        println!("| `uv pip install --target` of the same wheels | {} |", ms(t, 0));
-    } else {
-        println!("| `uv pip install --target` of the same wheels | uv not on PATH |");
     }
     let dir = tempfile::tempdir().expect("temp");
     std::fs::write(dir.path().join("buildout.cfg"), &config).expect("write");
-    run(dir.path());
-    let noop = median((0..20).map(|_| run(dir.path())).collect());
-    println!("| `zc.recipe.egg` part with every egg present (no-op run) | {} |", ms(noop, 0));
+    run(dir.path(), warm.path());
+    let noop = median((0..20).map(|_| run(dir.path(), warm.path())).collect());
+    println!("| `zc.recipe.egg` part with every egg present (no-op run) | {} | |", ms(noop, 0));
 }

@@ -52,9 +52,11 @@ impl Buildout {
     /// `Initializing.` step.
     pub fn load(opts: &LoadOptions, env: &Environment, log: &dyn Log, startup: Startup) -> Result<Buildout> {
         let assembled = assemble(opts, env, log)?;
+        let mut sections = Sections::new(assembled.raw);
+        sections.set_sources(&assembled.annotated);
         let mut b = Buildout {
             annotated: assembled.annotated,
-            sections: Sections::new(assembled.raw),
+            sections,
             versions_section: assembled.versions_section,
             directory: String::new(),
             offline: false,

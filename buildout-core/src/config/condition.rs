@@ -415,6 +415,11 @@ pub mod version {
             Some(Version { release, suffix, wildcard })
         }
 
+        /// An alpha, beta, candidate or development release.
+        pub fn is_prerelease(&self) -> bool {
+            self.suffix.0 < 4
+        }
+
         pub fn parse_spec(s: &str) -> Option<Version> {
             Version::parse(s)
         }

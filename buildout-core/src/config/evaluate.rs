@@ -8,7 +8,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
-use super::annotated::{Source, unannotate_section, update_section};
+use super::annotated::{
+    Annotated, COMMAND_LINE_VALUE, COMPUTED_VALUE, DEFAULT_VALUE, IMPLICIT_VALUE, Op, Source, unannotate_section,
+    update_section,
+};
 use super::error::{Doing, Error, ErrorKind, Result};
 use super::load::annotate_plain;
 use super::parser::RawSection;
@@ -62,13 +65,58 @@ pub struct Sections {
     parts: Vec<String>,
     depth: usize,
     hook: Hook,
+    /// Where each option's value was last set (a file, or one of zc.buildout's pseudo-sources).
+    sources: BTreeMap<String, BTreeMap<String, Source>>,
 }
 
 type Seen = Vec<(String, String)>;
 
 impl Sections {
     pub fn new(raw: BTreeMap<String, RawSection>) -> Sections {
-        Sections { raw, evaluated: HashMap::new(), parts: Vec::new(), depth: 0, hook: Hook::default() }
+        Sections {
+            raw,
+            evaluated: HashMap::new(),
+            parts: Vec::new(),
+            depth: 0,
+            hook: Hook::default(),
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Remembers where each option was set, from the merged configuration's history.
+    pub fn set_sources(&mut self, annotated: &Annotated) {
+        self.sources = annotated
+            .iter()
+            .map(|(name, section)| {
+                let sources = section
+                    .iter()
+                    .filter_map(|(key, value)| {
+                        let set = value.history.iter().rev().find(|h| matches!(h.op, Op::Set | Op::Override))?;
+                        Some((key.clone(), set.source.clone()))
+                    })
+                    .collect();
+                (name.clone(), sources)
+            })
+            .collect();
+    }
+
+    /// Where an option of the configuration is set: `/abs/versions.cfg, line 7`, or what set it
+    /// when that is not a file (`the command line`); `None` for an option no file set.
+    pub fn origin(&self, section: &str, option: &str) -> Option<String> {
+        let source = self.sources.get(section)?.get(option)?;
+        match &**source {
+            COMMAND_LINE_VALUE => return Some("the command line".to_owned()),
+            DEFAULT_VALUE | COMPUTED_VALUE | IMPLICIT_VALUE => return None,
+            _ => {}
+        }
+        let env = super::condition::Environment::current();
+        let line = std::fs::read_to_string(&**source)
+            .ok()
+            .and_then(|text| super::parser::option_line(&text, source, env, section, option));
+        Some(match line {
+            Some(line) => format!("{source}, line {line}"),
+            None => source.to_string(),
+        })
     }
 
     /// Every section name, sorted.

@@ -118,6 +118,29 @@ pub(crate) fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Parses one configuration file's text. `file` names it in errors.
 pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, ParseError> {
+    parse_noting_lines(text, file, env, &mut |_, _, _| {})
+}
+
+/// The line that sets `option` in `section` of a file's text (the last one, as later lines
+/// win), when it parses. Lines are not kept while loading, as only an explanation needs one.
+pub fn option_line(text: &str, file: &str, env: &Environment, section: &str, option: &str) -> Option<usize> {
+    let mut found = None;
+    parse_noting_lines(text, file, env, &mut |s, o, line| {
+        if s == section && o == option {
+            found = Some(line);
+        }
+    })
+    .ok()?;
+    found
+}
+
+/// [`parse`], telling `note` the section, option and line of every assignment.
+fn parse_noting_lines(
+    text: &str,
+    file: &str,
+    env: &Environment,
+    note: &mut dyn FnMut(&str, &str, usize),
+) -> Result<RawConfig, ParseError> {
     let text = normalize_newlines(text);
     let mut sections: RawConfig = BTreeMap::new();
     let mut cursect: Option<String> = None;
@@ -191,6 +214,7 @@ pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, Par
                 continue;
             }
             let key = canonical_key(name);
+            note(sect, &key, lineno);
             let section = sections.entry(sect.clone()).or_default();
             let increment = key.ends_with(" +") || key.ends_with(" -");
             match section.get_mut(&key) {
@@ -234,6 +258,23 @@ pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, Par
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_lines() {
+        let text = "[buildout]\nparts =\n  a\n  b\n\n[versions]\n# pins\nZEO = 6.2\nzdaemon=5.0\nzdaemon = 5.2.1\n\n[other]\nZEO = 1\n";
+        let env = Environment::current();
+        let cases: [(&str, &str, Option<usize>); 5] = [
+            ("versions", "ZEO", Some(8)),
+            ("versions", "zdaemon", Some(10)),
+            ("other", "ZEO", Some(13)),
+            ("buildout", "parts", Some(2)),
+            ("versions", "missing", None),
+        ];
+        for (section, option, expected) in cases {
+            assert_eq!(option_line(text, "b.cfg", env, section, option), expected, "{section}:{option}");
+        }
+        assert_eq!(option_line("no header = 1\n", "b.cfg", env, "versions", "no"), None);
+    }
 
     fn env() -> Environment {
         let mut e = Environment::current().clone();

@@ -218,6 +218,15 @@ impl HostService for PartHost<'_> {
         let result = match method {
             "get" => self.get(payload),
             "section" => self.section(payload),
+            "origin" => serde_json::from_str::<wire::GetOption>(payload)
+                .map_err(|e| RecipeError::internal(e.to_string()))
+                .and_then(|q| {
+                    let sections = self.sections.try_borrow().map_err(|_| {
+                        RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part))
+                    })?;
+                    serde_json::to_string(&sections.origin(&q.section, &q.option))
+                        .map_err(|e| RecipeError::internal(e.to_string()))
+                }),
             "picked" => serde_json::from_str::<Vec<Picked>>(payload)
                 .map(|picked| {
                     self.picked.borrow_mut().extend(picked);

@@ -107,36 +107,47 @@ impl Egg {
         }
         let (info, metadata_file) = info.ok_or_else(|| io(dir, "no .dist-info or EGG-INFO metadata"))?;
         let metadata = std::fs::read_to_string(info.join(metadata_file)).map_err(|e| io(&info, e))?;
-        let mut name = String::new();
-        let mut version = String::new();
-        let mut requires = Vec::new();
-        let mut extras = Vec::new();
-        for (k, v) in headers(&metadata) {
+        let entry_points = std::fs::read_to_string(info.join("entry_points.txt")).unwrap_or_default();
+        let mut egg = Egg::from_metadata(dir, &metadata, &entry_points);
+        if metadata_file == "PKG-INFO" {
+            egg.requires = egg_info_requires(&info);
+            egg.extras = egg_info_extras(&info);
+        }
+        Ok(egg)
+    }
+
+    /// The egg a wheel becomes once unpacked into `dir`, read from the wheel itself.
+    pub fn from_wheel(wheel: &Path, dir: &Path) -> Result<Egg, PythonError> {
+        let (mut zip, dist_info) = open_wheel(wheel)?;
+        let metadata = read_member(&mut zip, wheel, &format!("{dist_info}/METADATA"))?;
+        let entry_points = read_member(&mut zip, wheel, &format!("{dist_info}/entry_points.txt")).unwrap_or_default();
+        Ok(Egg::from_metadata(dir, &metadata, &entry_points))
+    }
+
+    /// An egg from its core metadata (`METADATA` or `PKG-INFO`) and `entry_points.txt`.
+    fn from_metadata(dir: &Path, metadata: &str, entry_points: &str) -> Egg {
+        let mut egg = Egg {
+            dir: dir.to_owned(),
+            name: String::new(),
+            version: String::new(),
+            requires: Vec::new(),
+            extras: Vec::new(),
+            console_scripts: console_scripts(entry_points),
+        };
+        for (k, v) in headers(metadata) {
             match k.as_str() {
-                "Name" => name = v,
-                "Version" => version = v,
-                "Provides-Extra" => extras.push(v),
+                "Name" => egg.name = v,
+                "Version" => egg.version = v,
+                "Provides-Extra" => egg.extras.push(v),
                 "Requires-Dist" => {
                     if let Ok(r) = Requirement::parse(&v) {
-                        requires.push(r);
+                        egg.requires.push(r);
                     }
                 }
                 _ => {}
             }
         }
-        if metadata_file == "PKG-INFO" {
-            requires = egg_info_requires(&info);
-            extras = egg_info_extras(&info);
-        }
-        let entry_points = std::fs::read_to_string(info.join("entry_points.txt")).unwrap_or_default();
-        Ok(Egg {
-            dir: dir.to_owned(),
-            name,
-            version,
-            requires,
-            extras,
-            console_scripts: console_scripts(&entry_points),
-        })
+        egg
     }
 
     pub fn key(&self) -> String {
@@ -212,24 +223,34 @@ pub struct WheelInfo {
     pub pure: bool,
 }
 
-/// Reads a wheel's name, version and purity from its `.dist-info`.
-pub fn wheel_info(path: &Path) -> Result<WheelInfo, PythonError> {
+type Zip = zip::ZipArchive<std::fs::File>;
+
+/// Opens a wheel, and finds its `.dist-info` directory.
+fn open_wheel(path: &Path) -> Result<(Zip, String), PythonError> {
     let bad = |reason: String| PythonError::BadWheel { path: path.display().to_string(), reason };
     let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
-    let names: Vec<String> = zip.file_names().filter_map(|n| n.ok()).map(|n| n.into_owned()).collect();
-    let dist_info = names
-        .iter()
-        .filter_map(|n| n.split('/').next())
+    let zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let dist_info = zip
+        .file_names()
+        .filter_map(|n| n.ok())
+        .filter_map(|n| n.split('/').next().map(str::to_owned))
         .find(|d| d.ends_with(".dist-info"))
-        .ok_or_else(|| bad("no .dist-info directory".into()))?
-        .to_owned();
-    let mut read = |member: &str| -> Result<String, PythonError> {
-        let mut f = zip.by_name(&format!("{dist_info}/{member}")).map_err(|e| bad(format!("{member}: {e}")))?;
-        let mut text = String::new();
-        f.read_to_string(&mut text).map_err(|e| bad(format!("{member}: {e}")))?;
-        Ok(text)
-    };
+        .ok_or_else(|| bad("no .dist-info directory".into()))?;
+    Ok((zip, dist_info))
+}
+
+fn read_member(zip: &mut Zip, path: &Path, member: &str) -> Result<String, PythonError> {
+    let bad = |reason: String| PythonError::BadWheel { path: path.display().to_string(), reason };
+    let mut f = zip.by_name(member).map_err(|e| bad(format!("{member}: {e}")))?;
+    let mut text = String::new();
+    f.read_to_string(&mut text).map_err(|e| bad(format!("{member}: {e}")))?;
+    Ok(text)
+}
+
+/// Reads a wheel's name, version and purity from its `.dist-info`.
+pub fn wheel_info(path: &Path) -> Result<WheelInfo, PythonError> {
+    let (mut zip, dist_info) = open_wheel(path)?;
+    let mut read = |member: &str| read_member(&mut zip, path, &format!("{dist_info}/{member}"));
     let metadata = headers(&read("METADATA")?);
     let wheel = headers(&read("WHEEL")?);
     let get = |h: &[(String, String)], k: &str| {
@@ -242,9 +263,25 @@ pub fn wheel_info(path: &Path) -> Result<WheelInfo, PythonError> {
     })
 }
 
-/// Unpacks a wheel into `dest` (which must not exist), atomically: into a temporary directory
-/// beside it, then renamed, so a killed run never leaves a half-unpacked egg behind.
-pub fn unpack_wheel(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
+/// Makes the egg directory `dest` (which must not exist) from a wheel, atomically, so a killed
+/// run never leaves a half-unpacked egg behind. With a `cache` (see [`super::cache`]) the wheel
+/// is unpacked there once and `dest` is hard-linked to it; without one, or when the cache cannot
+/// be written, it is unpacked straight into `dest`.
+pub fn unpack_wheel(wheel: &Path, dest: &Path, cache: Option<&Path>) -> Result<(), PythonError> {
+    if let Some(cache) = cache {
+        let name = dest.file_name().ok_or_else(|| io(dest, "no directory name"))?;
+        // Named as the egg is: the `.dist-info` directory is renamed after it.
+        let entry = cache.join("unpacked").join(super::cache::wheel_key(wheel)?).join(name);
+        if entry.is_dir() || unpack_into(wheel, &entry).is_ok() {
+            return super::cache::link_tree(&entry, dest);
+        }
+    }
+    unpack_into(wheel, dest)
+}
+
+/// Unpacks a wheel into `dest` (which must not exist): into a temporary directory beside it,
+/// then renamed.
+fn unpack_into(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
     let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
     let parent = dest.parent().ok_or_else(|| io(dest, "no parent directory"))?;
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;

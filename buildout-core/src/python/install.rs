@@ -2,6 +2,7 @@
 //! there (no network), otherwise resolved by pip (`install --dry-run --report`), fetched as
 //! wheels (`pip wheel`, which also builds sdists) and unpacked into egg directories by us.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,7 @@ use std::process::Command;
 use super::egg::{Egg, egg_dir_name, unpack_wheel, wheel_info};
 use super::interpreter::Interpreter;
 use super::requirement::{Requirement, canonical_name};
+use super::resolve::{Shortfall, request_information, walk};
 use super::{PythonError, io};
 use crate::log::Level;
 
@@ -31,7 +33,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn pin(&self, key: &str) -> Option<String> {
+    pub(super) fn pin(&self, key: &str) -> Option<String> {
         let pin = self.versions.get(key)?.trim();
         if pin.is_empty() {
             return None;
@@ -41,7 +43,7 @@ impl Settings {
 
     /// zc.buildout's `_constrain`: an exact pin replaces the specifier (the requirement must
     /// allow the pinned version); a pin that is itself a specifier is added to it.
-    fn constrained(&self, req: &Requirement) -> Requirement {
+    pub(super) fn constrained(&self, req: &Requirement) -> Requirement {
         let mut r = req.clone();
         if let Some(pin) = self.pin(&req.key()) {
             match pin.strip_prefix("==").filter(|v| !v.contains([',', '*'])) {
@@ -54,7 +56,7 @@ impl Settings {
     }
 
     /// The pin a requirement violates, if it does (`demo>=0.4` with `demo = 0.3`).
-    fn violated_pin(&self, req: &Requirement) -> Option<String> {
+    pub(super) fn violated_pin(&self, req: &Requirement) -> Option<String> {
         let pin = self.pin(&req.key())?;
         let exact = pin.strip_prefix("==").filter(|v| !v.contains([',', '*']))?;
         (!req.allows(exact)).then(|| exact.to_owned())
@@ -92,99 +94,28 @@ fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
     by_key
 }
 
-/// Why the installed eggs do not satisfy a requirement set.
-enum Shortfall {
-    Missing(Requirement, Vec<String>),
-    Conflict(String),
-    /// A requirement names extras its distribution lacks (and `allow-unknown-extras` is off):
-    /// the eggs added so far, and the warnings zc.buildout logs before failing.
-    UnknownExtras(Vec<(Egg, String)>, Vec<String>),
-}
-
 /// zc.buildout's error for a requirement naming an extra its distribution does not provide.
 const UNKNOWN_EXTRA: &str = "Couldn't find the required extra. This means the requirement is incorrect. If the \
                              requirement is itself from software you requested, then there might be a bug in \
                              requested software. You can ignore this by using 'allow-unknown-extras=true', \
                              however that may simply cause needed software to be omitted.";
 
-/// zc.buildout's working-set walk over installed eggs: the requested distributions first, in
-/// order, then the rest as the requirement stack reaches them. Returns the eggs in the order
-/// they were added, each with the (constrained) requirement that added it.
+/// The installed egg for `req` under the pins: the highest version allowed.
+fn installed_for(eggs: &HashMap<String, Vec<Egg>>, settings: &Settings, req: &Requirement) -> Option<Egg> {
+    let r = settings.constrained(req);
+    eggs.get(&r.key())?.iter().find(|e| r.allows(&e.version)).cloned()
+}
+
+/// The working-set walk over installed eggs.
 fn resolve_local(
+    specs: &[String],
     reqs: &[Requirement],
     settings: &Settings,
     env: &crate::config::Environment,
     eggs: &HashMap<String, Vec<Egg>>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(Egg, String)>, Shortfall> {
-    let find = |req: &Requirement| -> Option<Egg> {
-        let r = settings.constrained(req);
-        eggs.get(&r.key())?.iter().find(|e| r.allows(&e.version)).cloned()
-    };
-    let mut ws: Vec<(Egg, String)> = Vec::new();
-    let mut chains: HashMap<String, Vec<String>> = HashMap::new();
-    for req in reqs {
-        let dist = find(req).ok_or_else(|| Shortfall::Missing(req.clone(), vec![req.to_string()]))?;
-        chains.insert(req.to_string(), vec![req.to_string()]);
-        if !ws.iter().any(|(e, _)| e.key() == dist.key()) {
-            ws.push((dist, settings.constrained(req).to_string()));
-        }
-    }
-    let mut stack: Vec<Requirement> = reqs.iter().rev().cloned().collect();
-    let mut processed: HashSet<String> = HashSet::new();
-    let mut best: HashMap<String, Egg> = HashMap::new();
-    while !stack.is_empty() {
-        let req = stack.remove(0);
-        let text = req.to_string();
-        if processed.contains(&text) {
-            continue;
-        }
-        let chain = chains.get(&text).cloned().unwrap_or_else(|| vec![text.clone()]);
-        let constrained = settings.constrained(&req);
-        let dist = match best.get(&req.key()).or_else(|| ws.iter().map(|(e, _)| e).find(|e| e.key() == req.key())) {
-            Some(d) => d.clone(),
-            None => {
-                let d = find(&req).ok_or_else(|| Shortfall::Missing(req.clone(), chain.clone()))?;
-                ws.push((d.clone(), constrained.to_string()));
-                d
-            }
-        };
-        if !constrained.allows(&dist.version) {
-            let pin =
-                settings.pin(&req.key()).map(|p| format!(" ([versions] pins {} {p})", req.name)).unwrap_or_default();
-            return Err(Shortfall::Conflict(format!(
-                "There is a version conflict.\nWe already have: {} {}\nbut {} requires {}{pin}.\nRequired by: {}",
-                dist.name,
-                dist.version,
-                chain.get(chain.len().saturating_sub(2)).cloned().unwrap_or_default(),
-                text,
-                chain.join(" -> ")
-            )));
-        }
-        best.insert(req.key(), dist.clone());
-        let missing = dist.missing_extras(&req.extras);
-        for extra in &missing {
-            warnings.push(format!(
-                "{} {} does not provide the extra '{extra}'",
-                super::egg::safe_name(&dist.name),
-                dist.version
-            ));
-        }
-        if !missing.is_empty() && !settings.allow_unknown_extras {
-            return Err(Shortfall::UnknownExtras(ws, std::mem::take(warnings)));
-        }
-        let extras: Vec<String> = req.extras.iter().filter(|e| !missing.contains(&e.to_lowercase())).cloned().collect();
-        let mut new = dist.requires_for(&extras, env);
-        new.reverse();
-        for r in &new {
-            let mut c = chain.clone();
-            c.push(format!("{} {} requires {}", dist.name, dist.version, r));
-            chains.entry(r.to_string()).or_insert(c);
-        }
-        stack.extend(new);
-        processed.insert(text);
-    }
-    Ok(ws)
+    walk(specs, reqs, settings, env, &|req| installed_for(eggs, settings, req), warnings)
 }
 
 fn pip(interp: &Interpreter) -> Command {
@@ -257,7 +188,7 @@ fn resolve_with_pip(
         let failure = pip_failure(&out);
         let missing = failure.lines().find_map(|l| l.strip_prefix("No matching distribution found for "));
         return Err(match missing {
-            Some(r) => PythonError::Missing { requirement: r.trim().to_owned() },
+            Some(r) => PythonError::Missing { requirement: r.trim().to_owned(), chain: Vec::new() },
             None => PythonError::Resolve(failure),
         });
     }
@@ -331,6 +262,79 @@ fn resolve_with_uv(
     Some(Ok(picked))
 }
 
+/// Resolves from the eggs directory and the wheels in local `find-links` directories, without
+/// an installer, when that picks what an index would: when those directories are all the
+/// sources there are, or when every distribution taken from them is pinned to one version.
+/// `None` leaves it to an installer (a missing distribution, the best version only as a source
+/// distribution, a link or index on the network).
+fn resolve_with_links(
+    interp: &Interpreter,
+    specs: &[String],
+    reqs: &[Requirement],
+    settings: &Settings,
+    env: &crate::config::Environment,
+    eggs: &HashMap<String, Vec<Egg>>,
+) -> Option<Result<Vec<Picked>, PythonError>> {
+    if settings.offline || settings.find_links.is_empty() {
+        return None;
+    }
+    let local = super::links::all_local(&settings.find_links, settings.index.as_deref());
+    let links = super::links::Links::scan(&settings.find_links, interp);
+    // Egg directory → the wheel it would be unpacked from.
+    let from_wheels: RefCell<HashMap<PathBuf, PathBuf>> = RefCell::default();
+    // Set when a distribution is there, but not as a wheel we can read.
+    let needs_installer = std::cell::Cell::new(false);
+    let find = |req: &Requirement| -> Option<Egg> {
+        let have = installed_for(eggs, settings, req);
+        let found = links.best(&settings.constrained(req));
+        let newer = |f: &super::links::Found, e: &Egg| {
+            let v = crate::config::condition::version::Version::parse;
+            matches!((v(&f.version), v(&e.version)), (Some(a), Some(b)) if a.partial_cmp_versions(&b).is_gt())
+        };
+        match (have, found) {
+            (Some(egg), Some(f)) if settings.newest && newer(f, &egg) => {}
+            (Some(egg), _) => return Some(egg),
+            (None, _) => {}
+        }
+        // The best version only as a source distribution needs an installer to build it.
+        let found = found?;
+        needs_installer.set(needs_installer.get() || found.wheel.is_none());
+        let wheel = found.wheel.as_ref()?;
+        let Ok(mut egg) = Egg::from_wheel(wheel, Path::new("")) else {
+            needs_installer.set(true);
+            return None;
+        };
+        egg.dir = settings.eggs_dir.join(egg_dir_name(&egg.name, &egg.version, &interp.py_tag(), &interp.platform));
+        from_wheels.borrow_mut().insert(egg.dir.clone(), wheel.clone());
+        Some(egg)
+    };
+    let ws = match walk(specs, reqs, settings, env, &find, &mut Vec::new()) {
+        Ok(ws) => ws,
+        // zc.buildout fetches what it walked through before it finds a conflict; so do we,
+        // and the walk over the installed eggs then explains the conflict.
+        Err(
+            Shortfall::Conflict { added, .. } | Shortfall::Missing { added, .. } | Shortfall::UnknownExtras(added, _),
+        ) if local && !needs_installer.get() => added,
+        Err(_) => return None,
+    };
+    let from_wheels = from_wheels.into_inner();
+    let exact = |e: &Egg| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="));
+    let as_an_index_would =
+        ws.iter().all(|(e, _)| local || exact(e) || (!settings.newest && !from_wheels.contains_key(&e.dir)));
+    if !as_an_index_would {
+        return None;
+    }
+    let picked = ws
+        .into_iter()
+        .map(|(e, _)| Picked {
+            url: from_wheels.get(&e.dir).map(|w| format!("file://{}", w.display())).unwrap_or_default(),
+            name: e.name,
+            version: e.version,
+        })
+        .collect();
+    Some(Ok(picked))
+}
+
 /// A wheel for `name` `version` in a local `find-links` directory.
 fn find_wheel(links: &[String], name: &str, version: &str) -> Option<PathBuf> {
     let prefix = format!("{}-{version}-", canonical_name(name).replace('-', "_"));
@@ -365,16 +369,17 @@ pub fn working_set(
         .collect();
     for req in &reqs {
         if let Some(pin) = settings.violated_pin(req) {
-            log(Level::Info, &conflict_information(&req.key(), specs, settings));
-            return Err(PythonError::Resolve(format!(
+            log(Level::Info, &request_information(&req.key(), specs, settings));
+            let message = format!(
                 "The requirement ({}) is not allowed by your [versions] constraint ({pin})",
                 crate::config::pytext::repr(&req.to_string())
-            )));
+            );
+            return Err(PythonError::Conflict { message, pin: Some(req.key()) });
         }
     }
     let eggs = installed(settings);
     let mut warnings = Vec::new();
-    match resolve_local(&reqs, settings, &env, &eggs, &mut warnings) {
+    match resolve_local(specs, &reqs, settings, &env, &eggs, &mut warnings) {
         // Everything is here: no network when not looking for newer versions, or when every
         // distribution is pinned (nothing newer could be chosen).
         Ok(ws)
@@ -389,16 +394,22 @@ pub fn working_set(
             warn_all(&warnings, log);
             return Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()));
         }
-        Err(Shortfall::Conflict(message)) if settings.offline => return Err(PythonError::Resolve(message)),
-        Err(Shortfall::Missing(req, _)) if settings.offline => {
+        Err(Shortfall::Conflict { message, information, pin, .. }) if settings.offline => {
+            log(Level::Info, &information);
+            return Err(PythonError::Conflict { message, pin });
+        }
+        Err(Shortfall::Missing { req, .. }) if settings.offline => {
             return Err(PythonError::Offline { requirement: settings.constrained(&req).to_string() });
         }
         _ => {}
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
-    let picked = match resolve_with_uv(interp, &reqs, settings, work.path()) {
+    let picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
         Some(result) => result?,
-        None => resolve_with_pip(interp, &reqs, settings, work.path())?,
+        None => match resolve_with_uv(interp, &reqs, settings, work.path()) {
+            Some(result) => result?,
+            None => resolve_with_pip(interp, &reqs, settings, work.path())?,
+        },
     };
     // zc.buildout refuses an unpinned distribution before fetching it; refuse before fetching
     // anything, so nothing is left half-installed.
@@ -459,7 +470,7 @@ pub fn working_set(
             log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&egg.name), egg.version));
         }
     };
-    match resolve_local(&reqs, settings, &env, &eggs, &mut warnings) {
+    match resolve_local(specs, &reqs, settings, &env, &eggs, &mut warnings) {
         Ok(ws) => {
             fetched_messages(&ws, log);
             warn_all(&warnings, log);
@@ -467,33 +478,22 @@ pub fn working_set(
                 ws.iter().map(|(e, _)| e.dir.clone()).filter(|d| !before.contains(d)).collect();
             finish(ws, &fetched, settings, log)
         }
-        Err(Shortfall::Conflict(message)) => Err(PythonError::Resolve(message)),
+        Err(Shortfall::Conflict { message, information, added, pin }) => {
+            fetched_messages(&added, log);
+            log(Level::Info, &information);
+            Err(PythonError::Conflict { message, pin })
+        }
         Err(Shortfall::UnknownExtras(added, warnings)) => {
             fetched_messages(&added, log);
             warn_all(&warnings, log);
             Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()))
         }
-        Err(Shortfall::Missing(req, chain)) => Err(PythonError::Resolve(format!(
-            "Couldn't find a distribution for {} (required by {}).",
-            crate::config::pytext::repr(&req.to_string()),
-            chain.join(" -> ")
-        ))),
+        Err(Shortfall::Missing { req, chain, added }) => {
+            fetched_messages(&added, log);
+            let requirement = settings.constrained(&req).to_string();
+            Err(PythonError::Missing { requirement, chain })
+        }
     }
-}
-
-/// zc.buildout's "Version and requirements information" block, logged before a requirement
-/// conflicts with a `[versions]` pin: the pin, then the requests that mention the name.
-fn conflict_information(key: &str, specs: &[String], settings: &Settings) -> String {
-    let mut lines = vec![format!("Version and requirements information containing {key}:")];
-    if let Some(pin) = settings.versions.get(key).filter(|p| !p.is_empty()) {
-        lines.push(format!("[versions] constraint on {key}: {pin}"));
-    }
-    let request: Vec<String> = specs.iter().map(|s| crate::config::pytext::repr(s)).collect();
-    let request = format!("Base installation request: {}", request.join(", "));
-    if request.to_lowercase().contains(&key.to_lowercase()) {
-        lines.push(request);
-    }
-    lines.join("\n  ")
 }
 
 fn warn_all(warnings: &[String], log: Logger<'_>) {
@@ -516,6 +516,8 @@ fn unpack_all(
         jobs.push((wheel.clone(), dest, info));
     }
     let total = jobs.len() as u64;
+    let cache = super::cache::dir();
+    let cache = &cache;
     let results: Vec<Result<(), PythonError>> = std::thread::scope(|scope| {
         // Workers say which wheel they finished; this thread reports, as the host is not Sync.
         let (done_tx, done_rx) = std::sync::mpsc::channel::<String>();
@@ -525,7 +527,7 @@ fn unpack_all(
                 let done_tx = done_tx.clone();
                 scope.spawn(move || {
                     chunk.iter().try_for_each(|(wheel, dest, info)| {
-                        let result = if dest.is_dir() { Ok(()) } else { unpack_wheel(wheel, dest) };
+                        let result = if dest.is_dir() { Ok(()) } else { unpack_wheel(wheel, dest, cache.as_deref()) };
                         let _ = done_tx.send(format!("{} {}", info.name, info.version));
                         result
                     })
@@ -592,24 +594,6 @@ mod tests {
     }
 
     #[test]
-    fn conflict_information_names_the_pin_and_the_requests() {
-        let settings =
-            Settings { versions: [("demo".to_owned(), "0.3".to_owned())].into_iter().collect(), ..Settings::default() };
-        let cases: &[(&str, &[&str], &str)] = &[
-            (
-                "demo",
-                &["demo >=0.4", "zdaemon"],
-                "Version and requirements information containing demo:\n  [versions] constraint on demo: 0.3\n  Base installation request: 'demo >=0.4', 'zdaemon'",
-            ),
-            ("other", &["demo"], "Version and requirements information containing other:"),
-        ];
-        for (key, specs, expected) in cases {
-            let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
-            assert_eq!(conflict_information(key, &specs, &settings), *expected);
-        }
-    }
-
-    #[test]
     fn unknown_extras_are_refused_unless_allowed() {
         let env = crate::config::Environment::current();
         let eggs: HashMap<String, Vec<Egg>> =
@@ -618,13 +602,13 @@ mod tests {
                 .collect();
         let reqs = [Requirement::parse("A[x,NoSuch]").expect("req")];
         let mut warnings = Vec::new();
-        let refused = resolve_local(&reqs, &Settings::default(), env, &eggs, &mut warnings);
+        let refused = resolve_local(&[], &reqs, &Settings::default(), env, &eggs, &mut warnings);
         let Err(Shortfall::UnknownExtras(added, warned)) = refused else { panic!("refused") };
         assert_eq!(added.len(), 1);
         assert_eq!(warned, ["A 1 does not provide the extra 'nosuch'"]);
         let allowed = Settings { allow_unknown_extras: true, ..Settings::default() };
         let mut warnings = Vec::new();
-        let Ok(ws) = resolve_local(&reqs, &allowed, env, &eggs, &mut warnings) else { panic!("allowed") };
+        let Ok(ws) = resolve_local(&[], &reqs, &allowed, env, &eggs, &mut warnings) else { panic!("allowed") };
         let names: Vec<&str> = ws.iter().map(|(e, _)| e.name.as_str()).collect();
         assert_eq!(names, ["A", "B"], "the provided extra still brings B");
         assert_eq!(warnings, ["A 1 does not provide the extra 'nosuch'"]);
@@ -649,12 +633,13 @@ mod tests {
             Settings { versions: [("d".to_owned(), "1".to_owned())].into_iter().collect(), ..Settings::default() };
         let env = crate::config::Environment::current();
         let reqs = [Requirement::parse("A").expect("req")];
-        let Ok(ws) = resolve_local(&reqs, &settings, env, &eggs, &mut Vec::new()) else { panic!("resolves") };
+        let Ok(ws) = resolve_local(&[], &reqs, &settings, env, &eggs, &mut Vec::new()) else { panic!("resolves") };
         let names: Vec<String> = ws.iter().map(|(e, r)| format!("{}-{} {r}", e.name, e.version)).collect();
         // zc.buildout's stack: requirements are taken from the front and each one's own
         // requirements pushed in reverse order; pins constrain what is asked for.
         assert_eq!(names, ["A-1 A", "C-1 C", "B-2 B", "D-1 D==1"]);
-        let missing = resolve_local(&[Requirement::parse("Z").expect("req")], &settings, env, &eggs, &mut Vec::new());
-        assert!(matches!(missing, Err(Shortfall::Missing(..))));
+        let missing =
+            resolve_local(&[], &[Requirement::parse("Z").expect("req")], &settings, env, &eggs, &mut Vec::new());
+        assert!(matches!(missing, Err(Shortfall::Missing { .. })));
     }
 }

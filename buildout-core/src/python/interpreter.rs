@@ -15,13 +15,20 @@ pub struct Interpreter {
     /// `sysconfig.get_platform()` (`linux-x86_64`): the suffix of eggs with compiled code.
     pub platform: String,
     pub info: PythonInfo,
+    /// `os.confstr('CS_GNU_LIBC_VERSION')` (`glibc 2.36`), which says which manylinux wheels run.
+    pub libc: Option<String>,
 }
 
-const PROBE: &str = "import sys, sysconfig, platform, json
+const PROBE: &str = "import sys, sysconfig, platform, json, os
 v = sys.implementation.version
+try:
+    libc = os.confstr('CS_GNU_LIBC_VERSION')
+except (AttributeError, ValueError, OSError):
+    libc = None
 print(json.dumps({'executable': sys.executable, 'major': sys.version_info[0], 'minor': sys.version_info[1],
   'platform': sysconfig.get_platform(), 'full': platform.python_version(), 'impl': sys.implementation.name,
-  'impl_version': '%d.%d.%d' % (v.major, v.minor, v.micro), 'python_impl': platform.python_implementation()}))";
+  'impl_version': '%d.%d.%d' % (v.major, v.minor, v.micro), 'python_impl': platform.python_implementation(),
+  'libc': libc}))";
 
 impl Interpreter {
     /// Asks `executable` about itself.
@@ -35,23 +42,29 @@ impl Interpreter {
         Interpreter::from_json(&text).ok_or_else(|| fail(format!("unexpected answer {:?}", text.trim())))
     }
 
-    /// Like [`Interpreter::probe`], remembering the answer in `cache_dir` (the eggs directory):
-    /// starting Python costs more than the rest of a run whose eggs are all present. The answer
-    /// is reused while the executable file (and `PYENV_VERSION`, for pyenv shims) stays the same.
-    pub fn probe_cached(executable: &str, cache_dir: &std::path::Path) -> Result<Interpreter, PythonError> {
-        use std::hash::{Hash, Hasher};
-        let Ok(meta) = std::fs::metadata(executable) else { return Interpreter::probe(executable) };
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (executable, meta.len(), meta.modified().ok(), std::env::var("PYENV_VERSION").ok()).hash(&mut h);
-        let file = cache_dir.join(format!(".python-{:016x}.json", h.finish()));
+    /// Like [`Interpreter::probe`], remembering the answer in the user cache (see
+    /// [`super::cache`]), or in `eggs_dir` when there is none: starting Python costs more than
+    /// the rest of a run whose eggs are all present. The answer is reused while the executable
+    /// file stays the same (see [`super::cache::probe_key`]).
+    pub fn probe_cached(executable: &str, eggs_dir: &std::path::Path) -> Result<Interpreter, PythonError> {
+        let Some(key) = super::cache::probe_key(&super::cache::on_path(executable)) else {
+            return Interpreter::probe(executable);
+        };
+        let (dir, file) = match super::cache::dir() {
+            Some(cache) => (cache.clone(), cache.join(key)),
+            None => (eggs_dir.to_owned(), eggs_dir.join(format!(".{key}"))),
+        };
         if let Some(cached) = std::fs::read_to_string(&file).ok().and_then(|t| Interpreter::from_json(&t)) {
             return Ok(cached);
         }
         let probed = Interpreter::probe(executable)?;
-        if std::fs::create_dir_all(cache_dir).is_ok() {
-            let tmp = file.with_extension("tmp");
-            if std::fs::write(&tmp, probed.to_json()).is_ok() {
-                let _ = std::fs::rename(&tmp, &file);
+        // Best effort: a cache that cannot be written only costs the next run a probe.
+        if std::fs::create_dir_all(&dir).is_ok()
+            && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir)
+        {
+            use std::io::Write;
+            if tmp.write_all(probed.to_json().as_bytes()).is_ok() {
+                let _ = tmp.persist(&file);
             }
         }
         Ok(probed)
@@ -62,6 +75,7 @@ impl Interpreter {
             "executable": self.executable, "major": self.major, "minor": self.minor, "platform": self.platform,
             "full": self.info.full_version, "impl": self.info.implementation_name,
             "impl_version": self.info.implementation_version, "python_impl": self.info.platform_python_implementation,
+            "libc": self.libc,
         })
         .to_string()
     }
@@ -74,6 +88,8 @@ impl Interpreter {
             major: u32::try_from(v["major"].as_u64()?).ok()?,
             minor: u32::try_from(v["minor"].as_u64()?).ok()?,
             platform: text("platform")?,
+            // Required, so that probes cached before it was asked for are made again.
+            libc: if v.get("libc")?.is_null() { None } else { Some(text("libc")?) },
             info: PythonInfo {
                 full_version: text("full")?,
                 implementation_name: text("impl")?,
@@ -86,6 +102,13 @@ impl Interpreter {
     /// `py3.11`, as in egg names.
     pub fn py_tag(&self) -> String {
         format!("py{}.{}", self.major, self.minor)
+    }
+
+    /// The glibc version (`(2, 36)`), on a glibc system.
+    pub fn glibc(&self) -> Option<(u32, u32)> {
+        let (major, minor) = self.libc.as_deref()?.strip_prefix("glibc ")?.split_once('.')?;
+        let minor = minor.split(|c: char| !c.is_ascii_digit()).next()?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
     }
 
     /// The marker environment of this interpreter.

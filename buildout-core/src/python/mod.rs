@@ -5,11 +5,14 @@
 //! unpacking wheels and writing scripts is ours. Any recipe library can use this module, as
 //! zc.buildout's recipes use its `easy_install`.
 
+pub mod cache;
 pub mod egg;
 pub mod install;
 pub mod interpreter;
+pub mod links;
 pub mod recipe;
 pub mod requirement;
+mod resolve;
 pub mod scripts;
 
 pub use egg::Egg;
@@ -27,10 +30,16 @@ pub enum PythonError {
     Requirement { text: String, reason: String },
     #[error("We don't have a distribution for {requirement}\nand can't install one in offline (no-install) mode.\n")]
     Offline { requirement: String },
-    #[error("Couldn't find a distribution for {}.", crate::config::pytext::repr(.requirement))]
-    Missing { requirement: String },
+    /// `chain` leads from a requested distribution down to the requirement (see
+    /// `resolve::Walk::chains`); empty when unknown or when it was requested itself.
+    #[error("Couldn't find a distribution for {}.{}", crate::config::pytext::repr(.requirement), chain_line(.requirement, .chain))]
+    Missing { requirement: String, chain: Vec<String> },
     #[error("{0}")]
     Resolve(String),
+    /// A version conflict; `pin` names the distribution whose `[versions]` pin is involved, so
+    /// that the caller can say where that pin is set.
+    #[error("{message}")]
+    Conflict { message: String, pin: Option<String> },
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
     #[error("{path} is not a usable wheel: {reason}")]
@@ -46,12 +55,20 @@ impl PythonError {
     /// step), if any.
     pub fn requirement(&self) -> Option<&str> {
         match self {
-            PythonError::Missing { requirement }
+            PythonError::Missing { requirement, .. }
             | PythonError::Offline { requirement }
             | PythonError::Picked { requirement, .. } => Some(requirement),
             _ => None,
         }
     }
+}
+
+/// Our addition to zc.buildout's message: how a missing requirement was reached.
+fn chain_line(requirement: &str, chain: &[String]) -> String {
+    if chain.len() < 2 {
+        return String::new();
+    }
+    format!("\n{requirement} comes from: {}", chain.join(" -> "))
 }
 
 fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::install::Settings;
 use super::requirement::canonical_name;
-use super::{Egg, Interpreter, working_set};
+use super::{Egg, Interpreter, PythonError, working_set};
 use crate::abi::wire::Picked;
 use crate::sdk::{Context, Options, RecipeError};
 
@@ -61,8 +61,9 @@ impl Eggs {
         let eggs_dir = PathBuf::from(options.require("eggs-directory")?);
         let interpreter =
             Interpreter::probe_cached(&executable, &eggs_dir).map_err(|e| RecipeError::user(e.to_string()))?;
-        let versions = match ctx.get("buildout", "versions")?.filter(|v| !v.is_empty()) {
-            Some(section) => ctx.section(&section)?.unwrap_or_default(),
+        let versions_section = ctx.get("buildout", "versions")?.filter(|v| !v.is_empty());
+        let versions = match &versions_section {
+            Some(section) => ctx.section(section)?.unwrap_or_default(),
             None => Default::default(),
         };
         let flag =
@@ -73,7 +74,7 @@ impl Eggs {
             index: self.index.clone(),
             offline: flag("offline")?,
             newest: flag("newest")?,
-            versions: versions.into_iter().map(|(k, v)| (canonical_name(&k), v)).collect(),
+            versions: versions.iter().map(|(k, v)| (canonical_name(k), v.clone())).collect(),
             allow_picked_versions: ctx.get("buildout", "allow-picked-versions")?.as_deref() != Some("false"),
             show_picked_versions: flag("show-picked-versions")?,
             allow_unknown_extras: flag("allow-unknown-extras")?,
@@ -87,6 +88,14 @@ impl Eggs {
         let progress = |done: u64, total: u64, message: &str| ctx.progress(done, total, message);
         let ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
             let mut error = RecipeError::user(e.to_string());
+            // Say where the pin involved in a conflict is set: the users' most time-consuming
+            // question about a conflict is which file pins what.
+            if let (PythonError::Conflict { pin: Some(key), .. }, Some(section)) = (&e, &versions_section)
+                && let Some((name, value)) = versions.iter().find(|(name, _)| canonical_name(name) == *key)
+                && let Some(origin) = ctx.origin(section, name)
+            {
+                error.message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
+            }
             if let Some(req) = e.requirement() {
                 let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
                 ctx.info_as("zc.buildout.easy_install", &step);

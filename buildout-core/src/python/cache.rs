@@ -1,0 +1,182 @@
+//! The per-user cache every buildout on the machine shares: interpreter probes, and wheels
+//! unpacked once. An egg directory is then made of hard links into the cache, as uv installs
+//! from its own cache: creating a file costs the file system far more than linking one, and
+//! ZEO's 15 wheels hold over a thousand files.
+//!
+//! The cache is `$BUILDOUT_CACHE_DIR` (empty turns it off), else `$XDG_CACHE_HOME/buildout`,
+//! else `~/.cache/buildout`. Deleting it at any time is safe: egg directories keep their files
+//! (a hard link is a file), and what is missing is unpacked again.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use super::{PythonError, io};
+
+/// Where the cache is, or `None` when it is turned off or there is no home directory.
+pub fn dir() -> Option<PathBuf> {
+    dir_from(|name| std::env::var_os(name))
+}
+
+fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    if let Some(explicit) = var("BUILDOUT_CACHE_DIR") {
+        return (!explicit.is_empty()).then(|| PathBuf::from(explicit));
+    }
+    if let Some(xdg) = var("XDG_CACHE_HOME").filter(|x| Path::new(x).is_absolute()) {
+        return Some(PathBuf::from(xdg).join("buildout"));
+    }
+    var("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("buildout"))
+}
+
+/// A stable name for a wheel's content: the member names, sizes and CRCs its zip directory
+/// lists. A wheel downloaded again, or copied elsewhere, maps to the same entry; a rebuilt wheel
+/// with other content does not.
+pub fn wheel_key(wheel: &Path) -> Result<String, PythonError> {
+    let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
+    let file = std::fs::File::open(wheel).map_err(|e| io(wheel, e))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for i in 0..zip.len() {
+        let member = zip.by_index_raw(i).map_err(|e| bad(e.to_string()))?;
+        let name = member.name().map_err(|e| bad(e.to_string()))?;
+        (name.as_ref(), member.size(), member.crc32(), member.unix_mode()).hash(&mut h);
+    }
+    Ok(format!("{:016x}", h.finish()))
+}
+
+/// Fills `dest` (which must not exist) with a copy of the tree `from`: directories are made,
+/// files hard-linked (copied where the file system cannot link them). Built beside `dest` and
+/// renamed into place, so a killed run leaves no half-made `dest`.
+pub fn link_tree(from: &Path, dest: &Path) -> Result<(), PythonError> {
+    let parent = dest.parent().ok_or_else(|| io(dest, "no parent directory"))?;
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    let tmp = tempfile::Builder::new().prefix(".linking-").tempdir_in(parent).map_err(|e| io(parent, e))?;
+    let mut can_link = true;
+    link_dir(from, tmp.path(), &mut can_link)?;
+    let staged = tmp.keep();
+    if let Err(e) = std::fs::rename(&staged, dest) {
+        let _ = std::fs::remove_dir_all(&staged);
+        // Another run may have made the same directory meanwhile; theirs is as good as ours.
+        if !dest.is_dir() {
+            return Err(io(dest, e));
+        }
+    }
+    Ok(())
+}
+
+fn link_dir(from: &Path, to: &Path, can_link: &mut bool) -> Result<(), PythonError> {
+    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        let entry = entry.map_err(|e| io(from, e))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(|e| io(&source, e))?;
+        if kind.is_dir() {
+            std::fs::create_dir(&target).map_err(|e| io(&target, e))?;
+            link_dir(&source, &target, can_link)?;
+            continue;
+        }
+        if *can_link && std::fs::hard_link(&source, &target).is_ok() {
+            continue;
+        }
+        // Another file system, or one without hard links: copy from here on.
+        *can_link = false;
+        std::fs::copy(&source, &target).map_err(|e| io(&target, e))?;
+    }
+    Ok(())
+}
+
+/// A probe file name for `executable`: its path, size and modification time, and what else
+/// picks the interpreter a shim runs (pyenv's `PYENV_VERSION`, and the working directory,
+/// where a `.python-version` may be).
+pub fn probe_key(executable: &Path) -> Option<String> {
+    let meta = std::fs::metadata(executable).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (executable, meta.len(), meta.modified().ok(), std::env::var_os("PYENV_VERSION")).hash(&mut h);
+    if is_script(executable) {
+        std::env::current_dir().ok().hash(&mut h);
+    }
+    Some(format!("python-{:016x}.json", h.finish()))
+}
+
+fn is_script(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut start)).is_ok() && &start == b"#!"
+}
+
+/// `name` as found on `PATH` when it has no directory part, as a shell would run it.
+pub fn on_path(name: &str) -> PathBuf {
+    if name.contains('/') {
+        return PathBuf::from(name);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    found.unwrap_or_else(|| PathBuf::from(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_the_cache_is() {
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Vars<'_>, Option<&str>); 6] = [
+            (&[("BUILDOUT_CACHE_DIR", "/c"), ("HOME", "/h")], Some("/c")),
+            (&[("BUILDOUT_CACHE_DIR", ""), ("HOME", "/h")], None),
+            (&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], Some("/x/buildout")),
+            (&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")], Some("/h/.cache/buildout")),
+            (&[("HOME", "/h")], Some("/h/.cache/buildout")),
+            (&[], None),
+        ];
+        for (vars, expected) in cases {
+            let got = dir_from(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).into()));
+            assert_eq!(got, expected.map(PathBuf::from), "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn linked_tree_shares_files_and_not_directories() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().expect("temp dir");
+        let from = root.path().join("from");
+        std::fs::create_dir_all(from.join("pkg/sub")).expect("mkdir");
+        std::fs::write(from.join("pkg/__init__.py"), "x = 1\n").expect("write");
+        std::fs::write(from.join("pkg/sub/data.txt"), "data").expect("write");
+        let dest = root.path().join("eggs/pkg-1.0.egg");
+        link_tree(&from, &dest).expect("links");
+        let linked = std::fs::metadata(dest.join("pkg/__init__.py")).expect("linked file");
+        assert_eq!(linked.ino(), std::fs::metadata(from.join("pkg/__init__.py")).expect("source").ino());
+        assert_eq!(std::fs::read_to_string(dest.join("pkg/sub/data.txt")).expect("read"), "data");
+        // Python writes `__pycache__` into the egg; that must not reach the cache.
+        std::fs::create_dir(dest.join("pkg/__pycache__")).expect("mkdir");
+        assert!(!from.join("pkg/__pycache__").exists());
+        // No staging directory is left beside the egg.
+        let names: Vec<_> = std::fs::read_dir(root.path().join("eggs")).expect("list").flatten().collect();
+        assert_eq!(names.len(), 1);
+        // A second linker finding the directory made keeps it.
+        link_tree(&from, &dest).expect("already there");
+    }
+
+    #[test]
+    fn wheel_key_follows_content() {
+        use std::io::Write;
+        let root = tempfile::tempdir().expect("temp dir");
+        let make = |name: &str, body: &str| {
+            let path = root.path().join(name);
+            let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+            zip.start_file("demo/__init__.py", zip::write::SimpleFileOptions::default()).expect("start");
+            zip.write_all(body.as_bytes()).expect("write");
+            zip.finish().expect("finish");
+            path
+        };
+        let a = wheel_key(&make("a.whl", "x = 1\n")).expect("key");
+        assert_eq!(a, wheel_key(&make("copy.whl", "x = 1\n")).expect("key"));
+        assert_ne!(a, wheel_key(&make("b.whl", "x = 2\n")).expect("key"));
+        let broken = root.path().join("broken.whl");
+        std::fs::write(&broken, "not a zip").expect("write");
+        assert!(matches!(wheel_key(&broken), Err(PythonError::BadWheel { .. })));
+    }
+}
