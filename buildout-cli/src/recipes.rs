@@ -1,14 +1,15 @@
 //! Recipe libraries from the command line's point of view: the search path of a buildout (with
-//! `develop` recipe crates built first), and the `recipes` command that lists what is found.
+//! `develop` recipe crates built first, and `develop` Python projects installed editable), and
+//! the `recipes` command that lists what is found.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use buildout_core::config::{Buildout, pypath, pytext};
-use buildout_core::develop;
 use buildout_core::loader::{self, Library, LoadError, Loader};
 use buildout_core::log::{BUILDOUT_LOGGER, Level, Log};
+use buildout_core::{develop, python};
 
 use crate::run::Failure;
 
@@ -74,6 +75,7 @@ pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result
     }
     let develop_eggs = PathBuf::from(buildout.sections.require("buildout", "develop-eggs-directory")?);
     let mut built = Vec::new();
+    let mut crates = false;
     for entry in pytext::split_ws(&develop) {
         let matches = expand(entry, &buildout.directory);
         if matches.is_empty() {
@@ -82,23 +84,31 @@ pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result
         for path in matches {
             let shown = path.display().to_string();
             log.log(Level::Info, BUILDOUT_LOGGER, &format!("Develop: {}", pytext::repr(&shown)));
-            if !develop::is_recipe_crate(&path) {
-                log.log(
-                    Level::Warning,
-                    BUILDOUT_LOGGER,
-                    &format!(
-                        "Couldn't develop {}: only recipe crates (with a Cargo.toml) can be developed yet",
-                        pytext::repr(&shown)
-                    ),
-                );
+            if develop::is_recipe_crate(&path) {
+                let library = develop::develop_recipe_crate(&path, &develop_eggs)
+                    .map_err(|e| Failure::doing(&[DEVELOP], e.to_string()))?;
+                built.push(library.display().to_string());
+                crates = true;
                 continue;
             }
-            let library = develop::develop_recipe_crate(&path, &develop_eggs)
-                .map_err(|e| Failure::doing(&[DEVELOP], e.to_string()))?;
-            built.push(library.display().to_string());
+            let doing = format!("Processing develop directory {}.", pytext::repr(&shown));
+            if !python::develop::is_python_project(&path) {
+                return Err(Failure::doing(
+                    &[doing.as_str()],
+                    format!(
+                        "Couldn't develop {}: it has no setup.py or pyproject.toml (a Python project) and no \
+                         Cargo.toml (a recipe crate)",
+                        pytext::repr(&shown)
+                    ),
+                ));
+            }
+            let executable = buildout.sections.require("buildout", "executable")?;
+            let made = python::develop::develop(&path, &develop_eggs, &executable)
+                .map_err(|e| Failure::doing(&[doing.as_str()], e.to_string()))?;
+            built.extend(made.iter().map(|p| p.display().to_string()));
         }
     }
-    if !built.is_empty() {
+    if crates {
         loader.prepend([develop_eggs]);
     }
     Ok((loader, built))

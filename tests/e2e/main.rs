@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod config_fixtures;
+mod develop;
 mod egg_fixtures;
 mod eggs;
 mod engine;

@@ -20,6 +20,9 @@ pub struct Egg {
     pub extras: Vec<String>,
     /// `console_scripts` entry points: (script name, module, attributes), in file order.
     pub console_scripts: Vec<(String, String, String)>,
+    /// A develop egg: `dir` is the project's source directory (see [`super::develop`]). It is
+    /// chosen over any other distribution of its name, and never fetched.
+    pub develop: bool,
 }
 
 /// setuptools' `safe_name(name).replace('-', '_')`: runs of characters other than letters,
@@ -101,7 +104,7 @@ impl Egg {
                 info = Some((entry.path(), "METADATA"));
                 break;
             }
-            if name == "EGG-INFO" {
+            if name == "EGG-INFO" || name.ends_with(".egg-info") {
                 info = Some((entry.path(), "PKG-INFO"));
             }
         }
@@ -125,7 +128,7 @@ impl Egg {
     }
 
     /// An egg from its core metadata (`METADATA` or `PKG-INFO`) and `entry_points.txt`.
-    fn from_metadata(dir: &Path, metadata: &str, entry_points: &str) -> Egg {
+    pub(super) fn from_metadata(dir: &Path, metadata: &str, entry_points: &str) -> Egg {
         let mut egg = Egg {
             dir: dir.to_owned(),
             name: String::new(),
@@ -133,6 +136,7 @@ impl Egg {
             requires: Vec::new(),
             extras: Vec::new(),
             console_scripts: console_scripts(entry_points),
+            develop: false,
         };
         for (k, v) in headers(metadata) {
             match k.as_str() {

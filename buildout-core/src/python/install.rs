@@ -30,6 +30,8 @@ pub struct Settings {
     pub allow_unknown_extras: bool,
     /// `download-cache`: wheels are kept in its `dist/` subdirectory.
     pub download_cache: Option<PathBuf>,
+    /// `develop-eggs-directory`, whose develop eggs are chosen over any other distribution.
+    pub develop_eggs_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -69,10 +71,15 @@ pub type Logger<'a> = &'a mut dyn FnMut(Level, &str);
 /// Where fetching and unpacking report how far they have got: `(done, total, message)`.
 pub type Progress<'a> = &'a dyn Fn(u64, u64, &str);
 
+/// The distributions there are without fetching any: develop eggs and the eggs directory's.
 fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
     let mut by_key: HashMap<String, Vec<Egg>> = HashMap::new();
-    let Ok(entries) = std::fs::read_dir(&settings.eggs_dir) else { return by_key };
-    for entry in entries.flatten() {
+    if let Some(dir) = &settings.develop_eggs_dir {
+        for egg in super::develop::develop_eggs(dir) {
+            by_key.entry(egg.key()).or_default().push(egg);
+        }
+    }
+    for entry in std::fs::read_dir(&settings.eggs_dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.ends_with(".egg") || name.starts_with('.') {
             continue;
@@ -82,16 +89,41 @@ fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
         }
     }
     for eggs in by_key.values_mut() {
-        // Highest version first: that is the one chosen when several satisfy.
+        // A develop egg first (zc.buildout takes it whenever it satisfies), then the highest
+        // version: that is the one chosen when several satisfy.
         eggs.sort_by(|a, b| {
             let v = |e: &Egg| crate::config::condition::version::Version::parse(&e.version);
-            match (v(a), v(b)) {
+            b.develop.cmp(&a.develop).then_with(|| match (v(a), v(b)) {
                 (Some(x), Some(y)) => y.partial_cmp_versions(&x),
                 _ => b.version.cmp(&a.version),
-            }
+            })
         });
     }
     by_key
+}
+
+/// The requirements an installer must meet for `reqs`: a requirement a develop egg satisfies
+/// is replaced by that egg's own requirements (an index knows nothing of develop eggs).
+fn without_develop(
+    reqs: &[Requirement],
+    settings: &Settings,
+    env: &crate::config::Environment,
+    eggs: &HashMap<String, Vec<Egg>>,
+) -> Vec<Requirement> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Requirement> = reqs.iter().rev().cloned().collect();
+    while let Some(req) = stack.pop() {
+        match installed_for(eggs, settings, &req).filter(|e| e.develop) {
+            Some(egg) => {
+                if seen.insert((egg.key(), req.extras.clone())) {
+                    stack.extend(egg.requires_for(&req.extras, env).into_iter().rev());
+                }
+            }
+            None => out.push(req),
+        }
+    }
+    out
 }
 
 /// zc.buildout's error for a requirement naming an extra its distribution does not provide.
@@ -292,7 +324,7 @@ fn resolve_with_links(
             matches!((v(&f.version), v(&e.version)), (Some(a), Some(b)) if a.partial_cmp_versions(&b).is_gt())
         };
         match (have, found) {
-            (Some(egg), Some(f)) if settings.newest && newer(f, &egg) => {}
+            (Some(egg), Some(f)) if settings.newest && !egg.develop && newer(f, &egg) => {}
             (Some(egg), _) => return Some(egg),
             (None, _) => {}
         }
@@ -319,8 +351,9 @@ fn resolve_with_links(
     };
     let from_wheels = from_wheels.into_inner();
     let exact = |e: &Egg| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="));
-    let as_an_index_would =
-        ws.iter().all(|(e, _)| local || exact(e) || (!settings.newest && !from_wheels.contains_key(&e.dir)));
+    let as_an_index_would = ws
+        .iter()
+        .all(|(e, _)| local || e.develop || exact(e) || (!settings.newest && !from_wheels.contains_key(&e.dir)));
     if !as_an_index_would {
         return None;
     }
@@ -385,7 +418,7 @@ pub fn working_set(
         Ok(ws)
             if !settings.newest
                 || settings.offline
-                || ws.iter().all(|(e, _)| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
+                || ws.iter().all(|(e, _)| e.develop || settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
         {
             warn_all(&warnings, log);
             return finish(ws, &HashSet::new(), settings, log);
@@ -406,10 +439,13 @@ pub fn working_set(
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
     let picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
         Some(result) => result?,
-        None => match resolve_with_uv(interp, &reqs, settings, work.path()) {
-            Some(result) => result?,
-            None => resolve_with_pip(interp, &reqs, settings, work.path())?,
-        },
+        None => {
+            let reqs = without_develop(&reqs, settings, &env, &eggs);
+            match resolve_with_uv(interp, &reqs, settings, work.path()) {
+                Some(result) => result?,
+                None => resolve_with_pip(interp, &reqs, settings, work.path())?,
+            }
+        }
     };
     // zc.buildout refuses an unpinned distribution before fetching it; refuse before fetching
     // anything, so nothing is left half-installed.
@@ -590,6 +626,7 @@ mod tests {
             requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
             extras: vec!["x".into()],
             console_scripts: Vec::new(),
+            develop: false,
         }
     }
 

@@ -6,6 +6,7 @@
 //! zc.buildout's recipes use its `easy_install`.
 
 pub mod cache;
+pub mod develop;
 pub mod egg;
 pub mod install;
 pub mod interpreter;
@@ -42,6 +43,8 @@ pub enum PythonError {
     Conflict { message: String, pin: Option<String> },
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
+    #[error("Couldn't develop {}: pip install -e failed:\n{output}", crate::config::pytext::repr(.dir))]
+    Develop { dir: String, output: String },
     #[error("{path} is not a usable wheel: {reason}")]
     BadWheel { path: String, reason: String },
     #[error(

@@ -79,6 +79,7 @@ impl Eggs {
             show_picked_versions: flag("show-picked-versions")?,
             allow_unknown_extras: flag("allow-unknown-extras")?,
             download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
+            develop_eggs_dir: Some(PathBuf::from(ctx.buildout_option("develop-eggs-directory")?)),
         };
         let mut specs = distributions.clone();
         specs.extend(extra.iter().cloned());
@@ -86,7 +87,7 @@ impl Eggs {
             ctx.log(level as u8, "zc.buildout.easy_install", message);
         };
         let progress = |done: u64, total: u64, message: &str| ctx.progress(done, total, message);
-        let ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
+        let mut ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
             let mut error = RecipeError::user(e.to_string());
             // Say where the pin involved in a conflict is set: the users' most time-consuming
             // question about a conflict is which file pins what.
@@ -103,10 +104,12 @@ impl Eggs {
             }
             error
         })?;
+        // zc.recipe.egg's `sort_working_set`: develop eggs' source directories go first.
+        ws.sort_by_key(|e| !e.develop);
         // Picked versions are reported by buildout at the end of the run, all parts together.
         let mut picked: Vec<Picked> = ws
             .iter()
-            .filter(|e| settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
+            .filter(|e| !e.develop && settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
             .map(|e| Picked { name: e.name.clone(), version: e.version.clone(), required_by: Vec::new() })
             .collect();
         if !picked.is_empty() {

@@ -211,6 +211,7 @@ mod tests {
             requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
             extras: Vec::new(),
             console_scripts: Vec::new(),
+            develop: false,
         }
     }
 
@@ -239,7 +240,9 @@ mod tests {
             egg("base", "1.5", &[]),
             egg("base", "1.0", &[]),
         ];
-        let cases: [(&[&str], &[(&str, &str)], &str, &str, Option<&str>); 3] = [
+        /// Specs, pins, then the message, information block and pin name expected.
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str, &'a str, Option<&'a str>);
+        let cases: [Case<'_>; 3] = [
             (
                 &["app"],
                 &[],

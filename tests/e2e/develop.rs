@@ -1,0 +1,119 @@
+//! Python develop eggs: `develop` projects (a `setup.py` one with a flat layout, a
+//! `pyproject.toml` one with a `src/` layout that requires the first) installed editable with
+//! pip, used by a `zc.recipe.egg` part, rebuilt only when their metadata changes, and removed
+//! when no longer developed. pip fetches setuptools for its isolated build from PyPI (through
+//! its cache).
+
+use std::path::Path;
+use std::process::Command;
+
+use tests::{cargo_artifact, run_buildout, scratch};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn projects(dir: &Path) {
+    write(
+        &dir.join("flat/setup.py"),
+        "from setuptools import setup\nsetup(name='flat', version='1.0', py_modules=['flatmod'],\n      \
+         entry_points={'console_scripts': ['flat = flatmod:main']})\n",
+    );
+    write(&dir.join("flat/flatmod.py"), "WORD = 'first'\n\ndef main():\n    print('flat', WORD)\n");
+    write(
+        &dir.join("srcpkg/pyproject.toml"),
+        "[build-system]\nrequires = ['setuptools>=61']\nbuild-backend = 'setuptools.build_meta'\n\n[project]\n\
+         name = 'srcpkg'\nversion = '2.0'\ndependencies = ['flat']\n\n[project.scripts]\nsrcpkg = 'srcpkg:main'\n",
+    );
+    write(
+        &dir.join("srcpkg/src/srcpkg/__init__.py"),
+        "import flatmod\n\ndef main():\n    print('srcpkg uses', flatmod.WORD)\n",
+    );
+}
+
+const CONFIG: &str = "[buildout]\ndevelop = flat srcpkg\nparts = app\nindex = file:///nonexistent\n\n\
+                      [app]\nrecipe = zc.recipe.egg\neggs = srcpkg\n";
+
+fn run_script(dir: &Path, name: &str) -> String {
+    let out = Command::new(dir.join("bin").join(name)).output().expect("run the script");
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn python_projects_are_developed_editable() {
+    let (_guard, dir) = scratch();
+    projects(&dir);
+    write(&dir.join("buildout.cfg"), CONFIG);
+    let lib = cargo_artifact("recipe-egg", "zc_recipe_egg");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), lib.parent().expect("dir").display().to_string())];
+
+    let first = run_buildout(&dir, &[], &env);
+    assert_eq!(first.status, 0, "{}{}", first.stdout, first.stderr);
+    for line in ["Develop: '{DIR}/flat'", "Develop: '{DIR}/srcpkg'", "Generated script '{DIR}/bin/srcpkg'."] {
+        assert!(first.stdout.lines().any(|l| l == line), "no {line:?} in\n{}", first.stdout);
+    }
+    let develop_eggs = dir.join("develop-eggs");
+    let made = listing(&develop_eggs);
+    for name in ["flat.egg-link", "flat-1.0.dist-info", "srcpkg.egg-link", "srcpkg-2.0.dist-info"] {
+        assert!(made.iter().any(|m| m == name), "no {name} in {made:?}");
+    }
+    let link = std::fs::read_to_string(develop_eggs.join("srcpkg.egg-link")).expect("egg-link");
+    assert_eq!(link, format!("{}\n..", dir.join("srcpkg/src").display()), "src layout: the src directory");
+    // Develop eggs' source directories come first on the script's path.
+    let script = std::fs::read_to_string(dir.join("bin/srcpkg")).expect("script");
+    let path_lines: Vec<&str> = script.lines().filter(|l| l.starts_with("  '")).collect();
+    assert_eq!(path_lines, [format!("  '{}/srcpkg/src',", dir.display()), format!("  '{}/flat',", dir.display())]);
+    assert_eq!(run_script(&dir, "srcpkg"), "srcpkg uses first\n");
+    let installed = std::fs::read_to_string(dir.join(".installed.cfg")).expect(".installed.cfg");
+    assert!(installed.contains(&format!("installed_develop_eggs = {}", develop_eggs.display())), "{installed}");
+
+    // Editable: a change to the code shows without running buildout.
+    write(&dir.join("flat/flatmod.py"), "WORD = 'edited'\n\ndef main():\n    print('flat', WORD)\n");
+    assert_eq!(run_script(&dir, "srcpkg"), "srcpkg uses edited\n");
+
+    // Unchanged metadata: pip does not run again.
+    let metadata = develop_eggs.join("flat-1.0.dist-info/METADATA");
+    let before = std::fs::metadata(&metadata).and_then(|m| m.modified()).expect("mtime");
+    let again = run_buildout(&dir, &[], &env);
+    assert_eq!(again.status, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(std::fs::metadata(&metadata).and_then(|m| m.modified()).expect("mtime"), before);
+
+    // New metadata: reinstalled, the old metadata gone.
+    let pyproject = std::fs::read_to_string(dir.join("srcpkg/pyproject.toml")).expect("read");
+    write(&dir.join("srcpkg/pyproject.toml"), &pyproject.replace("version = '2.0'", "version = '2.1'"));
+    let bumped = run_buildout(&dir, &[], &env);
+    assert_eq!(bumped.status, 0, "{}{}", bumped.stdout, bumped.stderr);
+    let made = listing(&develop_eggs);
+    assert!(made.iter().any(|m| m == "srcpkg-2.1.dist-info") && !made.iter().any(|m| m == "srcpkg-2.0.dist-info"));
+
+    // No longer developed: everything it made in develop-eggs goes.
+    write(&dir.join("buildout.cfg"), "[buildout]\nparts =\n");
+    let removed = run_buildout(&dir, &[], &env);
+    assert_eq!(removed.status, 0, "{}{}", removed.stdout, removed.stderr);
+    assert_eq!(listing(&develop_eggs), Vec::<String>::new());
+}
+
+#[test]
+fn a_directory_that_is_no_project_is_an_error() {
+    let (_guard, dir) = scratch();
+    std::fs::create_dir_all(dir.join("notes")).expect("mkdir");
+    write(&dir.join("buildout.cfg"), "[buildout]\ndevelop = missing notes\nparts =\n");
+    let out = run_buildout(&dir, &[], &[]);
+    assert_eq!(out.status, 1);
+    assert!(out.stdout.contains("Couldn't develop 'missing' (not found)"), "{}", out.stdout);
+    assert_eq!(
+        out.stderr,
+        "While:\n  Installing.\n  Processing develop directory '{DIR}/notes'.\nError: Couldn't develop '{DIR}/notes': \
+         it has no setup.py or pyproject.toml (a Python project) and no Cargo.toml (a recipe crate)\n"
+    );
+}
