@@ -163,3 +163,45 @@ fn zeo_from_pypi() {
     assert!(out.stdout.contains("Getting distribution for 'ZEO==6.2'.\nGot ZEO 6.2.\n"), "{}", out.stdout);
     check_scripts(&dir);
 }
+
+/// A version whose `Requires-Python` excludes this Python is passed over for an older one, as
+/// pip does (with no older one it is a one-line error: `errors-005-python-too-new`).
+#[test]
+fn a_version_for_another_python_is_passed_over() {
+    let handmade = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/egg/dists/handmade");
+    let (_t, dir) = scratch();
+    let cfg = format!(
+        "[buildout]\nparts = demo\nfind-links = {}\nindex = file:///nonexistent\n\n[demo]\nrecipe = zc.recipe.egg\neggs = newpy\n",
+        handmade.display()
+    );
+    std::fs::write(dir.join("buildout.cfg"), cfg).expect("write");
+    let out = run_buildout(&dir, &["-N".into()], &recipe_env());
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Got newpy 1.0.\n"), "{}", out.stdout);
+    assert!(
+        dir.join("eggs/v5")
+            .read_dir()
+            .expect("eggs")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("newpy-1.0-"))
+    );
+}
+
+/// No Python to run: one line naming the interpreter, inside the part's step.
+#[test]
+fn no_python_is_a_one_line_error() {
+    let (_t, dir) = scratch();
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        "[buildout]\nparts = demo\n\n[demo]\nrecipe = zc.recipe.egg\neggs = ZEO\n",
+    )
+    .expect("write");
+    let mut env = recipe_env();
+    env.push(("PATH".into(), "/nonexistent".into()));
+    let out = run_buildout(&dir, &["-N".into()], &env);
+    assert_eq!(out.status, 1);
+    assert_eq!(
+        out.stderr,
+        "While:\n  Installing demo.\nError: Couldn't run the Python interpreter python3: No such file or directory (os error 2)\n"
+    );
+}

@@ -23,6 +23,8 @@ pub struct Egg {
     /// A develop egg: `dir` is the project's source directory (see [`super::develop`]). It is
     /// chosen over any other distribution of its name, and never fetched.
     pub develop: bool,
+    /// `Requires-Python` (`>=3.9`), if the metadata says.
+    pub requires_python: Option<String>,
 }
 
 /// setuptools' `safe_name(name).replace('-', '_')`: runs of characters other than letters,
@@ -137,12 +139,14 @@ impl Egg {
             extras: Vec::new(),
             console_scripts: console_scripts(entry_points),
             develop: false,
+            requires_python: None,
         };
         for (k, v) in headers(metadata) {
             match k.as_str() {
                 "Name" => egg.name = v,
                 "Version" => egg.version = v,
                 "Provides-Extra" => egg.extras.push(v),
+                "Requires-Python" if !v.is_empty() => egg.requires_python = Some(v),
                 "Requires-Dist" => {
                     if let Ok(r) = Requirement::parse(&v) {
                         egg.requires.push(r);
@@ -152,6 +156,13 @@ impl Egg {
             }
         }
         egg
+    }
+
+    /// Whether this distribution runs on Python `version` (`3.11.7`), as `Requires-Python`
+    /// says; one whose specifier cannot be read is taken to run.
+    pub fn runs_on(&self, version: &str) -> bool {
+        let Some(spec) = &self.requires_python else { return true };
+        crate::config::condition::version::Version::parse(version).and_then(|v| v.matches(spec)).unwrap_or(true)
     }
 
     pub fn key(&self) -> String {

@@ -314,34 +314,73 @@ fn resolve_with_links(
     let links = super::links::Links::scan(&settings.find_links, interp);
     // Egg directory → the wheel it would be unpacked from.
     let from_wheels: RefCell<HashMap<PathBuf, PathBuf>> = RefCell::default();
-    // Set when a distribution is there, but not as a wheel we can read.
+    // Set when the best distribution is there, but not as a wheel for this Python.
     let needs_installer = std::cell::Cell::new(false);
+    // A wheel that cannot be read: an error whoever resolves (pip would stop at it too).
+    let broken: RefCell<Option<PythonError>> = RefCell::default();
+    // Versions passed over because they need another Python, by name.
+    let other_python: RefCell<HashMap<String, Vec<String>>> = RefCell::default();
+    let newer = |f: &super::links::Found, e: &Egg| {
+        let v = crate::config::condition::version::Version::parse;
+        matches!((v(&f.version), v(&e.version)), (Some(a), Some(b)) if a.partial_cmp_versions(&b).is_gt())
+    };
     let find = |req: &Requirement| -> Option<Egg> {
         let have = installed_for(eggs, settings, req);
-        let found = links.best(&settings.constrained(req));
-        let newer = |f: &super::links::Found, e: &Egg| {
-            let v = crate::config::condition::version::Version::parse;
-            matches!((v(&f.version), v(&e.version)), (Some(a), Some(b)) if a.partial_cmp_versions(&b).is_gt())
-        };
-        match (have, found) {
-            (Some(egg), Some(f)) if settings.newest && !egg.develop && newer(f, &egg) => {}
-            (Some(egg), _) => return Some(egg),
-            (None, _) => {}
+        if let Some(egg) = &have
+            && (egg.develop || !settings.newest)
+        {
+            return have;
         }
-        // The best version only as a source distribution needs an installer to build it.
-        let found = found?;
-        needs_installer.set(needs_installer.get() || found.wheel.is_none());
-        let wheel = found.wheel.as_ref()?;
-        let Ok(mut egg) = Egg::from_wheel(wheel, Path::new("")) else {
-            needs_installer.set(true);
-            return None;
-        };
-        egg.dir = settings.eggs_dir.join(egg_dir_name(&egg.name, &egg.version, &interp.py_tag(), &interp.platform));
-        from_wheels.borrow_mut().insert(egg.dir.clone(), wheel.clone());
-        Some(egg)
+        for found in links.candidates(&settings.constrained(req)) {
+            if let Some(egg) = &have
+                && !newer(found, egg)
+            {
+                return have;
+            }
+            // A source distribution needs an installer to build it.
+            let Some(wheel) = &found.wheel else {
+                needs_installer.set(true);
+                return None;
+            };
+            let mut egg = match Egg::from_wheel(wheel, Path::new("")) {
+                Ok(egg) => egg,
+                Err(e) => {
+                    let requirement = settings.constrained(req).to_string();
+                    broken.borrow_mut().get_or_insert(PythonError::BadWheelFor { requirement, source: Box::new(e) });
+                    return None;
+                }
+            };
+            // pip passes over a version for another Python and takes an older one.
+            if !egg.runs_on(&interp.info.full_version) {
+                let needs = format!(
+                    "{} {} requires Python {}",
+                    super::egg::safe_name(&egg.name),
+                    egg.version,
+                    egg.requires_python.as_deref().unwrap_or_default()
+                );
+                other_python.borrow_mut().entry(req.key()).or_default().push(needs);
+                continue;
+            }
+            egg.dir = settings.eggs_dir.join(egg_dir_name(&egg.name, &egg.version, &interp.py_tag(), &interp.platform));
+            from_wheels.borrow_mut().insert(egg.dir.clone(), wheel.clone());
+            return Some(egg);
+        }
+        have
     };
-    let ws = match walk(specs, reqs, settings, env, &find, &mut Vec::new()) {
+    let walked = walk(specs, reqs, settings, env, &find, &mut Vec::new());
+    if let Some(e) = broken.into_inner() {
+        return Some(Err(e));
+    }
+    let ws = match walked {
         Ok(ws) => ws,
+        Err(Shortfall::Missing { req, .. }) if local && other_python.borrow().contains_key(&req.key()) => {
+            let needs = other_python.borrow_mut().remove(&req.key()).unwrap_or_default();
+            return Some(Err(PythonError::OtherPython {
+                requirement: settings.constrained(&req).to_string(),
+                python: format!("{}.{}", interp.major, interp.minor),
+                needs: needs.join(", "),
+            }));
+        }
         // zc.buildout fetches what it walked through before it finds a conflict; so do we,
         // and the walk over the installed eggs then explains the conflict.
         Err(
@@ -627,6 +666,7 @@ mod tests {
             extras: vec!["x".into()],
             console_scripts: Vec::new(),
             develop: false,
+            requires_python: None,
         }
     }
 

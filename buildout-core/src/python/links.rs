@@ -66,17 +66,24 @@ impl Links {
     /// The version of `req`'s project pip would choose here: the highest `req` allows, final
     /// releases before pre-releases (zc.buildout's `prefer-final`).
     pub fn best(&self, req: &Requirement) -> Option<&Found> {
+        self.candidates(req).into_iter().next()
+    }
+
+    /// The versions `req` allows, in the order pip would try them (see [`Links::best`]): when
+    /// the first needs another Python, the next.
+    pub fn candidates(&self, req: &Requirement) -> Vec<&Found> {
         let mut allowed: Vec<(&Found, Version)> = self
             .by_key
-            .get(&req.key())?
-            .iter()
+            .get(&req.key())
+            .into_iter()
+            .flatten()
             .filter(|f| req.allows(&f.version))
             .filter_map(|f| Some((f, Version::parse(&f.version)?)))
             .collect();
         allowed.sort_by(|(_, a), (_, b)| {
-            (!a.is_prerelease()).cmp(&!b.is_prerelease()).then_with(|| a.partial_cmp_versions(b))
+            (!b.is_prerelease()).cmp(&!a.is_prerelease()).then_with(|| b.partial_cmp_versions(a))
         });
-        allowed.last().map(|(f, _)| *f)
+        allowed.into_iter().map(|(f, _)| f).collect()
     }
 }
 

@@ -35,6 +35,9 @@ pub enum PythonError {
     /// `resolve::Walk::chains`); empty when unknown or when it was requested itself.
     #[error("Couldn't find a distribution for {}.{}", crate::config::pytext::repr(.requirement), chain_line(.requirement, .chain))]
     Missing { requirement: String, chain: Vec<String> },
+    /// `python` is `major.minor`.
+    #[error("Couldn't find a distribution for {} that runs on Python {python}: {needs}.", crate::config::pytext::repr(.requirement))]
+    OtherPython { requirement: String, python: String, needs: String },
     #[error("{0}")]
     Resolve(String),
     /// A version conflict; `pin` names the distribution whose `[versions]` pin is involved, so
@@ -47,6 +50,9 @@ pub enum PythonError {
     Develop { dir: String, output: String },
     #[error("{path} is not a usable wheel: {reason}")]
     BadWheel { path: String, reason: String },
+    /// A [`PythonError::BadWheel`] chosen for `requirement`.
+    #[error("{source}")]
+    BadWheelFor { requirement: String, source: Box<PythonError> },
     #[error(
         "Picked: {name} = {version}\n\nThe `{name}` egg does not have a version pin and `allow-picked-versions = false`.\n\nTo resolve this, add\n\n    {name} = {version}\n\nto the [versions] section,\n\nOR set `allow-picked-versions = true`."
     )]
@@ -59,6 +65,8 @@ impl PythonError {
     pub fn requirement(&self) -> Option<&str> {
         match self {
             PythonError::Missing { requirement, .. }
+            | PythonError::OtherPython { requirement, .. }
+            | PythonError::BadWheelFor { requirement, .. }
             | PythonError::Offline { requirement }
             | PythonError::Picked { requirement, .. } => Some(requirement),
             _ => None,

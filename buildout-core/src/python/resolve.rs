@@ -212,6 +212,7 @@ mod tests {
             extras: Vec::new(),
             console_scripts: Vec::new(),
             develop: false,
+            requires_python: None,
         }
     }
 
