@@ -205,3 +205,26 @@ fn no_python_is_a_one_line_error() {
         "While:\n  Installing demo.\nError: Couldn't run the Python interpreter python3: No such file or directory (os error 2)\n"
     );
 }
+
+/// A conflict the installer (uv or pip) finds against PyPI keeps its explanation, and says where
+/// each `[versions]` pin it mentions is set.
+#[test]
+fn a_remote_conflict_says_where_the_pins_are_set() {
+    let (_t, dir) = scratch();
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        "[buildout]\nextends = versions.cfg\nparts = zeo\n\n[zeo]\nrecipe = zc.recipe.egg\neggs = ZEO\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("versions.cfg"), "[versions]\nZEO = 6.2\n# older than ZEO 6 allows\nZODB = 4.0.0\n")
+        .expect("write");
+    let out = run_buildout(&dir, &[], &recipe_env());
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.starts_with("While:\n  Installing zeo.\nError: "), "{}", out.stderr);
+    assert!(out.stderr.to_lowercase().contains("zodb>=5"), "the explanation names the requirement: {}", out.stderr);
+    assert!(
+        out.stderr.ends_with("The [versions] pin ZODB = 4.0.0 is set in {DIR}/versions.cfg, line 4.\n"),
+        "{}",
+        out.stderr
+    );
+}

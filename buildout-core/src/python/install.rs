@@ -167,13 +167,54 @@ fn sources(cmd: &mut Command, settings: &Settings) {
 
 /// What pip says went wrong, without its noise.
 fn pip_failure(output: &std::process::Output) -> String {
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<&str> = text
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let mut lines: Vec<String> = stderr
         .lines()
         .map(|l| l.trim_start_matches("ERROR: ").trim_end())
         .filter(|l| !l.is_empty() && !l.starts_with("WARNING") && !l.starts_with("[notice]"))
+        .map(str::to_owned)
+        .collect();
+    // Which requirements conflict goes to standard output, among what pip did before it failed.
+    if let Some(at) = stdout.find("The conflict is caused by:") {
+        let block = stdout[at..].split("\nTo fix this").next().unwrap_or_default();
+        let block = block.lines().map(str::trim_end).filter(|l| !l.is_empty()).map(str::to_owned);
+        let after = lines.len().min(1);
+        lines.splice(after..after, block);
+    }
+    lines.join("\n")
+}
+
+/// What uv says went wrong: its explanation without the `error:` and `cause:` labels.
+fn uv_failure(output: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.is_empty() && !l.starts_with("warning:"))
+        .map(|l| {
+            let l = l.strip_prefix("error: ").unwrap_or(l);
+            let inner = l.trim_start();
+            match inner.strip_prefix("cause: ").or_else(|| inner.strip_prefix("╰─▶ ")) {
+                Some(cause) => format!("  {cause}"),
+                None if inner.len() < l.len() => format!("  {inner}"),
+                None => l.to_owned(),
+            }
+        })
         .collect();
     lines.join("\n")
+}
+
+/// The `[versions]` pins (canonical names) an installer's explanation mentions, in the order
+/// it mentions them, so that the user is told where each is set.
+fn pins_mentioned(text: &str, settings: &Settings) -> Vec<String> {
+    let mut found = Vec::new();
+    let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)));
+    for word in words.map(|w| canonical_name(w.trim_matches(['.', '-', '_']))) {
+        if settings.pin(&word).is_some() && !found.contains(&word) {
+            found.push(word);
+        }
+    }
+    found
 }
 
 struct Picked {
@@ -207,7 +248,8 @@ fn resolve_with_pip(
     let pins = constraints_text(settings, reqs);
     std::fs::write(&constraints, pins).map_err(|e| io(&constraints, e))?;
     let mut cmd = pip(interp);
-    cmd.args(["install", "--dry-run", "--ignore-installed", "--quiet", "--report"])
+    // Not quiet: a quiet pip leaves out which requirements conflict.
+    cmd.args(["install", "--dry-run", "--ignore-installed", "--progress-bar", "off", "--report"])
         .arg(&report)
         .arg("-c")
         .arg(&constraints);
@@ -221,6 +263,9 @@ fn resolve_with_pip(
         let missing = failure.lines().find_map(|l| l.strip_prefix("No matching distribution found for "));
         return Err(match missing {
             Some(r) => PythonError::Missing { requirement: r.trim().to_owned(), chain: Vec::new() },
+            None if failure.contains("ResolutionImpossible") => {
+                PythonError::Conflict { pins: pins_mentioned(&failure, settings), message: failure }
+            }
             None => PythonError::Resolve(failure),
         });
     }
@@ -277,6 +322,10 @@ fn resolve_with_uv(
     cmd.arg(&input);
     let out = cmd.output().ok()?;
     if !out.status.success() {
+        let failure = uv_failure(&out);
+        if failure.starts_with("No solution found") {
+            return Some(Err(PythonError::Conflict { pins: pins_mentioned(&failure, settings), message: failure }));
+        }
         // Let pip resolve (and explain) what uv could not.
         return None;
     }
@@ -446,7 +495,7 @@ pub fn working_set(
                 "The requirement ({}) is not allowed by your [versions] constraint ({pin})",
                 crate::config::pytext::repr(&req.to_string())
             );
-            return Err(PythonError::Conflict { message, pin: Some(req.key()) });
+            return Err(PythonError::Conflict { message, pins: vec![req.key()] });
         }
     }
     let eggs = installed(settings);
@@ -468,7 +517,7 @@ pub fn working_set(
         }
         Err(Shortfall::Conflict { message, information, pin, .. }) if settings.offline => {
             log(Level::Info, &information);
-            return Err(PythonError::Conflict { message, pin });
+            return Err(PythonError::Conflict { message, pins: pin.into_iter().collect() });
         }
         Err(Shortfall::Missing { req, .. }) if settings.offline => {
             return Err(PythonError::Offline { requirement: settings.constrained(&req).to_string() });
@@ -556,7 +605,7 @@ pub fn working_set(
         Err(Shortfall::Conflict { message, information, added, pin }) => {
             fetched_messages(&added, log);
             log(Level::Info, &information);
-            Err(PythonError::Conflict { message, pin })
+            Err(PythonError::Conflict { message, pins: pin.into_iter().collect() })
         }
         Err(Shortfall::UnknownExtras(added, warnings)) => {
             fetched_messages(&added, log);
@@ -667,6 +716,60 @@ mod tests {
             console_scripts: Vec::new(),
             develop: false,
             requires_python: None,
+        }
+    }
+
+    fn output(stdout: &str, stderr: &str) -> std::process::Output {
+        use std::os::unix::process::ExitStatusExt;
+        std::process::Output {
+            status: std::process::ExitStatus::from_raw(256),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn installer_failures_keep_the_explanation() {
+        let pip_stdout = "Collecting ZEO==6.2\n  Downloading zeo-6.2-py3-none-any.whl (247 kB)\n\nThe conflict is caused by:\n    \
+                          zeo 6.2 depends on ZODB>=5.1.1\n    The user requested (constraint) zodb==4.0.0\n\nTo fix this you \
+                          could try to:\n1. loosen the range\n";
+        let pip_stderr = "ERROR: Cannot install zeo==6.2 because these package versions have conflicting dependencies.\n\
+                          ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/\n[notice] A new release\n";
+        assert_eq!(
+            pip_failure(&output(pip_stdout, pip_stderr)),
+            "Cannot install zeo==6.2 because these package versions have conflicting dependencies.\nThe conflict is \
+             caused by:\n    zeo 6.2 depends on ZODB>=5.1.1\n    The user requested (constraint) zodb==4.0.0\n\
+             ResolutionImpossible: for help visit https://pip.pypa.io/"
+        );
+        assert_eq!(
+            pip_failure(&output("Collecting nothing\n", "ERROR: No matching distribution found for nothing\n")),
+            "No matching distribution found for nothing"
+        );
+        let uv_stderr = "warning: something\nerror: No solution found when resolving dependencies:\n  cause: Because zeo>=6.2 \
+                         depends on zodb>=5.1.1 and zodb==4.0.0, we can conclude that zeo>=6.2 cannot be used.\n         \
+                         And because you require zeo==6.2, we can conclude that your requirements are unsatisfiable.\n";
+        let uv = uv_failure(&output("", uv_stderr));
+        assert_eq!(
+            uv,
+            "No solution found when resolving dependencies:\n  Because zeo>=6.2 depends on zodb>=5.1.1 and zodb==4.0.0, we \
+             can conclude that zeo>=6.2 cannot be used.\n  And because you require zeo==6.2, we can conclude that your \
+             requirements are unsatisfiable."
+        );
+        let settings = Settings {
+            versions: [("zeo", "6.2"), ("zodb", "4.0.0"), ("zope-interface", "8.7"), ("transaction", "")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ..Settings::default()
+        };
+        let cases: [(&str, &[&str]); 4] = [
+            (&uv, &["zeo", "zodb"]),
+            ("zope.interface==8.7 conflicts with transaction", &["zope-interface"]),
+            ("The user requested (constraint) ZODB==4.0.0.", &["zodb"]),
+            ("nothing pinned here: zeodb", &[]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(pins_mentioned(text, &settings), *expected, "{text}");
         }
     }
 

@@ -40,10 +40,10 @@ pub enum PythonError {
     OtherPython { requirement: String, python: String, needs: String },
     #[error("{0}")]
     Resolve(String),
-    /// A version conflict; `pin` names the distribution whose `[versions]` pin is involved, so
-    /// that the caller can say where that pin is set.
+    /// A version conflict; `pins` names the distributions whose `[versions]` pins are involved
+    /// (canonical names), so that the caller can say where each is set.
     #[error("{message}")]
-    Conflict { message: String, pin: Option<String> },
+    Conflict { message: String, pins: Vec<String> },
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
     #[error("Couldn't develop {}: pip install -e failed:\n{output}", crate::config::pytext::repr(.dir))]

@@ -91,11 +91,14 @@ impl Eggs {
             let mut error = RecipeError::user(e.to_string());
             // Say where the pin involved in a conflict is set: the users' most time-consuming
             // question about a conflict is which file pins what.
-            if let (PythonError::Conflict { pin: Some(key), .. }, Some(section)) = (&e, &versions_section)
-                && let Some((name, value)) = versions.iter().find(|(name, _)| canonical_name(name) == *key)
-                && let Some(origin) = ctx.origin(section, name)
-            {
-                error.message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
+            if let (PythonError::Conflict { pins, .. }, Some(section)) = (&e, &versions_section) {
+                for key in pins {
+                    if let Some((name, value)) = versions.iter().find(|(name, _)| canonical_name(name) == *key)
+                        && let Some(origin) = ctx.origin(section, name)
+                    {
+                        error.message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
+                    }
+                }
             }
             if let Some(req) = e.requirement() {
                 let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
