@@ -37,33 +37,41 @@ fn main() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         start.elapsed()
     };
+    // Every run's directories are kept until the end: deleting a thousand files just before
+    // the next run makes the file system slow to create the next ones (ext4 checks recently
+    // deleted inodes), which would time the deletion rather than the install.
+    let keep = std::cell::RefCell::new(Vec::new());
+    let fresh = || {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().to_owned();
+        keep.borrow_mut().push(dir);
+        path
+    };
     // A fresh buildout and eggs directory each time, with an empty or a warm user cache.
     let cold = |cache: Option<&Path>| {
         median(
-            (0..3)
+            (0..5)
                 .map(|_| {
-                    let dir = tempfile::tempdir().expect("temp");
-                    let empty = tempfile::tempdir().expect("temp");
-                    std::fs::write(dir.path().join("buildout.cfg"), &config).expect("write");
-                    run(dir.path(), cache.unwrap_or(empty.path()))
+                    let (dir, empty) = (fresh(), fresh());
+                    std::fs::write(dir.join("buildout.cfg"), &config).expect("write");
+                    run(&dir, cache.unwrap_or(&empty))
                 })
                 .collect(),
         )
     };
     let uv = |cache: Option<&Path>| {
         median(
-            (0..3)
+            (0..5)
                 .map(|_| {
-                    let dir = tempfile::tempdir().expect("temp");
-                    let empty = tempfile::tempdir().expect("temp");
+                    let (dir, empty) = (fresh(), fresh());
                     let start = Instant::now();
                     let ok = Command::new("uv")
                         .args(["pip", "install", "--quiet", "--no-index", "--find-links"])
                         .arg(&wheels)
                         .arg("--target")
-                        .arg(dir.path())
+                        .arg(&dir)
                         .args(ZEO_PINS.split_whitespace())
-                        .env("UV_CACHE_DIR", cache.unwrap_or(empty.path()))
+                        .env("UV_CACHE_DIR", cache.unwrap_or(&empty))
                         .status()
                         .is_ok_and(|s| s.success());
                     assert!(ok, "uv failed");

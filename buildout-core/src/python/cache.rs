@@ -83,17 +83,34 @@ fn link_dir(from: &Path, to: &Path, can_link: &mut bool) -> Result<(), PythonErr
     Ok(())
 }
 
-/// A probe file name for `executable`: its path, size and modification time, and what else
-/// picks the interpreter a shim runs (pyenv's `PYENV_VERSION`, and the working directory,
-/// where a `.python-version` may be).
+/// A probe file name for `executable`: its path, size and modification time and, when it is a
+/// script (a version manager's shim), what such shims choose the interpreter by.
 pub fn probe_key(executable: &Path) -> Option<String> {
     let meta = std::fs::metadata(executable).ok()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (executable, meta.len(), meta.modified().ok(), std::env::var_os("PYENV_VERSION")).hash(&mut h);
+    (executable, meta.len(), meta.modified().ok()).hash(&mut h);
     if is_script(executable) {
-        std::env::current_dir().ok().hash(&mut h);
+        let cwd = std::env::current_dir().ok()?;
+        shim_choice(&cwd, |name| std::env::var_os(name)).hash(&mut h);
     }
     Some(format!("python-{:016x}.json", h.finish()))
+}
+
+/// What pyenv and asdf shims choose the interpreter by, from `dir`: `PYENV_VERSION`, the
+/// nearest `.python-version` or `.tool-versions` above `dir` (path and content), and the global
+/// choices (`$PYENV_ROOT/version`, `~/.tool-versions`).
+fn shim_choice(dir: &Path, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(PathBuf, String)> {
+    let read = |p: &Path| std::fs::read_to_string(p).ok().map(|t| (p.to_owned(), t));
+    let mut choice =
+        vec![(PathBuf::from("PYENV_VERSION"), var("PYENV_VERSION").unwrap_or_default().to_string_lossy().into_owned())];
+    let local =
+        dir.ancestors().find_map(|d| read(&d.join(".python-version")).or_else(|| read(&d.join(".tool-versions"))));
+    choice.extend(local);
+    let home = var("HOME").map(PathBuf::from);
+    let pyenv_root = var("PYENV_ROOT").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".pyenv")));
+    choice.extend(pyenv_root.and_then(|r| read(&r.join("version"))));
+    choice.extend(home.and_then(|h| read(&h.join(".tool-versions"))));
+    choice
 }
 
 fn is_script(path: &Path) -> bool {
@@ -135,6 +152,32 @@ mod tests {
             let got = dir_from(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).into()));
             assert_eq!(got, expected.map(PathBuf::from), "{vars:?}");
         }
+    }
+
+    #[test]
+    fn what_a_shim_chooses_by() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let (home, project) = (root.path().join("home"), root.path().join("home/work/project"));
+        std::fs::create_dir_all(home.join(".pyenv")).expect("mkdir");
+        std::fs::create_dir_all(&project).expect("mkdir");
+        let vars = |name: &str| match name {
+            "HOME" => Some(home.clone().into_os_string()),
+            _ => None,
+        };
+        let base = shim_choice(&project, vars);
+        assert_eq!(shim_choice(&home.join("work"), vars), base, "no local choice: the same everywhere below");
+        std::fs::write(home.join(".pyenv/version"), "3.11.7\n").expect("write");
+        let global = shim_choice(&project, vars);
+        assert_ne!(global, base);
+        std::fs::write(home.join("work/.python-version"), "3.12.1\n").expect("write");
+        let local = shim_choice(&project, vars);
+        assert_ne!(local, global);
+        assert_eq!(shim_choice(&home.join("work"), vars), local, "found from below as from beside it");
+        let pinned = shim_choice(&project, |name| match name {
+            "PYENV_VERSION" => Some("3.10.0".into()),
+            _ => vars(name),
+        });
+        assert_ne!(pinned, local);
     }
 
     #[test]
