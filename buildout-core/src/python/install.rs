@@ -1,6 +1,8 @@
-//! Getting the distributions a requirement set needs: from the eggs directory when they are all
-//! there (no network), otherwise resolved by pip (`install --dry-run --report`), fetched as
-//! wheels (`pip wheel`, which also builds sdists) and unpacked into egg directories by us.
+//! Getting the distributions a requirement set needs: from develop eggs and the eggs directory
+//! when they are all there (no network), else from the wheels of local `find-links`
+//! directories, else resolved by an installer (`uv pip compile`, `pip install --dry-run
+//! --report`) and fetched as wheels (`pip wheel`, which also builds sdists); wheels are unpacked
+//! into egg directories by us.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -43,28 +43,35 @@ impl Interpreter {
     }
 
     /// Like [`Interpreter::probe`], remembering the answer in the user cache (see
-    /// [`super::cache`]), or in `eggs_dir` when there is none: starting Python costs more than
-    /// the rest of a run whose eggs are all present. The answer is reused while the executable
-    /// file stays the same (see [`super::cache::probe_key`]).
+    /// [`super::cache`]) and in `eggs_dir`, which may be shared by users or outlive a home
+    /// directory: starting Python costs more than the rest of a run whose eggs are all present.
+    /// The answer is reused while the executable stays the same (see
+    /// [`super::cache::probe_key`]).
     pub fn probe_cached(executable: &str, eggs_dir: &std::path::Path) -> Result<Interpreter, PythonError> {
         let Some(key) = super::cache::probe_key(&super::cache::on_path(executable)) else {
             return Interpreter::probe(executable);
         };
-        let (dir, file) = match super::cache::dir() {
-            Some(cache) => (cache.clone(), cache.join(key)),
-            None => (eggs_dir.to_owned(), eggs_dir.join(format!(".{key}"))),
-        };
-        if let Some(cached) = std::fs::read_to_string(&file).ok().and_then(|t| Interpreter::from_json(&t)) {
-            return Ok(cached);
+        let places: Vec<std::path::PathBuf> = super::cache::dir()
+            .map(|c| c.join(&key))
+            .into_iter()
+            .chain(std::iter::once(eggs_dir.join(format!(".{key}"))))
+            .collect();
+        for file in &places {
+            if let Some(cached) = std::fs::read_to_string(file).ok().and_then(|t| Interpreter::from_json(&t)) {
+                return Ok(cached);
+            }
         }
         let probed = Interpreter::probe(executable)?;
-        // Best effort: a cache that cannot be written only costs the next run a probe.
-        if std::fs::create_dir_all(&dir).is_ok()
-            && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir)
-        {
-            use std::io::Write;
-            if tmp.write_all(probed.to_json().as_bytes()).is_ok() {
-                let _ = tmp.persist(&file);
+        for file in &places {
+            // Best effort: a cache that cannot be written only costs the next run a probe.
+            if let Some(dir) = file.parent()
+                && std::fs::create_dir_all(dir).is_ok()
+                && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+            {
+                use std::io::Write;
+                if tmp.write_all(probed.to_json().as_bytes()).is_ok() {
+                    let _ = tmp.persist(file);
+                }
             }
         }
         Ok(probed)

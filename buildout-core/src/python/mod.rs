@@ -1,9 +1,10 @@
 //! Python distributions as eggs, the way zc.buildout keeps them: every distribution unpacked in
 //! its own directory under `eggs-directory` (`<Name>-<version>-py3.11[-<platform>].egg/`, with
 //! its `.dist-info`), shared between parts and buildouts; scripts list exactly the directories
-//! they need. Resolving and downloading go through an installer already on the machine (`pip`);
-//! unpacking wheels and writing scripts is ours. Any recipe library can use this module, as
-//! zc.buildout's recipes use its `easy_install`.
+//! they need. Develop eggs, installed eggs and the wheels of local `find-links` directories are
+//! resolved here; what only an index can answer goes to an installer already on the machine
+//! (uv, else pip). Unpacking wheels (through a per-user cache) and writing scripts is ours. Any
+//! recipe library can use this module, as zc.buildout's recipes use its `easy_install`.
 
 pub mod cache;
 pub mod develop;
