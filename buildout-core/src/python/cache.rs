@@ -52,15 +52,7 @@ pub fn link_tree(from: &Path, dest: &Path) -> Result<(), PythonError> {
     let tmp = tempfile::Builder::new().prefix(".linking-").tempdir_in(parent).map_err(|e| io(parent, e))?;
     let mut can_link = true;
     link_dir(from, tmp.path(), &mut can_link)?;
-    let staged = tmp.keep();
-    if let Err(e) = std::fs::rename(&staged, dest) {
-        let _ = std::fs::remove_dir_all(&staged);
-        // Another run may have made the same directory meanwhile; theirs is as good as ours.
-        if !dest.is_dir() {
-            return Err(io(dest, e));
-        }
-    }
-    Ok(())
+    super::egg::put_in_place(tmp, dest)
 }
 
 fn link_dir(from: &Path, to: &Path, can_link: &mut bool) -> Result<(), PythonError> {

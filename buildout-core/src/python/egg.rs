@@ -346,15 +346,35 @@ fn unpack_into(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
             }
         }
     }
-    let staged = tmp.keep();
+    put_in_place(tmp, dest)
+}
+
+/// Renames a directory built beside `dest` to `dest`. If another run made `dest` meanwhile,
+/// theirs is as good as ours, and ours goes.
+pub(super) fn put_in_place(staged: tempfile::TempDir, dest: &Path) -> Result<(), PythonError> {
+    let staged = staged.keep();
     if let Err(e) = std::fs::rename(&staged, dest) {
         let _ = std::fs::remove_dir_all(&staged);
-        // Another run may have unpacked the same egg meanwhile; theirs is as good as ours.
         if !dest.is_dir() {
             return Err(io(dest, e));
         }
     }
     Ok(())
+}
+
+/// A distribution for tests: `name` `version` requiring `requires`, providing `extras`.
+#[cfg(test)]
+pub(super) fn test_egg(name: &str, version: &str, requires: &[&str], extras: &[&str]) -> Egg {
+    Egg {
+        dir: PathBuf::from(format!("/eggs/{name}-{version}")),
+        name: name.into(),
+        version: version.into(),
+        requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
+        extras: extras.iter().map(|e| (*e).to_owned()).collect(),
+        console_scripts: Vec::new(),
+        develop: false,
+        requires_python: None,
+    }
 }
 
 #[cfg(test)]

@@ -709,16 +709,7 @@ mod tests {
     use super::*;
 
     fn egg(name: &str, version: &str, requires: &[&str]) -> Egg {
-        Egg {
-            dir: PathBuf::from(format!("/eggs/{name}-{version}")),
-            name: name.into(),
-            version: version.into(),
-            requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
-            extras: vec!["x".into()],
-            console_scripts: Vec::new(),
-            develop: false,
-            requires_python: None,
-        }
+        super::super::egg::test_egg(name, version, requires, &["x"])
     }
 
     fn output(stdout: &str, stderr: &str) -> std::process::Output {

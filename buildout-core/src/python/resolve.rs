@@ -201,19 +201,9 @@ pub(super) fn request_information(key: &str, specs: &[String], settings: &Settin
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
 
     fn egg(name: &str, version: &str, requires: &[&str]) -> Egg {
-        Egg {
-            dir: PathBuf::from(format!("/eggs/{name}-{version}")),
-            name: name.into(),
-            version: version.into(),
-            requires: requires.iter().map(|r| Requirement::parse(r).expect("requirement")).collect(),
-            extras: Vec::new(),
-            console_scripts: Vec::new(),
-            develop: false,
-            requires_python: None,
-        }
+        super::super::egg::test_egg(name, version, requires, &[])
     }
 
     /// Walks `specs` over `available` (highest version first per name) with `pins`.
