@@ -92,6 +92,11 @@ pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result
                 continue;
             }
             let doing = format!("Processing develop directory {}.", pytext::repr(&shown));
+            // `develop = project/setup.py` names the project by its setup script.
+            let path = match path.parent() {
+                Some(parent) if path.is_file() => parent.to_owned(),
+                _ => path,
+            };
             if !python::develop::is_python_project(&path) {
                 return Err(Failure::doing(
                     &[doing.as_str()],

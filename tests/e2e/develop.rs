@@ -1,5 +1,5 @@
-//! Python develop eggs: `develop` projects (a `setup.py` one with a flat layout, a
-//! `pyproject.toml` one with a `src/` layout that requires the first) installed editable with
+//! Python develop eggs: `develop` projects (a `setup.py` one with a flat layout, named by its
+//! setup script, a `pyproject.toml` one with a `src/` layout that requires the first) installed editable with
 //! pip, used by a `zc.recipe.egg` part, rebuilt only when their metadata changes, and removed
 //! when no longer developed. pip fetches setuptools for its isolated build from PyPI (through
 //! its cache).
@@ -32,7 +32,7 @@ fn projects(dir: &Path) {
     );
 }
 
-const CONFIG: &str = "[buildout]\ndevelop = flat srcpkg\nparts = app\nindex = file:///nonexistent\n\n\
+const CONFIG: &str = "[buildout]\ndevelop = flat/setup.py srcpkg\nparts = app\nindex = file:///nonexistent\n\n\
                       [app]\nrecipe = zc.recipe.egg\neggs = srcpkg\n";
 
 fn run_script(dir: &Path, name: &str) -> String {
@@ -59,7 +59,7 @@ fn python_projects_are_developed_editable() {
 
     let first = run_buildout(&dir, &[], &env);
     assert_eq!(first.status, 0, "{}{}", first.stdout, first.stderr);
-    for line in ["Develop: '{DIR}/flat'", "Develop: '{DIR}/srcpkg'", "Generated script '{DIR}/bin/srcpkg'."] {
+    for line in ["Develop: '{DIR}/flat/setup.py'", "Develop: '{DIR}/srcpkg'", "Generated script '{DIR}/bin/srcpkg'."] {
         assert!(first.stdout.lines().any(|l| l == line), "no {line:?} in\n{}", first.stdout);
     }
     let develop_eggs = dir.join("develop-eggs");
