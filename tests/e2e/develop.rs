@@ -32,7 +32,9 @@ fn projects(dir: &Path) {
     );
 }
 
-const CONFIG: &str = "[buildout]\ndevelop = flat/setup.py srcpkg\nparts = app\nindex = file:///nonexistent\n\n\
+// Develop eggs are never "picked": they need no pin.
+const CONFIG: &str = "[buildout]\ndevelop = flat/setup.py srcpkg\nparts = app\nindex = file:///nonexistent\n\
+                      allow-picked-versions = false\n\n\
                       [app]\nrecipe = zc.recipe.egg\neggs = srcpkg\n";
 
 fn run_script(dir: &Path, name: &str) -> String {

@@ -540,7 +540,10 @@ pub fn working_set(
     // zc.buildout refuses an unpinned distribution before fetching it; refuse before fetching
     // anything, so nothing is left half-installed.
     if !settings.allow_picked_versions
-        && let Some(p) = picked.iter().find(|p| settings.pin(&canonical_name(&p.name)).is_none())
+        && let Some(p) = picked.iter().find(|p| {
+            settings.pin(&canonical_name(&p.name)).is_none()
+                && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
+        })
     {
         let requirement =
             reqs.iter().find(|r| r.key() == canonical_name(&p.name)).map_or_else(|| p.name.clone(), |r| r.to_string());
@@ -692,7 +695,7 @@ fn finish(
         }
     }
     let ws: Vec<Egg> = ws.into();
-    let picked: Vec<&Egg> = ws.iter().filter(|e| settings.pin(&e.key()).is_none()).collect();
+    let picked: Vec<&Egg> = ws.iter().filter(|e| !e.develop && settings.pin(&e.key()).is_none()).collect();
     if let (false, Some(first)) = (settings.allow_picked_versions, picked.first()) {
         return Err(PythonError::Picked {
             name: first.name.clone(),
