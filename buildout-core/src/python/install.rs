@@ -420,12 +420,14 @@ fn resolve_with_links(
     };
     let walked = walk(specs, reqs, settings, env, &find, &mut Vec::new());
     if let Some(e) = broken.into_inner() {
-        return Some(Err(e));
+        // With an index too, pip may well take another file than the broken one.
+        return local.then_some(Err(e));
     }
     let ws = match walked {
         Ok(ws) => ws,
         Err(Shortfall::Missing { req, .. }) if local && other_python.borrow().contains_key(&req.key()) => {
-            let needs = other_python.borrow_mut().remove(&req.key()).unwrap_or_default();
+            let mut needs = other_python.borrow_mut().remove(&req.key()).unwrap_or_default();
+            needs.dedup();
             return Some(Err(PythonError::OtherPython {
                 requirement: settings.constrained(&req).to_string(),
                 python: format!("{}.{}", interp.major, interp.minor),
