@@ -394,6 +394,47 @@ mod tests {
         }
     }
 
+    /// A small wheel: a module and its `.dist-info`.
+    fn wheel(dir: &Path) -> PathBuf {
+        use std::io::Write;
+        let path = dir.join("demo-0.4-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+        let options = zip::write::SimpleFileOptions::default();
+        for (name, text) in [
+            ("eggrecipedemo.py", "def main():\n    pass\n"),
+            ("demo-0.4.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo\nVersion: 0.4\n"),
+            ("demo-0.4.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"),
+        ] {
+            zip.start_file(name, options).expect("start");
+            zip.write_all(text.as_bytes()).expect("write");
+        }
+        zip.finish().expect("finish");
+        path
+    }
+
+    #[test]
+    fn unpacking_with_and_without_a_usable_cache() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let whl = wheel(root.path());
+        let blocked = root.path().join("not-a-directory");
+        std::fs::write(&blocked, "").expect("write");
+        let cases: [(&str, Option<PathBuf>, bool); 3] = [
+            ("no cache", None, false),
+            ("cache", Some(root.path().join("cache")), true),
+            ("unwritable cache", Some(blocked.join("cache")), false),
+        ];
+        for (label, cache, linked) in cases {
+            let dest = root.path().join(label).join("demo-0.4-py3.11-linux-x86_64.egg");
+            unpack_wheel(&whl, &dest, cache.as_deref()).expect(label);
+            let egg = Egg::read(&dest).expect(label);
+            assert_eq!((egg.name.as_str(), egg.version.as_str()), ("demo", "0.4"), "{label}");
+            assert!(dest.join("demo-0.4-py3.11-linux-x86_64.dist-info").is_dir(), "{label}: named after the egg");
+            use std::os::unix::fs::MetadataExt;
+            let links = std::fs::metadata(dest.join("eggrecipedemo.py")).expect(label).nlink();
+            assert_eq!(links > 1, linked, "{label}");
+        }
+    }
+
     #[test]
     fn metadata_and_entry_points() {
         let dir = tempfile::tempdir().expect("temp dir");
