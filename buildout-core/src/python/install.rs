@@ -223,6 +223,8 @@ struct Picked {
     name: String,
     version: String,
     url: String,
+    /// The (constrained) requirement it was picked for, when picked in zc.buildout's walk.
+    requirement: Option<String>,
 }
 
 /// The `[versions]` pins as a constraints file. Pins of the requested distributions are in the
@@ -282,6 +284,7 @@ fn resolve_with_pip(
                     name: i["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
                     version: i["metadata"]["version"].as_str().unwrap_or_default().to_owned(),
                     url: i["download_info"]["url"].as_str().unwrap_or_default().to_owned(),
+                    requirement: None,
                 })
                 .collect()
         })
@@ -339,7 +342,7 @@ fn resolve_with_uv(
             let url = find_wheel(&settings.find_links, &name, &version)
                 .map(|p| format!("file://{}", p.display()))
                 .unwrap_or_default();
-            Picked { name, version, url }
+            Picked { name, version, url, requirement: None }
         })
         .collect();
     Some(Ok(picked))
@@ -451,10 +454,11 @@ fn resolve_with_links(
     }
     let picked = ws
         .into_iter()
-        .map(|(e, _)| Picked {
+        .map(|(e, requirement)| Picked {
             url: from_wheels.get(&e.dir).map(|w| format!("file://{}", w.display())).unwrap_or_default(),
             name: e.name,
             version: e.version,
+            requirement: Some(requirement),
         })
         .collect();
     Some(Ok(picked))
@@ -529,7 +533,7 @@ pub fn working_set(
         _ => {}
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
-    let picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
+    let mut picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
         Some(result) => result?,
         None => {
             let reqs = without_develop(&reqs, settings, &env, &eggs);
@@ -539,17 +543,34 @@ pub fn working_set(
             }
         }
     };
-    // zc.buildout refuses an unpinned distribution before fetching it; refuse before fetching
-    // anything, so nothing is left half-installed.
+    let have =
+        |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.version == p.version));
+    let unpinned = |p: &Picked| {
+        settings.pin(&canonical_name(&p.name)).is_none()
+            && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
+    };
+    let mut refused = None;
     if !settings.allow_picked_versions
-        && let Some(p) = picked.iter().find(|p| {
-            settings.pin(&canonical_name(&p.name)).is_none()
-                && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
-        })
+        && let Some(at) = picked.iter().position(|p| unpinned(p) && !have(p))
     {
-        let requirement =
-            reqs.iter().find(|r| r.key() == canonical_name(&p.name)).map_or_else(|| p.name.clone(), |r| r.to_string());
-        return Err(PythonError::Picked { name: p.name.clone(), version: p.version.clone(), requirement });
+        let p = &picked[at];
+        match &p.requirement {
+            // In zc.buildout's walk, it fetches what it walks through up to the unpinned
+            // distribution, that one too, and then refuses it.
+            Some(requirement) => {
+                refused = Some((p.name.clone(), p.version.clone(), requirement.clone()));
+                picked.truncate(at + 1);
+            }
+            // An installer's picks come in no useful order: refuse before fetching any.
+            None => {
+                let requirement = reqs
+                    .iter()
+                    .find(|r| r.key() == canonical_name(&p.name))
+                    .map_or_else(|| p.name.clone(), |r| r.to_string());
+                let (name, version) = (p.name.clone(), p.version.clone());
+                return Err(PythonError::Picked { name, version, requirement, fetched: false });
+            }
+        }
     }
     let mut fetch = Vec::new();
     let mut unpack: Vec<(PathBuf, String)> = Vec::new();
@@ -591,6 +612,14 @@ pub fn working_set(
         }
     }
     unpack_all(interp, settings, &unpack, progress)?;
+    if let Some((name, version, requirement)) = refused {
+        for p in picked.iter().filter(|p| !have(p)) {
+            let wanted = p.requirement.as_deref().unwrap_or(&p.name);
+            log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(wanted)));
+            log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&p.name), p.version));
+        }
+        return Err(PythonError::Picked { name, version, requirement, fetched: true });
+    }
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     let eggs = installed(settings);
     let mut warnings = Vec::new();
@@ -703,6 +732,7 @@ fn finish(
             name: first.name.clone(),
             version: first.version.clone(),
             requirement: first.name.clone(),
+            fetched: false,
         });
     }
     let _ = log;

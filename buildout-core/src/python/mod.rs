@@ -57,7 +57,8 @@ pub enum PythonError {
     #[error(
         "Picked: {name} = {version}\n\nThe `{name}` egg does not have a version pin and `allow-picked-versions = false`.\n\nTo resolve this, add\n\n    {name} = {version}\n\nto the [versions] section,\n\nOR set `allow-picked-versions = true`."
     )]
-    Picked { name: String, version: String, requirement: String },
+    /// `fetched`: the distribution was fetched (and said so) before it was refused.
+    Picked { name: String, version: String, requirement: String, fetched: bool },
 }
 
 impl PythonError {
@@ -72,6 +73,12 @@ impl PythonError {
             | PythonError::Picked { requirement, .. } => Some(requirement),
             _ => None,
         }
+    }
+
+    /// Whether the `Getting distribution for ...` line of [`PythonError::requirement`] has been
+    /// logged already.
+    pub fn step_logged(&self) -> bool {
+        matches!(self, PythonError::Picked { fetched: true, .. })
     }
 }
 

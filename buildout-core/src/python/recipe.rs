@@ -102,7 +102,9 @@ impl Eggs {
             }
             if let Some(req) = e.requirement() {
                 let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
-                ctx.info_as("zc.buildout.easy_install", &step);
+                if !e.step_logged() {
+                    ctx.info_as("zc.buildout.easy_install", &step);
+                }
                 error.doing.push(step);
             }
             error
