@@ -228,3 +228,46 @@ fn a_remote_conflict_says_where_the_pins_are_set() {
         out.stderr
     );
 }
+
+/// A distribution only published as a source distribution is built into a wheel by the
+/// installer (pip fetches setuptools for the build from PyPI), then unpacked as any other.
+#[test]
+fn a_source_distribution_is_built_and_installed() {
+    let (_t, dir) = scratch();
+    let src = dir.join("src/bosdisttest-0.1");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(
+        src.join("pyproject.toml"),
+        "[build-system]\nrequires = ['setuptools>=61']\nbuild-backend = 'setuptools.build_meta'\n\n[project]\n\
+         name = 'bosdisttest'\nversion = '0.1'\n\n[project.scripts]\nbosdist = 'bosdistmod:main'\n\n\
+         [tool.setuptools]\npy-modules = ['bosdistmod']\n",
+    )
+    .expect("write");
+    std::fs::write(src.join("bosdistmod.py"), "def main():\n    print('built from source')\n").expect("write");
+    std::fs::create_dir_all(dir.join("links")).expect("mkdir");
+    let packed = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t: t.add(sys.argv[2], 'bosdisttest-0.1')",
+        ])
+        .arg(dir.join("links/bosdisttest-0.1.tar.gz"))
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(packed, "cannot make the source distribution");
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        "[buildout]\nparts = demo\nfind-links = ${buildout:directory}/links\n\n[demo]\nrecipe = zc.recipe.egg\n\
+         eggs = bosdisttest\n\n[versions]\nbosdisttest = 0.1\n",
+    )
+    .expect("write");
+    let out = run_buildout(&dir, &[], &recipe_env());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Getting distribution for 'bosdisttest==0.1'.\nGot bosdisttest 0.1.\n"),
+        "{}",
+        out.stdout
+    );
+    let ran = Command::new(dir.join("bin/bosdist")).output().expect("bin/bosdist");
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "built from source\n");
+}

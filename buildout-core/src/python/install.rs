@@ -183,7 +183,8 @@ fn pip_failure(output: &std::process::Output) -> String {
         let after = lines.len().min(1);
         lines.splice(after..after, block);
     }
-    lines.join("\n")
+    // The message goes after `Error: `.
+    lines.join("\n").trim_start().to_owned()
 }
 
 /// What uv says went wrong: its explanation without the `error:` and `cause:` labels.
