@@ -55,7 +55,9 @@ pub fn develop(dir: &Path, develop_eggs: &Path, python: &str) -> Result<Vec<Path
         .tempdir_in(develop_eggs)
         .map_err(|e| io(develop_eggs, e))?;
     let output = Command::new(python)
-        .args(["-m", "pip", "install", "--no-deps", "-q", "-t"])
+        // PEP 660 even where an older pip would fall back to `setup.py develop`, which leaves
+        // no `.dist-info` to read.
+        .args(["-m", "pip", "install", "--no-deps", "--use-pep517", "-q", "-t"])
         .arg(tmp.path())
         .arg("-e")
         .arg(format!("file://{}", real.display()))
