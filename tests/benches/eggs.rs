@@ -2,7 +2,7 @@
 //! fresh eggs directory, with an empty and with a warm user cache (compared with
 //! `uv pip install --target` of the same wheels and an empty or warm uv cache, when uv is on PATH), and a
 //! `zc.recipe.egg` part whose eggs are all present. Wheels come from `pip download` once, into
-//! `target/wheel-cache/zeo-bench`.
+//! `target/wheel-cache/zeo`.
 //!
 //! Run with `cargo bench -p tests --bench eggs`; prints a Markdown table.
 
@@ -13,7 +13,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use tests::bench::{ZEO_PINS, median, ms, zeo_versions_section, zeo_wheels};
+use tests::bench::{median, ms};
+use tests::zeo::{requirements, versions_section as zeo_versions_section, wheels as zeo_wheels};
 
 fn main() {
     let wheels = zeo_wheels();
@@ -70,7 +71,7 @@ fn main() {
                         .arg(&wheels)
                         .arg("--target")
                         .arg(&dir)
-                        .args(ZEO_PINS.split_whitespace())
+                        .args(requirements())
                         .env("UV_CACHE_DIR", cache.unwrap_or(&empty))
                         .status()
                         .is_ok_and(|s| s.success());

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tests::bench::{median, ms, zeo_versions_section, zeo_wheels};
+use tests::bench::{median, ms};
+use tests::zeo::{versions_section as zeo_versions_section, wheels as zeo_wheels};
 
 /// One buildout implementation: how to run it on a directory.
 struct Tool {

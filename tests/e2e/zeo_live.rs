@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tests::{cargo_artifact, run_buildout, scratch};
 
-use super::eggs::{PINS, wheels};
+use tests::zeo::{PINS, wheels};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use tests::{cargo_artifact, copy_tree, run_buildout, scratch};
 
-use super::eggs::wheels;
 use tests::golden::{expected, files_below, installed_state, judge, read, steps, tree};
+use tests::zeo::wheels;
 
 /// What the recorder leaves out of the tree (and the wheels the runner adds), our lock and journal.
 const LEFT_OUT: [&str; 7] =

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod golden;
+pub mod zeo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
