@@ -14,8 +14,8 @@ use crate::log::{BUILDOUT_LOGGER, Level, Log};
 /// A configuration loaded and initialised as zc.buildout's `Buildout` constructor leaves it.
 #[derive(Debug, Clone)]
 pub struct Buildout {
-    /// The merged configuration with history, for `annotate`.
-    pub annotated: Annotated,
+    /// The merged configuration with history, for `annotate` (and shared with `sections`).
+    pub annotated: std::rc::Rc<Annotated>,
     /// The sections, evaluated lazily.
     pub sections: Sections,
     /// The name of the versions section (may be empty).
@@ -52,10 +52,11 @@ impl Buildout {
     /// `Initializing.` step.
     pub fn load(opts: &LoadOptions, env: &Environment, log: &dyn Log, startup: Startup) -> Result<Buildout> {
         let assembled = assemble(opts, env, log)?;
+        let annotated = std::rc::Rc::new(assembled.annotated);
         let mut sections = Sections::new(assembled.raw);
-        sections.set_sources(&assembled.annotated);
+        sections.set_history(annotated.clone());
         let mut b = Buildout {
-            annotated: assembled.annotated,
+            annotated,
             sections,
             versions_section: assembled.versions_section,
             directory: String::new(),

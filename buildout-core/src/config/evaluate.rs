@@ -65,8 +65,8 @@ pub struct Sections {
     parts: Vec<String>,
     depth: usize,
     hook: Hook,
-    /// Where each option's value was last set (a file, or one of zc.buildout's pseudo-sources).
-    sources: BTreeMap<String, BTreeMap<String, Source>>,
+    /// The merged configuration with each option's history: where a value was set.
+    history: Option<Rc<Annotated>>,
 }
 
 type Seen = Vec<(String, String)>;
@@ -79,31 +79,20 @@ impl Sections {
             parts: Vec::new(),
             depth: 0,
             hook: Hook::default(),
-            sources: BTreeMap::new(),
+            history: None,
         }
     }
 
-    /// Remembers where each option was set, from the merged configuration's history.
-    pub fn set_sources(&mut self, annotated: &Annotated) {
-        self.sources = annotated
-            .iter()
-            .map(|(name, section)| {
-                let sources = section
-                    .iter()
-                    .filter_map(|(key, value)| {
-                        let set = value.history.iter().rev().find(|h| matches!(h.op, Op::Set | Op::Override))?;
-                        Some((key.clone(), set.source.clone()))
-                    })
-                    .collect();
-                (name.clone(), sources)
-            })
-            .collect();
+    /// Keeps the merged configuration's history, for [`Sections::origin`].
+    pub fn set_history(&mut self, annotated: Rc<Annotated>) {
+        self.history = Some(annotated);
     }
 
     /// Where an option of the configuration is set: `/abs/versions.cfg, line 7`, or what set it
     /// when that is not a file (`the command line`); `None` for an option no file set.
     pub fn origin(&self, section: &str, option: &str) -> Option<String> {
-        let source = self.sources.get(section)?.get(option)?;
+        let history = &self.history.as_ref()?.get(section)?.get(option)?.history;
+        let source = &history.iter().rev().find(|h| matches!(h.op, Op::Set | Op::Override))?.source;
         match &**source {
             COMMAND_LINE_VALUE => return Some("the command line".to_owned()),
             DEFAULT_VALUE | COMPUTED_VALUE | IMPLICIT_VALUE => return None,
