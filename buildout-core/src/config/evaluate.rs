@@ -73,14 +73,7 @@ type Seen = Vec<(String, String)>;
 
 impl Sections {
     pub fn new(raw: BTreeMap<String, RawSection>) -> Sections {
-        Sections {
-            raw,
-            evaluated: HashMap::new(),
-            parts: Vec::new(),
-            depth: 0,
-            hook: Hook::default(),
-            history: None,
-        }
+        Sections { raw, evaluated: HashMap::new(), parts: Vec::new(), depth: 0, hook: Hook::default(), history: None }
     }
 
     /// Keeps the merged configuration's history, for [`Sections::origin`].

@@ -30,10 +30,8 @@ fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf>
 /// A stable name for a wheel's content: the member names, sizes and CRCs its zip directory
 /// lists. A wheel downloaded again, or copied elsewhere, maps to the same entry; a rebuilt wheel
 /// with other content does not.
-pub fn wheel_key(wheel: &Path) -> Result<String, PythonError> {
+pub fn content_key(zip: &mut super::egg::Zip, wheel: &Path) -> Result<String, PythonError> {
     let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
-    let file = std::fs::File::open(wheel).map_err(|e| io(wheel, e))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for i in 0..zip.len() {
         let member = zip.by_index_raw(i).map_err(|e| bad(e.to_string()))?;
@@ -196,22 +194,23 @@ mod tests {
     }
 
     #[test]
-    fn wheel_key_follows_content() {
+    fn content_key_follows_content() {
         use std::io::Write;
         let root = tempfile::tempdir().expect("temp dir");
-        let make = |name: &str, body: &str| {
+        let key = |name: &str, body: &str| {
             let path = root.path().join(name);
             let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
             zip.start_file("demo/__init__.py", zip::write::SimpleFileOptions::default()).expect("start");
             zip.write_all(body.as_bytes()).expect("write");
             zip.finish().expect("finish");
-            path
+            let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).expect("open")).expect("zip");
+            content_key(&mut archive, &path).expect("key")
         };
-        let a = wheel_key(&make("a.whl", "x = 1\n")).expect("key");
-        assert_eq!(a, wheel_key(&make("copy.whl", "x = 1\n")).expect("key"));
-        assert_ne!(a, wheel_key(&make("b.whl", "x = 2\n")).expect("key"));
+        let a = key("a.whl", "x = 1\n");
+        assert_eq!(a, key("copy.whl", "x = 1\n"));
+        assert_ne!(a, key("b.whl", "x = 2\n"));
         let broken = root.path().join("broken.whl");
         std::fs::write(&broken, "not a zip").expect("write");
-        assert!(matches!(wheel_key(&broken), Err(PythonError::BadWheel { .. })));
+        assert!(matches!(super::super::egg::wheel_info(&broken), Err(PythonError::BadWheel { .. })));
     }
 }

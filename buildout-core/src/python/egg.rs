@@ -235,10 +235,11 @@ fn egg_info_requires(info: &Path) -> Vec<Requirement> {
 pub struct WheelInfo {
     pub name: String,
     pub version: String,
-    pub pure: bool,
+    /// Its content's name in the user cache (see [`super::cache::content_key`]).
+    pub key: String,
 }
 
-type Zip = zip::ZipArchive<std::fs::File>;
+pub(super) type Zip = zip::ZipArchive<std::fs::File>;
 
 /// Opens a wheel, and finds its `.dist-info` directory.
 fn open_wheel(path: &Path) -> Result<(Zip, String), PythonError> {
@@ -262,31 +263,23 @@ fn read_member(zip: &mut Zip, path: &Path, member: &str) -> Result<String, Pytho
     Ok(text)
 }
 
-/// Reads a wheel's name, version and purity from its `.dist-info`.
+/// Reads a wheel's name and version from its `.dist-info`, and names its content.
 pub fn wheel_info(path: &Path) -> Result<WheelInfo, PythonError> {
     let (mut zip, dist_info) = open_wheel(path)?;
-    let mut read = |member: &str| read_member(&mut zip, path, &format!("{dist_info}/{member}"));
-    let metadata = headers(&read("METADATA")?);
-    let wheel = headers(&read("WHEEL")?);
-    let get = |h: &[(String, String)], k: &str| {
-        h.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default()
-    };
-    Ok(WheelInfo {
-        name: get(&metadata, "Name"),
-        version: get(&metadata, "Version"),
-        pure: get(&wheel, "Root-Is-Purelib").eq_ignore_ascii_case("true"),
-    })
+    let metadata = headers(&read_member(&mut zip, path, &format!("{dist_info}/METADATA"))?);
+    let get = |k: &str| metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    Ok(WheelInfo { name: get("Name"), version: get("Version"), key: super::cache::content_key(&mut zip, path)? })
 }
 
 /// Makes the egg directory `dest` (which must not exist) from a wheel, atomically, so a killed
-/// run never leaves a half-unpacked egg behind. With a `cache` (see [`super::cache`]) the wheel
-/// is unpacked there once and `dest` is hard-linked to it; without one, or when the cache cannot
-/// be written, it is unpacked straight into `dest`.
-pub fn unpack_wheel(wheel: &Path, dest: &Path, cache: Option<&Path>) -> Result<(), PythonError> {
-    if let Some(cache) = cache {
+/// run never leaves a half-unpacked egg behind. With a `cache` (see [`super::cache`]) and the
+/// wheel's [`WheelInfo::key`] the wheel is unpacked there once and `dest` is hard-linked to it;
+/// without one, or when the cache cannot be written, it is unpacked straight into `dest`.
+pub fn unpack_wheel(wheel: &Path, dest: &Path, cache: Option<(&Path, &str)>) -> Result<(), PythonError> {
+    if let Some((cache, key)) = cache {
         let name = dest.file_name().ok_or_else(|| io(dest, "no directory name"))?;
         // Named as the egg is: the `.dist-info` directory is renamed after it.
-        let entry = cache.join("unpacked").join(super::cache::wheel_key(wheel)?).join(name);
+        let entry = cache.join("unpacked").join(key).join(name);
         if entry.is_dir() || unpack_into(wheel, &entry).is_ok() {
             return super::cache::link_tree(&entry, dest);
         }
@@ -425,7 +418,8 @@ mod tests {
         ];
         for (label, cache, linked) in cases {
             let dest = root.path().join(label).join("demo-0.4-py3.11-linux-x86_64.egg");
-            unpack_wheel(&whl, &dest, cache.as_deref()).expect(label);
+            let key = wheel_info(&whl).expect("wheel").key;
+            unpack_wheel(&whl, &dest, cache.as_deref().map(|c| (c, key.as_str()))).expect(label);
             let egg = Egg::read(&dest).expect(label);
             assert_eq!((egg.name.as_str(), egg.version.as_str()), ("demo", "0.4"), "{label}");
             assert!(dest.join("demo-0.4-py3.11-linux-x86_64.dist-info").is_dir(), "{label}: named after the egg");

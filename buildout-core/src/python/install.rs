@@ -574,14 +574,14 @@ pub fn working_set(
         }
     }
     let mut fetch = Vec::new();
-    let mut unpack: Vec<(PathBuf, String)> = Vec::new();
+    let mut unpack: Vec<PathBuf> = Vec::new();
     for p in &picked {
         let key = canonical_name(&p.name);
         if eggs.get(&key).is_some_and(|v| v.iter().any(|e| e.version == p.version)) {
             continue;
         }
         match local_wheel(&p.url) {
-            Some(wheel) => unpack.push((wheel, p.name.clone())),
+            Some(wheel) => unpack.push(wheel),
             None => fetch.push(format!("{}=={}", p.name, p.version)),
         }
     }
@@ -608,7 +608,7 @@ pub fn working_set(
             let name = entry.file_name().to_string_lossy().into_owned();
             let project = name.split('-').next().unwrap_or("");
             if name.ends_with(".whl") && wanted.contains(&canonical_name(project)) {
-                unpack.push((entry.path(), project.to_owned()));
+                unpack.push(entry.path());
             }
         }
     }
@@ -667,30 +667,33 @@ fn warn_all(warnings: &[String], log: Logger<'_>) {
 fn unpack_all(
     interp: &Interpreter,
     settings: &Settings,
-    wheels: &[(PathBuf, String)],
+    wheels: &[PathBuf],
     progress: Progress<'_>,
 ) -> Result<(), PythonError> {
-    let mut jobs = Vec::new();
-    for (wheel, _) in wheels {
-        let info = wheel_info(wheel)?;
-        let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), &interp.platform));
-        jobs.push((wheel.clone(), dest, info));
-    }
-    let total = jobs.len() as u64;
+    let total = wheels.len() as u64;
     let cache = super::cache::dir();
     let cache = &cache;
+    let unpack = |wheel: &Path| -> Result<String, PythonError> {
+        let info = wheel_info(wheel)?;
+        let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), &interp.platform));
+        if !dest.is_dir() {
+            unpack_wheel(wheel, &dest, cache.as_deref().map(|c| (c, info.key.as_str())))?;
+        }
+        Ok(format!("{} {}", info.name, info.version))
+    };
     let results: Vec<Result<(), PythonError>> = std::thread::scope(|scope| {
         // Workers say which wheel they finished; this thread reports, as the host is not Sync.
         let (done_tx, done_rx) = std::sync::mpsc::channel::<String>();
-        let handles: Vec<_> = jobs
-            .chunks(jobs.len().div_ceil(4).max(1))
+        let handles: Vec<_> = wheels
+            .chunks(wheels.len().div_ceil(4).max(1))
             .map(|chunk| {
                 let done_tx = done_tx.clone();
+                let unpack = &unpack;
                 scope.spawn(move || {
-                    chunk.iter().try_for_each(|(wheel, dest, info)| {
-                        let result = if dest.is_dir() { Ok(()) } else { unpack_wheel(wheel, dest, cache.as_deref()) };
-                        let _ = done_tx.send(format!("{} {}", info.name, info.version));
-                        result
+                    chunk.iter().try_for_each(|wheel| {
+                        let done = unpack(wheel)?;
+                        let _ = done_tx.send(done);
+                        Ok(())
                     })
                 })
             })
