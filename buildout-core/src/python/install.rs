@@ -11,7 +11,7 @@ use std::process::Command;
 
 use super::egg::{Egg, egg_dir_name, unpack_wheel, wheel_info};
 use super::interpreter::Interpreter;
-use super::requirement::{Requirement, canonical_name};
+use super::requirement::{Requirement, canonical_name, compare_versions};
 use super::resolve::{Shortfall, request_information, walk};
 use super::{PythonError, io};
 use crate::log::Level;
@@ -93,13 +93,7 @@ fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
     for eggs in by_key.values_mut() {
         // A develop egg first (zc.buildout takes it whenever it satisfies), then the highest
         // version: that is the one chosen when several satisfy.
-        eggs.sort_by(|a, b| {
-            let v = |e: &Egg| crate::config::condition::version::Version::parse(&e.version);
-            b.develop.cmp(&a.develop).then_with(|| match (v(a), v(b)) {
-                (Some(x), Some(y)) => y.partial_cmp_versions(&x),
-                _ => b.version.cmp(&a.version),
-            })
-        });
+        eggs.sort_by(|a, b| b.develop.cmp(&a.develop).then_with(|| compare_versions(&b.version, &a.version)));
     }
     by_key
 }
@@ -375,10 +369,6 @@ fn resolve_with_links(
     let broken: RefCell<Option<PythonError>> = RefCell::default();
     // Versions passed over because they need another Python, by name.
     let other_python: RefCell<HashMap<String, Vec<String>>> = RefCell::default();
-    let newer = |f: &super::links::Found, e: &Egg| {
-        let v = crate::config::condition::version::Version::parse;
-        matches!((v(&f.version), v(&e.version)), (Some(a), Some(b)) if a.partial_cmp_versions(&b).is_gt())
-    };
     let find = |req: &Requirement| -> Option<Egg> {
         let have = installed_for(eggs, settings, req);
         if let Some(egg) = &have
@@ -388,7 +378,7 @@ fn resolve_with_links(
         }
         for found in links.candidates(&settings.constrained(req)) {
             if let Some(egg) = &have
-                && !newer(found, egg)
+                && compare_versions(&found.version, &egg.version).is_le()
             {
                 return have;
             }

@@ -4,6 +4,14 @@
 use super::PythonError;
 use crate::config::condition::{self, Environment, version::Version};
 
+/// Orders two version strings by PEP 440 precedence; versions it cannot read compare as text.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    match (Version::parse(a), Version::parse(b)) {
+        (Some(x), Some(y)) => x.partial_cmp_versions(&y),
+        _ => a.cmp(b),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
     /// The name as written.
@@ -112,6 +120,21 @@ impl std::fmt::Display for Requirement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_order() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let cases = [
+            ("1.10", "1.9", Greater),
+            ("2.0", "2.0.0", Equal),
+            ("1.0b1", "1.0", Less),
+            ("1.0.post1", "1.0", Greater),
+            ("not-a-version", "also-not", Greater),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(compare_versions(a, b), expected, "{a} vs {b}");
+        }
+    }
 
     #[test]
     fn requirements() {

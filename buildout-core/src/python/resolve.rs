@@ -9,9 +9,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::egg::{Egg, safe_name};
 use super::install::Settings;
-use super::requirement::{Requirement, canonical_name};
+use super::requirement::{Requirement, canonical_name, compare_versions};
 use crate::config::Environment;
-use crate::config::condition::version::Version;
 use crate::config::pytext::repr;
 
 /// Why a requirement set cannot be resolved from what `find` offers.
@@ -166,10 +165,7 @@ impl<'a> Walk<'a> {
         // zc.buildout names each distribution of the working set (sorted by version) that
         // requires exactly the conflicting requirement.
         let mut requirers: Vec<&Egg> = self.ws.iter().map(|(e, _)| e).collect();
-        requirers.sort_by(|a, b| match (Version::parse(&a.version), Version::parse(&b.version)) {
-            (Some(x), Some(y)) => x.partial_cmp_versions(&y).then_with(|| a.key().cmp(&b.key())),
-            _ => a.version.cmp(&b.version),
-        });
+        requirers.sort_by(|a, b| compare_versions(&a.version, &b.version).then_with(|| a.key().cmp(&b.key())));
         let wanted = constrained.to_string();
         for e in requirers {
             if e.requires_for(&[], env).iter().any(|r| r.to_string() == wanted) {
