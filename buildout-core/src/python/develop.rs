@@ -141,30 +141,27 @@ pub fn develop_eggs(develop_eggs: &Path) -> Vec<Egg> {
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         if let Some(name) = file.strip_suffix(".egg-link") {
-            links.push((name.to_owned(), entry.path()));
-        } else if file.ends_with(".dist-info") {
-            infos.push(entry.path());
+            links.push((canonical_name(name), entry.path()));
+        } else if file.ends_with(".dist-info")
+            && let Ok(metadata) = std::fs::read_to_string(entry.path().join("METADATA"))
+        {
+            let entry_points = std::fs::read_to_string(entry.path().join("entry_points.txt")).unwrap_or_default();
+            infos.push(Egg::from_metadata(Path::new(""), &metadata, &entry_points));
         }
     }
     links.sort();
     let mut eggs = Vec::new();
-    for (name, link) in links {
+    for (key, link) in links {
         let Some(location) = std::fs::read_to_string(&link)
             .ok()
             .and_then(|t| t.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(PathBuf::from))
         else {
             continue;
         };
-        let from_info = infos.iter().find_map(|info| {
-            let metadata = std::fs::read_to_string(info.join("METADATA")).ok()?;
-            let entry_points = std::fs::read_to_string(info.join("entry_points.txt")).unwrap_or_default();
-            let egg = Egg::from_metadata(&location, &metadata, &entry_points);
-            (canonical_name(&egg.name) == canonical_name(&name)).then_some(egg)
-        });
-        let egg = from_info.or_else(|| Egg::read(&location).ok().map(|e| Egg { dir: location.clone(), ..e }));
-        if let Some(mut egg) = egg {
-            egg.develop = true;
-            eggs.push(egg);
+        let from_info = infos.iter().find(|egg| egg.key() == key).cloned();
+        let egg = from_info.or_else(|| Egg::read(&location).ok());
+        if let Some(egg) = egg {
+            eggs.push(Egg { dir: location, develop: true, ..egg });
         }
     }
     eggs
