@@ -514,9 +514,9 @@ pub fn working_set(
             warn_all(&warnings, log);
             return Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()));
         }
-        Err(Shortfall::Conflict { message, information, pin, .. }) if settings.offline => {
+        Err(Shortfall::Conflict { message, information, pins, .. }) if settings.offline => {
             log(Level::Info, &information);
-            return Err(PythonError::Conflict { message, pins: pin.into_iter().collect() });
+            return Err(PythonError::Conflict { message, pins });
         }
         Err(Shortfall::Missing { req, .. }) if settings.offline => {
             return Err(PythonError::Offline { requirement: settings.constrained(&req).to_string() });
@@ -565,11 +565,7 @@ pub fn working_set(
     }
     let mut fetch = Vec::new();
     let mut unpack: Vec<PathBuf> = Vec::new();
-    for p in &picked {
-        let key = canonical_name(&p.name);
-        if eggs.get(&key).is_some_and(|v| v.iter().any(|e| e.version == p.version)) {
-            continue;
-        }
+    for p in picked.iter().filter(|p| !have(p)) {
         match local_wheel(&p.url) {
             Some(wheel) => unpack.push(wheel),
             None => fetch.push(format!("{}=={}", p.name, p.version)),
@@ -605,9 +601,7 @@ pub fn working_set(
     unpack_all(interp, settings, &unpack, progress)?;
     if let Some((name, version, requirement)) = refused {
         for p in picked.iter().filter(|p| !have(p)) {
-            let wanted = p.requirement.as_deref().unwrap_or(&p.name);
-            log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(wanted)));
-            log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&p.name), p.version));
+            log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &p.name, &p.version);
         }
         return Err(PythonError::Picked { name, version, requirement, fetched: true });
     }
@@ -617,8 +611,7 @@ pub fn working_set(
     let fetched_messages = |ws: &[(Egg, String)], log: Logger<'_>| {
         // What was fetched, in the order zc.buildout fetches it.
         for (egg, req) in ws.iter().filter(|(e, _)| !before.contains(&e.dir)) {
-            log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(req)));
-            log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&egg.name), egg.version));
+            log_fetched(log, req, &egg.name, &egg.version);
         }
     };
     match resolve_local(specs, &reqs, settings, &env, &eggs, &mut warnings) {
@@ -629,10 +622,10 @@ pub fn working_set(
                 ws.iter().map(|(e, _)| e.dir.clone()).filter(|d| !before.contains(d)).collect();
             finish(ws, &fetched, settings, log)
         }
-        Err(Shortfall::Conflict { message, information, added, pin }) => {
+        Err(Shortfall::Conflict { message, information, added, pins }) => {
             fetched_messages(&added, log);
             log(Level::Info, &information);
-            Err(PythonError::Conflict { message, pins: pin.into_iter().collect() })
+            Err(PythonError::Conflict { message, pins })
         }
         Err(Shortfall::UnknownExtras(added, warnings)) => {
             fetched_messages(&added, log);
@@ -645,6 +638,12 @@ pub fn working_set(
             Err(PythonError::Missing { requirement, chain })
         }
     }
+}
+
+/// zc.buildout's two lines for a distribution it fetched for `requirement`.
+fn log_fetched(log: Logger<'_>, requirement: &str, name: &str, version: &str) {
+    log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(requirement)));
+    log(Level::Info, &format!("Got {} {version}.", super::egg::safe_name(name)));
 }
 
 fn warn_all(warnings: &[String], log: Logger<'_>) {

@@ -21,8 +21,8 @@ pub(super) enum Shortfall {
     Missing { req: Box<Requirement>, chain: Vec<String>, added: Vec<(Egg, String)> },
     /// zc.buildout's error, the information block it logs first, and the distributions added
     /// before the conflict showed (zc.buildout has fetched them by then).
-    /// `pin` is the name whose `[versions]` pin is involved, if one is.
-    Conflict { message: String, information: String, added: Vec<(Egg, String)>, pin: Option<String> },
+    /// `pins` names the distribution whose `[versions]` pin is involved, if one is.
+    Conflict { message: String, information: String, added: Vec<(Egg, String)>, pins: Vec<String> },
     /// A requirement names extras its distribution lacks (and `allow-unknown-extras` is off):
     /// the eggs added so far, and the warnings zc.buildout logs before failing.
     UnknownExtras(Vec<(Egg, String)>, Vec<String>),
@@ -154,7 +154,12 @@ impl<'a> Walk<'a> {
             repr(&req.to_string())
         );
         message.push_str(&format!("\n{req} comes from: {}", chain.join(" -> ")));
-        Shortfall::Conflict { information: self.information(&req.key()), message, added: self.ws, pin: Some(req.key()) }
+        Shortfall::Conflict {
+            information: self.information(&req.key()),
+            message,
+            added: self.ws,
+            pins: vec![req.key()],
+        }
     }
 
     fn conflict(self, dist: &Egg, req: &Requirement, constrained: &Requirement, env: &Environment) -> Shortfall {
@@ -176,8 +181,8 @@ impl<'a> Walk<'a> {
         lines.push(format!("{} {} comes from: {}", safe_name(&dist.name), dist.version, chosen_for.join(" -> ")));
         lines.push(format!("{req} comes from: {}", self.chain(&req.to_string()).join(" -> ")));
         let information = self.information(&safe_name(&req.name).to_lowercase());
-        let pin = self.settings.pin(&req.key()).map(|_| req.key());
-        Shortfall::Conflict { message: lines.join("\n"), information, added: self.ws, pin }
+        let pins = self.settings.pin(&req.key()).map(|_| req.key()).into_iter().collect();
+        Shortfall::Conflict { message: lines.join("\n"), information, added: self.ws, pins }
     }
 }
 
@@ -261,11 +266,15 @@ mod tests {
             ),
         ];
         for (specs, pins, message, information, pin) in cases {
-            let Err(Shortfall::Conflict { message: m, information: i, pin: p, added }) = run(specs, &available, pins)
+            let Err(Shortfall::Conflict { message: m, information: i, pins: p, added }) = run(specs, &available, pins)
             else {
                 panic!("{specs:?} {pins:?} conflicts")
             };
-            assert_eq!((m.as_str(), i.as_str(), p.as_deref()), (message, information, pin), "{specs:?} {pins:?}");
+            assert_eq!(
+                (m.as_str(), i.as_str(), p.first().map(String::as_str)),
+                (message, information, pin),
+                "{specs:?} {pins:?}"
+            );
             assert!(!added.is_empty(), "what was walked through is handed back");
         }
     }
