@@ -69,16 +69,21 @@ fn fresh(text: &str) -> tempfile::TempDir {
 
 fn install_time(n: usize, recipes: &str, runs: usize) -> (Duration, Duration) {
     let libs = vec!["buildout.testrecipes".to_owned()];
-    median(
-        (0..runs)
-            .map(|_| {
-                let dir = fresh(&config(n, &libs));
-                // Directories the first run would create are not what is measured.
-                buildout(dir.path(), &["-U", "bootstrap"], recipes);
-                buildout(dir.path(), &["-U"], recipes).0
-            })
-            .collect(),
-    )
+    // Every run's directory is kept until the end: creating directories right after deleting
+    // the previous run's is slow on ext4 (it checks recently deleted inodes), which would time
+    // the deletion rather than the install.
+    let mut keep = Vec::new();
+    let times = (0..runs)
+        .map(|_| {
+            let dir = fresh(&config(n, &libs));
+            // Directories the first run would create are not what is measured.
+            buildout(dir.path(), &["-U", "bootstrap"], recipes);
+            let took = buildout(dir.path(), &["-U"], recipes).0;
+            keep.push(dir);
+            took
+        })
+        .collect();
+    median(times)
 }
 
 fn noop_time(dir: &Path, recipes: &str, runs: usize) -> (Duration, Duration) {
