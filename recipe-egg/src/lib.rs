@@ -74,11 +74,11 @@ impl Recipe for ScriptsRecipe {
         });
         let mut targets: Vec<Target> = Vec::new();
         let mut names_seen: Vec<String> = Vec::new();
-        let env = interpreter.environment();
+        let env = interpreter.environment().map_err(|e| RecipeError::user(e.to_string()))?;
         for d in &distributions {
             let req = Requirement::parse(d).map_err(|e| RecipeError::user(e.to_string()))?;
             // zc.buildout skips requirements whose marker does not hold here.
-            if !req.applies(&env, "") {
+            if !req.applies(&env, &[]) {
                 continue;
             }
             names_seen.push(req.name.clone());

@@ -7,6 +7,7 @@
 //! `not`/`and`/`or`, comparisons (chained), `in`/`not in`.
 
 use std::cmp::Ordering;
+use std::str::FromStr;
 use std::sync::OnceLock;
 
 /// Why a condition could not be evaluated. The messages are Python's, since zc.buildout shows the
@@ -351,12 +352,10 @@ mod marker {
         if op == "not in" {
             return Ok(!rhs.contains(lhs));
         }
-        // packaging uses version semantics whenever `op + rhs` is a valid specifier.
-        if let Some(spec) = super::version::Version::parse_spec(rhs) {
-            return Ok(match super::version::Version::parse(lhs) {
-                Some(v) => v.satisfies(op, &spec, rhs),
-                None => false,
-            });
+        // packaging uses version semantics whenever `op + rhs` is a valid specifier (and a
+        // left side that is no version then matches nothing).
+        if let Ok(spec) = pep440_rs::VersionSpecifier::from_str(&format!("{op}{rhs}")) {
+            return Ok(pep440_rs::Version::from_str(lhs).is_ok_and(|v| spec.contains(&v)));
         }
         Ok(match op {
             "==" => lhs == rhs,
@@ -369,122 +368,6 @@ mod marker {
                 return Err(ConditionError::Other(format!("Undefined <Op('{op}')> on '{lhs}' and '{rhs}'.")));
             }
         })
-    }
-}
-
-pub mod version {
-    //! Just enough of PEP 440 for marker comparisons and for checking requirement specifiers
-    //! (`>=1.0,<2`, `==3.*`, `~=2.2`) against installed distributions.
-    use super::*;
-
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Version {
-        release: Vec<u64>,
-        /// (phase, number) with phase 0 = dev-only, 1 = a, 2 = b, 3 = rc, 4 = final, 5 = post.
-        suffix: (u8, u64),
-        wildcard: bool,
-    }
-
-    impl Version {
-        pub fn parse(s: &str) -> Option<Version> {
-            let s = s.trim();
-            let s = s.strip_prefix('v').unwrap_or(s);
-            let (s, wildcard) = match s.strip_suffix(".*") {
-                Some(rest) => (rest, true),
-                None => (s, false),
-            };
-            let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-            let (rel, rest) = s.split_at(end);
-            if rel.is_empty() || rel.ends_with('.') {
-                return None;
-            }
-            let release = rel.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u64>>>()?;
-            let rest = rest.to_ascii_lowercase();
-            let rest = rest.trim_start_matches(['.', '-', '_']);
-            let suffix = if rest.is_empty() {
-                (4, 0)
-            } else {
-                let (phase, num) = [("rc", 3), ("c", 3), ("a", 1), ("b", 2), ("post", 5), ("dev", 0)]
-                    .iter()
-                    .find_map(|(p, n)| rest.strip_prefix(p).map(|r| (*n, r)))?;
-                (phase, if num.is_empty() { 0 } else { num.parse().ok()? })
-            };
-            if wildcard && suffix != (4, 0) {
-                return None;
-            }
-            Some(Version { release, suffix, wildcard })
-        }
-
-        /// An alpha, beta, candidate or development release.
-        pub fn is_prerelease(&self) -> bool {
-            self.suffix.0 < 4
-        }
-
-        pub fn parse_spec(s: &str) -> Option<Version> {
-            Version::parse(s)
-        }
-
-        fn cmp_release(a: &[u64], b: &[u64]) -> Ordering {
-            let n = a.len().max(b.len());
-            (0..n)
-                .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
-                .find(|o| o.is_ne())
-                .unwrap_or(Ordering::Equal)
-        }
-
-        /// Orders two versions (PEP 440 precedence, as far as this module knows it).
-        pub fn partial_cmp_versions(&self, other: &Version) -> Ordering {
-            self.cmp(other)
-        }
-
-        fn cmp(&self, other: &Version) -> Ordering {
-            Version::cmp_release(&self.release, &other.release).then(self.suffix.cmp(&other.suffix))
-        }
-
-        /// Whether this version satisfies a whole specifier list such as `>=1.0, <2`; `None`
-        /// when the list cannot be parsed.
-        pub fn matches(&self, specifiers: &str) -> Option<bool> {
-            for clause in specifiers.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                let op_len = clause.find(|c: char| !"<>=!~".contains(c)).unwrap_or(clause.len());
-                let (op, rest) = clause.split_at(op_len);
-                let op = if op.is_empty() { "==" } else { op };
-                let spec = Version::parse(rest)?;
-                if !self.satisfies(op, &spec, rest) {
-                    return Some(false);
-                }
-            }
-            Some(true)
-        }
-
-        pub fn satisfies(&self, op: &str, spec: &Version, raw_spec: &str) -> bool {
-            if spec.wildcard {
-                let prefix = self.release.iter().chain(std::iter::repeat(&0)).take(spec.release.len());
-                let matched = prefix.eq(spec.release.iter());
-                return match op {
-                    "==" => matched,
-                    "!=" => !matched,
-                    _ => false,
-                };
-            }
-            let ord = self.cmp(spec);
-            match op {
-                "==" => ord.is_eq(),
-                "!=" => ord.is_ne(),
-                "<" => ord.is_lt(),
-                "<=" => ord.is_le(),
-                ">" => ord.is_gt(),
-                ">=" => ord.is_ge(),
-                "===" => raw_spec.trim() == self.release.iter().map(u64::to_string).collect::<Vec<_>>().join("."),
-                "~=" => {
-                    if spec.release.len() < 2 {
-                        return false;
-                    }
-                    let keep = &spec.release[..spec.release.len() - 1];
-                    ord.is_ge() && self.release.iter().chain(std::iter::repeat(&0)).take(keep.len()).eq(keep.iter())
-                }
-                _ => false,
-            }
-        }
     }
 }
 

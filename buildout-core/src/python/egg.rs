@@ -161,8 +161,10 @@ impl Egg {
     /// Whether this distribution runs on Python `version` (`3.11.7`), as `Requires-Python`
     /// says; one whose specifier cannot be read is taken to run.
     pub fn runs_on(&self, version: &str) -> bool {
-        let Some(spec) = &self.requires_python else { return true };
-        crate::config::condition::version::Version::parse(version).and_then(|v| v.matches(spec)).unwrap_or(true)
+        let (Some(spec), Some(version)) = (&self.requires_python, super::requirement::parse_version(version)) else {
+            return true;
+        };
+        super::requirement::specifiers_allow(spec, &version)
     }
 
     pub fn key(&self) -> String {
@@ -181,12 +183,8 @@ impl Egg {
     }
 
     /// The requirements that apply for `extras` in `env`, in the order the metadata lists them.
-    pub fn requires_for(&self, extras: &[String], env: &crate::config::Environment) -> Vec<Requirement> {
-        self.requires
-            .iter()
-            .filter(|r| if r.is_for_extra() { extras.iter().any(|e| r.applies(env, e)) } else { r.applies(env, "") })
-            .cloned()
-            .collect()
+    pub fn requires_for(&self, extras: &[String], env: &pep508_rs::MarkerEnvironment) -> Vec<Requirement> {
+        self.requires.iter().filter(|r| r.applies(env, extras)).cloned().collect()
     }
 }
 
@@ -213,19 +211,26 @@ fn egg_info_requires(info: &Path) -> Vec<Requirement> {
             section = Some(s.to_owned());
             continue;
         }
-        let Ok(mut r) = Requirement::parse(line) else { continue };
-        if let Some(s) = &section {
-            let (extra, marker) = s.split_once(':').unwrap_or((s, ""));
-            let mut parts = Vec::new();
-            if !extra.is_empty() {
-                parts.push(format!("extra == '{extra}'"));
+        let text = match &section {
+            Some(s) => {
+                let (extra, marker) = s.split_once(':').unwrap_or((s, ""));
+                let mut parts = Vec::new();
+                if !extra.is_empty() {
+                    parts.push(format!("extra == '{extra}'"));
+                }
+                if !marker.is_empty() {
+                    parts.push(format!("({marker})"));
+                }
+                match parts.is_empty() {
+                    true => line.to_owned(),
+                    false => format!("{line}; {}", parts.join(" and ")),
+                }
             }
-            if !marker.is_empty() {
-                parts.push(format!("({marker})"));
-            }
-            r.marker = Some(parts.join(" and "));
+            None => line.to_owned(),
+        };
+        if let Ok(r) = Requirement::parse(&text) {
+            out.push(r);
         }
-        out.push(r);
     }
     out
 }
@@ -453,8 +458,8 @@ mod tests {
                 ("other".into(), "eggrecipedemo".into(), "other".into())
             ]
         );
-        let env = crate::config::Environment::current();
-        assert_eq!(egg.requires_for(&[], env).len(), 1);
-        assert_eq!(egg.requires_for(&["x".to_owned()], env).len(), 2);
+        let env = super::super::requirement::test_environment();
+        assert_eq!(egg.requires_for(&[], &env).len(), 1);
+        assert_eq!(egg.requires_for(&["x".to_owned()], &env).len(), 2);
     }
 }

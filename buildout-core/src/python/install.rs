@@ -46,17 +46,16 @@ impl Settings {
     }
 
     /// zc.buildout's `_constrain`: an exact pin replaces the specifier (the requirement must
-    /// allow the pinned version); a pin that is itself a specifier is added to it.
+    /// allow the pinned version); a pin that is itself a specifier is added to it. A pin that
+    /// is no PEP 440 specifier constrains nothing.
     pub(super) fn constrained(&self, req: &Requirement) -> Requirement {
-        let mut r = req.clone();
-        if let Some(pin) = self.pin(&req.key()) {
-            match pin.strip_prefix("==").filter(|v| !v.contains([',', '*'])) {
-                Some(exact) if req.allows(exact) => r.specifier = pin,
-                Some(_) => {}
-                None => r.specifier = if r.specifier.is_empty() { pin } else { format!("{},{pin}", r.specifier) },
-            }
-        }
-        r
+        let Some(pin) = self.pin(&req.key()) else { return req.clone() };
+        let constrained = match pin.strip_prefix("==").filter(|v| !v.contains([',', '*'])) {
+            Some(exact) if req.allows(exact) => req.with_specifier(&pin),
+            Some(_) => return req.clone(),
+            None => req.and_specifier(&pin),
+        };
+        constrained.unwrap_or_else(|_| req.clone())
     }
 
     /// The pin a requirement violates, if it does (`demo>=0.4` with `demo = 0.3`).
@@ -103,7 +102,7 @@ fn installed(settings: &Settings) -> HashMap<String, Vec<Egg>> {
 fn without_develop(
     reqs: &[Requirement],
     settings: &Settings,
-    env: &crate::config::Environment,
+    env: &pep508_rs::MarkerEnvironment,
     eggs: &HashMap<String, Vec<Egg>>,
 ) -> Vec<Requirement> {
     let mut out = Vec::new();
@@ -139,7 +138,7 @@ fn resolve_local(
     specs: &[String],
     reqs: &[Requirement],
     settings: &Settings,
-    env: &crate::config::Environment,
+    env: &pep508_rs::MarkerEnvironment,
     eggs: &HashMap<String, Vec<Egg>>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(Egg, String)>, Shortfall> {
@@ -353,7 +352,7 @@ fn resolve_with_links(
     specs: &[String],
     reqs: &[Requirement],
     settings: &Settings,
-    env: &crate::config::Environment,
+    env: &pep508_rs::MarkerEnvironment,
     eggs: &HashMap<String, Vec<Egg>>,
 ) -> Option<Result<Vec<Picked>, PythonError>> {
     if settings.offline || settings.find_links.is_empty() {
@@ -479,13 +478,13 @@ pub fn working_set(
     log: Logger<'_>,
     progress: Progress<'_>,
 ) -> Result<Vec<Egg>, PythonError> {
-    let env = interp.environment();
+    let env = interp.environment()?;
     let reqs: Vec<Requirement> = specs
         .iter()
         .map(|s| Requirement::parse(s))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
-        .filter(|r| r.applies(&env, ""))
+        .filter(|r| r.applies(&env, &[]))
         .collect();
     for req in &reqs {
         if let Some(pin) = settings.violated_pin(req) {
@@ -796,7 +795,7 @@ mod tests {
 
     #[test]
     fn unknown_extras_are_refused_unless_allowed() {
-        let env = crate::config::Environment::current();
+        let env = &super::super::requirement::test_environment();
         let eggs: HashMap<String, Vec<Egg>> =
             [("a".to_owned(), vec![egg("A", "1", &["B ; extra == 'x'"])]), ("b".to_owned(), vec![egg("B", "2", &[])])]
                 .into_iter()
@@ -832,7 +831,7 @@ mod tests {
         }
         let settings =
             Settings { versions: [("d".to_owned(), "1".to_owned())].into_iter().collect(), ..Settings::default() };
-        let env = crate::config::Environment::current();
+        let env = &super::super::requirement::test_environment();
         let reqs = [Requirement::parse("A").expect("req")];
         let Ok(ws) = resolve_local(&[], &reqs, &settings, env, &eggs, &mut Vec::new()) else { panic!("resolves") };
         let names: Vec<String> = ws.iter().map(|(e, r)| format!("{}-{} {r}", e.name, e.version)).collect();

@@ -118,10 +118,20 @@ impl Interpreter {
         Some((major.parse().ok()?, minor.parse().ok()?))
     }
 
-    /// The marker environment of this interpreter.
-    pub fn environment(&self) -> Environment {
-        let mut env = Environment::current().clone();
-        env.python = Some(self.info.clone());
-        env
+    /// The PEP 508 marker environment of this interpreter on this machine.
+    pub fn environment(&self) -> Result<pep508_rs::MarkerEnvironment, PythonError> {
+        super::requirement::marker_environment(&super::requirement::MarkerFacts {
+            python_full_version: &self.info.full_version,
+            implementation_name: &self.info.implementation_name,
+            implementation_version: &self.info.implementation_version,
+            platform_python_implementation: &self.info.platform_python_implementation,
+            env: Environment::current(),
+        })
+        .map_err(|e| match e {
+            PythonError::Interpreter { reason, .. } => {
+                PythonError::Interpreter { executable: self.executable.clone(), reason }
+            }
+            other => other,
+        })
     }
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::interpreter::Interpreter;
+use super::requirement::parse_version;
 use super::requirement::{Requirement, canonical_name};
-use crate::config::condition::version::Version;
 
 /// One distribution file in a `find-links` directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,17 +72,15 @@ impl Links {
     /// The versions `req` allows, in the order pip would try them (see [`Links::best`]): when
     /// the first needs another Python, the next.
     pub fn candidates(&self, req: &Requirement) -> Vec<&Found> {
-        let mut allowed: Vec<(&Found, Version)> = self
+        let mut allowed: Vec<(&Found, pep440_rs::Version)> = self
             .by_key
             .get(&req.key())
             .into_iter()
             .flatten()
-            .filter(|f| req.allows(&f.version))
-            .filter_map(|f| Some((f, Version::parse(&f.version)?)))
+            .filter_map(|f| Some((f, parse_version(&f.version)?)))
+            .filter(|(_, v)| req.allows_version(v))
             .collect();
-        allowed.sort_by(|(_, a), (_, b)| {
-            (!b.is_prerelease()).cmp(&!a.is_prerelease()).then_with(|| b.partial_cmp_versions(a))
-        });
+        allowed.sort_by(|(_, a), (_, b)| (!b.any_prerelease()).cmp(&!a.any_prerelease()).then_with(|| b.cmp(a)));
         allowed.into_iter().map(|(f, _)| f).collect()
     }
 }
@@ -105,7 +103,7 @@ pub fn parse_file_name(file: &str) -> Option<(String, String, Option<Tags>)> {
     }
     let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz"].iter().find_map(|ext| file.strip_suffix(ext))?;
     let (name, version) = stem.rsplit_once('-')?;
-    (!name.is_empty() && Version::parse(version).is_some()).then(|| (name.to_owned(), version.to_owned(), None))
+    (!name.is_empty() && parse_version(version).is_some()).then(|| (name.to_owned(), version.to_owned(), None))
 }
 
 /// Whether `interp` can run a wheel with these tags (CPython and PyPy on glibc Linux; on other

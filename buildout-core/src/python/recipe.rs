@@ -118,7 +118,8 @@ impl Eggs {
             .map(|e| Picked { name: e.name.clone(), version: e.version.clone(), required_by: Vec::new() })
             .collect();
         if !picked.is_empty() {
-            let mut requirers = required_by(&ws, &interpreter.environment());
+            let env = interpreter.environment().map_err(|e| RecipeError::user(e.to_string()))?;
+            let mut requirers = required_by(&ws, &env);
             for p in &mut picked {
                 p.required_by = requirers.remove(p.name.as_str()).unwrap_or_default();
             }
@@ -173,11 +174,11 @@ impl ScriptOptions {
 /// For each name, the distributions of `ws` that require it by that bare name, as
 /// `name==version`, sorted. zc.buildout keys its record by the requirement's text, which only a
 /// bare requirement matches.
-fn required_by<'a>(ws: &'a [Egg], env: &crate::config::Environment) -> HashMap<&'a str, Vec<String>> {
+fn required_by<'a>(ws: &'a [Egg], env: &pep508_rs::MarkerEnvironment) -> HashMap<&'a str, Vec<String>> {
     let mut out: HashMap<&str, Vec<String>> = HashMap::new();
     for d in ws {
         for r in d.requires_for(&[], env) {
-            let bare = r.extras.is_empty() && r.specifier.is_empty() && r.marker.is_none();
+            let bare = r.extras.is_empty() && !r.has_specifier() && r.marker().is_none();
             if bare && let Some(egg) = ws.iter().find(|e| e.name == r.name) {
                 out.entry(egg.name.as_str()).or_default().push(format!("{}=={}", d.name, d.version));
             }

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use super::egg::{Egg, safe_name};
 use super::install::Settings;
 use super::requirement::{Requirement, canonical_name, compare_versions};
-use crate::config::Environment;
 use crate::config::pytext::repr;
+use pep508_rs::MarkerEnvironment as Environment;
 
 /// Why a requirement set cannot be resolved from what `find` offers.
 #[derive(Debug)]
@@ -219,7 +219,7 @@ mod tests {
             let r = settings.constrained(req);
             available.iter().find(|e| e.key() == r.key() && r.allows(&e.version)).cloned()
         };
-        walk(&specs, &reqs, &settings, Environment::current(), &find, &mut Vec::new())
+        walk(&specs, &reqs, &settings, &super::super::requirement::test_environment(), &find, &mut Vec::new())
     }
 
     #[test]
