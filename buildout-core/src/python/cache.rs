@@ -41,6 +41,56 @@ pub fn content_key(zip: &mut super::egg::Zip, wheel: &Path) -> Result<String, Py
     Ok(format!("{:016x}", h.finish()))
 }
 
+/// A wheel the cache has unpacked, found by the SHA-256 of its file (which an index or a lock
+/// file gives before anything is downloaded).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CachedWheel {
+    /// The unpacked content's name (see [`content_key`]).
+    pub key: String,
+    pub name: String,
+    pub version: String,
+}
+
+impl CachedWheel {
+    /// The egg directory name this wheel gets for `interp`.
+    pub fn egg_name(&self, interp: &super::Interpreter) -> String {
+        super::egg::egg_dir_name(&self.name, &self.version, &interp.py_tag(), &interp.platform)
+    }
+
+    /// Where the unpacked egg is in the cache `cache`.
+    pub fn path(&self, cache: &Path, interp: &super::Interpreter) -> PathBuf {
+        cache.join("unpacked").join(&self.key).join(self.egg_name(interp))
+    }
+}
+
+fn sha256_record(cache: &Path, sha256: &str) -> Option<PathBuf> {
+    let sha = sha256.to_ascii_lowercase();
+    let valid = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then(|| cache.join("wheels-v1").join(&sha[..2]).join(sha))
+}
+
+/// The wheel with this SHA-256, if the cache has unpacked it before.
+pub fn by_sha256(cache: &Path, sha256: &str) -> Option<CachedWheel> {
+    let text = std::fs::read_to_string(sha256_record(cache, sha256)?).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Remembers which unpacked content the wheel with this SHA-256 has. Best effort: without
+/// the record the wheel is only downloaded once more.
+pub fn remember_sha256(cache: &Path, sha256: &str, info: &super::egg::WheelInfo) {
+    let Some(file) = sha256_record(cache, sha256) else { return };
+    let record = CachedWheel { key: info.key.clone(), name: info.name.clone(), version: info.version.clone() };
+    let (Some(dir), Ok(text)) = (file.parent(), serde_json::to_string(&record)) else { return };
+    if std::fs::create_dir_all(dir).is_ok()
+        && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+    {
+        use std::io::Write;
+        if tmp.write_all(text.as_bytes()).is_ok() {
+            let _ = tmp.persist(&file);
+        }
+    }
+}
+
 /// Fills `dest` (which must not exist) with a copy of the tree `from`: directories are made,
 /// files hard-linked (copied where the file system cannot link them). Built beside `dest` and
 /// renamed into place, so a killed run leaves no half-made `dest`.

@@ -100,6 +100,11 @@ impl Index {
         Index { client, index, find_links: sources.find_links, links: Mutex::new(HashMap::new()) }
     }
 
+    /// The HTTP client the pages come through, for fetching the files they list.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Every file of `name`'s project: the index's first (in page order), then each
     /// `find-links` entry's. A project the index does not know has no index files.
     pub fn project(&self, name: &str) -> Result<Vec<DistFile>, IndexError> {

@@ -1,16 +1,18 @@
 //! Getting the distributions a requirement set needs: from develop eggs and the eggs directory
-//! when they are all there (no network), else from the wheels of local `find-links`
-//! directories, else resolved by an installer (`uv pip compile`, `pip install --dry-run
-//! --report`) and fetched as wheels (`pip wheel`, which also builds sdists); wheels are unpacked
-//! into egg directories by us.
+//! when they are all there (asking the index, through the HTTP cache, only whether anything
+//! newer exists), else from the wheels of local `find-links` directories, else resolved by uv
+//! (pip when there is no uv) and fetched by us (see [`super::fetch`]); wheels are unpacked into
+//! egg directories by us.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use super::egg::{Egg, egg_dir_name, unpack_wheel, wheel_info};
+use super::egg::{Egg, egg_dir_name};
+use super::fetch::{Builder, Fetcher, Job};
+use super::index::{Index, Sources};
 use super::interpreter::Interpreter;
+use super::lock::LockedFile;
 use super::requirement::{Requirement, canonical_name, compare_versions};
 use super::resolve::{Shortfall, request_information, walk};
 use super::{PythonError, io};
@@ -140,69 +142,24 @@ fn resolve_local(
     settings: &Settings,
     env: &pep508_rs::MarkerEnvironment,
     eggs: &HashMap<String, Vec<Egg>>,
+    chosen: &HashMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(Egg, String)>, Shortfall> {
-    walk(specs, reqs, settings, env, &|req| installed_for(eggs, settings, req), warnings)
-}
-
-fn pip(interp: &Interpreter) -> Command {
-    let mut cmd = Command::new(&interp.executable);
-    cmd.args(["-m", "pip"]).env("PIP_DISABLE_PIP_VERSION_CHECK", "1").env("PIP_NO_INPUT", "1");
-    cmd
-}
-
-fn sources(cmd: &mut Command, settings: &Settings) {
-    for link in &settings.find_links {
-        cmd.args(["--find-links", link]);
-    }
-    if let Some(index) = settings.index.as_deref().filter(|i| !i.is_empty()) {
-        cmd.args(["--index-url", index]);
-    }
-}
-
-/// What pip says went wrong, without its noise.
-fn pip_failure(output: &std::process::Output) -> String {
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    let mut lines: Vec<String> = stderr
-        .lines()
-        .map(|l| l.trim_start_matches("ERROR: ").trim_end())
-        .filter(|l| !l.is_empty() && !l.starts_with("WARNING") && !l.starts_with("[notice]"))
-        .map(str::to_owned)
-        .collect();
-    // Which requirements conflict goes to standard output, among what pip did before it failed.
-    if let Some(at) = stdout.find("The conflict is caused by:") {
-        let block = stdout[at..].split("\nTo fix this").next().unwrap_or_default();
-        let block = block.lines().map(str::trim_end).filter(|l| !l.is_empty()).map(str::to_owned);
-        let after = lines.len().min(1);
-        lines.splice(after..after, block);
-    }
-    // The message goes after `Error: `.
-    lines.join("\n").trim_start().to_owned()
-}
-
-/// What uv says went wrong: its explanation without the `error:` and `cause:` labels.
-fn uv_failure(output: &std::process::Output) -> String {
-    let text = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| l.trim_end())
-        .filter(|l| !l.is_empty() && !l.starts_with("warning:"))
-        .map(|l| {
-            let l = l.strip_prefix("error: ").unwrap_or(l);
-            let inner = l.trim_start();
-            match inner.strip_prefix("cause: ").or_else(|| inner.strip_prefix("╰─▶ ")) {
-                Some(cause) => format!("  {cause}"),
-                None if inner.len() < l.len() => format!("  {inner}"),
-                None => l.to_owned(),
-            }
-        })
-        .collect();
-    lines.join("\n")
+    // A version a resolver chose wins over a higher one installed for another buildout, as
+    // long as the requirement allows it: the resolver saw every requirement at once.
+    let find = |req: &Requirement| {
+        let r = settings.constrained(req);
+        chosen
+            .get(&r.key())
+            .and_then(|v| eggs.get(&r.key())?.iter().find(|e| &e.version == v && r.allows(&e.version)).cloned())
+            .or_else(|| installed_for(eggs, settings, req))
+    };
+    walk(specs, reqs, settings, env, &find, warnings)
 }
 
 /// The `[versions]` pins (canonical names) an installer's explanation mentions, in the order
 /// it mentions them, so that the user is told where each is set.
-fn pins_mentioned(text: &str, settings: &Settings) -> Vec<String> {
+pub(super) fn pins_mentioned(text: &str, settings: &Settings) -> Vec<String> {
     let mut found = Vec::new();
     let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)));
     for word in words.map(|w| canonical_name(w.trim_matches(['.', '-', '_']))) {
@@ -213,12 +170,16 @@ fn pins_mentioned(text: &str, settings: &Settings) -> Vec<String> {
     found
 }
 
-struct Picked {
-    name: String,
-    version: String,
-    url: String,
+/// A distribution a resolver chose, with the file to get it from (none when it is installed
+/// already).
+pub(super) struct Picked {
+    pub name: String,
+    pub version: String,
+    pub file: Option<LockedFile>,
+    /// `file` is a source distribution, to be built into a wheel.
+    pub sdist: bool,
     /// The (constrained) requirement it was picked for, when picked in zc.buildout's walk.
-    requirement: Option<String>,
+    pub requirement: Option<String>,
 }
 
 /// The `[versions]` pins as a constraints file. Pins of the requested distributions are in the
@@ -232,114 +193,6 @@ fn constraints_text(settings: &Settings, reqs: &[Requirement]) -> String {
         .filter(|k| !requested.contains(*k))
         .filter_map(|k| settings.pin(k).map(|p| format!("{k}{p}\n")))
         .collect()
-}
-
-/// Resolves with pip, without installing anything.
-fn resolve_with_pip(
-    interp: &Interpreter,
-    reqs: &[Requirement],
-    settings: &Settings,
-    work: &Path,
-) -> Result<Vec<Picked>, PythonError> {
-    let report = work.join("report.json");
-    let constraints = work.join("constraints.txt");
-    let pins = constraints_text(settings, reqs);
-    std::fs::write(&constraints, pins).map_err(|e| io(&constraints, e))?;
-    let mut cmd = pip(interp);
-    // Not quiet: a quiet pip leaves out which requirements conflict.
-    cmd.args(["install", "--dry-run", "--ignore-installed", "--progress-bar", "off", "--report"])
-        .arg(&report)
-        .arg("-c")
-        .arg(&constraints);
-    sources(&mut cmd, settings);
-    cmd.args(reqs.iter().map(|r| settings.constrained(r).to_string()));
-    let out = cmd
-        .output()
-        .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
-    if !out.status.success() {
-        let failure = pip_failure(&out);
-        let missing = failure.lines().find_map(|l| l.strip_prefix("No matching distribution found for "));
-        return Err(match missing {
-            Some(r) => PythonError::Missing { requirement: r.trim().to_owned(), chain: Vec::new() },
-            None if failure.contains("ResolutionImpossible") => {
-                PythonError::Conflict { pins: pins_mentioned(&failure, settings), message: failure }
-            }
-            None => PythonError::Resolve(failure),
-        });
-    }
-    let text = std::fs::read_to_string(&report).map_err(|e| io(&report, e))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&report, e))?;
-    Ok(json["install"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| Picked {
-                    name: i["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
-                    version: i["metadata"]["version"].as_str().unwrap_or_default().to_owned(),
-                    url: i["download_info"]["url"].as_str().unwrap_or_default().to_owned(),
-                    requirement: None,
-                })
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-/// Resolves with uv when it is on PATH: much faster than pip, whose start-up dominates a cold
-/// install. uv gives names and versions; wheels are then taken from local `find-links`
-/// directories, or fetched by pip.
-fn resolve_with_uv(
-    interp: &Interpreter,
-    reqs: &[Requirement],
-    settings: &Settings,
-    work: &Path,
-) -> Option<Result<Vec<Picked>, PythonError>> {
-    let uv =
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("uv")).find(|u| u.is_file()))?;
-    let constraints = work.join("uv-constraints.txt");
-    let pins = constraints_text(settings, reqs);
-    std::fs::write(&constraints, pins).ok()?;
-    let mut cmd = Command::new(uv);
-    cmd.args(["pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python"]).arg(&interp.executable);
-    cmd.arg("-c").arg(&constraints);
-    for link in &settings.find_links {
-        cmd.args(["--find-links", link]);
-    }
-    match settings.index.as_deref().filter(|i| !i.is_empty()) {
-        // An index that is a missing local directory means "no index" (a common offline idiom).
-        Some(i) if i.strip_prefix("file://").is_some_and(|p| !Path::new(p).exists()) => {
-            cmd.arg("--no-index");
-        }
-        Some(i) => {
-            cmd.args(["--index-url", i]);
-        }
-        None => {}
-    }
-    let input = work.join("uv-requirements.in");
-    let lines: String = reqs.iter().map(|r| format!("{}\n", settings.constrained(r))).collect();
-    std::fs::write(&input, lines).ok()?;
-    cmd.arg(&input);
-    let out = cmd.output().ok()?;
-    if !out.status.success() {
-        let failure = uv_failure(&out);
-        if failure.starts_with("No solution found") {
-            return Some(Err(PythonError::Conflict { pins: pins_mentioned(&failure, settings), message: failure }));
-        }
-        // Let pip resolve (and explain) what uv could not.
-        return None;
-    }
-    let picked = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once("=="))
-        .map(|(name, version)| {
-            let (name, version) = (name.trim().to_owned(), version.trim().to_owned());
-            let url = find_wheel(&settings.find_links, &name, &version)
-                .map(|p| format!("file://{}", p.display()))
-                .unwrap_or_default();
-            Picked { name, version, url, requirement: None }
-        })
-        .collect();
-    Some(Ok(picked))
 }
 
 /// Resolves from the eggs directory and the wheels in local `find-links` directories, without
@@ -445,29 +298,14 @@ fn resolve_with_links(
     let picked = ws
         .into_iter()
         .map(|(e, requirement)| Picked {
-            url: from_wheels.get(&e.dir).map(|w| format!("file://{}", w.display())).unwrap_or_default(),
+            file: from_wheels.get(&e.dir).map(|w| LockedFile { url: format!("file://{}", w.display()), sha256: None }),
+            sdist: false,
             name: e.name,
             version: e.version,
             requirement: Some(requirement),
         })
         .collect();
     Some(Ok(picked))
-}
-
-/// A wheel for `name` `version` in a local `find-links` directory.
-fn find_wheel(links: &[String], name: &str, version: &str) -> Option<PathBuf> {
-    let prefix = format!("{}-{version}-", canonical_name(name).replace('-', "_"));
-    links.iter().map(|l| PathBuf::from(l.strip_prefix("file://").unwrap_or(l))).filter(|d| d.is_dir()).find_map(|d| {
-        std::fs::read_dir(&d).ok()?.flatten().map(|e| e.path()).find(|p| {
-            let file = p.file_name().map(|f| f.to_string_lossy().to_lowercase()).unwrap_or_default();
-            file.ends_with(".whl") && file.starts_with(&prefix.to_lowercase())
-        })
-    })
-}
-
-fn local_wheel(url: &str) -> Option<PathBuf> {
-    let path = url.strip_prefix("file://")?;
-    path.ends_with(".whl").then(|| PathBuf::from(path))
 }
 
 /// The eggs for `specs` (requirement strings), in working-set order, installing what is missing.
@@ -496,9 +334,13 @@ pub fn working_set(
             return Err(PythonError::Conflict { message, pins: vec![req.key()] });
         }
     }
+    // What killed runs left behind (their pid is in the name) goes first.
+    crate::interrupt::sweep(&settings.eggs_dir);
     let eggs = installed(settings);
     let mut warnings = Vec::new();
-    match resolve_local(specs, &reqs, settings, &env, &eggs, &mut warnings) {
+    let index = std::cell::OnceCell::new();
+    let index = || index.get_or_init(|| new_index(settings));
+    match resolve_local(specs, &reqs, settings, &env, &eggs, &HashMap::new(), &mut warnings) {
         // Everything is here: no network when not looking for newer versions, or when every
         // distribution is pinned (nothing newer could be chosen).
         Ok(ws)
@@ -507,8 +349,20 @@ pub fn working_set(
                 || ws.iter().all(|(e, _)| e.develop || settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
         {
             warn_all(&warnings, log);
-            return finish(ws, &HashSet::new(), settings, log);
+            return finish(ws, settings, log);
         }
+        // Newest mode: the index says (from the HTTP cache while that is fresh) whether
+        // anything better exists; only then does a resolver run.
+        Ok(ws) => match super::newest::newer(index(), interp, &ws, settings, &env, log, progress) {
+            None => {
+                warn_all(&warnings, log);
+                return finish(ws, settings, log);
+            }
+            Some(newer) => log(
+                Level::Debug,
+                &format!("{} {} is installed and {} is available.", newer.name, newer.installed, newer.available),
+            ),
+        },
         Err(Shortfall::UnknownExtras(_, warnings)) => {
             warn_all(&warnings, log);
             return Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()));
@@ -523,18 +377,36 @@ pub fn working_set(
         _ => {}
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
+    let mut uv = None;
     let mut picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
         Some(result) => result?,
         None => {
             let reqs = without_develop(&reqs, settings, &env, &eggs);
-            match resolve_with_uv(interp, &reqs, settings, work.path()) {
-                Some(result) => result?,
-                None => resolve_with_pip(interp, &reqs, settings, work.path())?,
+            let constraints = constraints_text(settings, &reqs);
+            match super::uv::locate(index(), interp, settings.offline) {
+                Ok(binary) => {
+                    let locked = super::uv::compile(&binary, interp, &reqs, &constraints, settings, work.path())
+                        .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
+                    uv = Some(binary);
+                    locked
+                        .into_iter()
+                        .map(|l| Picked {
+                            sdist: l.wheel.is_none(),
+                            file: l.wheel.or(l.sdist),
+                            name: l.name,
+                            version: l.version,
+                            requirement: None,
+                        })
+                        .collect()
+                }
+                Err(why) => {
+                    log(Level::Warning, &format!("{why}: resolving with pip, which is slower."));
+                    super::pip::resolve(interp, &reqs, &constraints, settings, work.path())?
+                }
             }
         }
     };
-    let have =
-        |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.version == p.version));
+    let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
     let unpinned = |p: &Picked| {
         settings.pin(&canonical_name(&p.name)).is_none()
             && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
@@ -562,42 +434,19 @@ pub fn working_set(
             }
         }
     }
-    let mut fetch = Vec::new();
-    let mut unpack: Vec<PathBuf> = Vec::new();
+    let mut jobs = Vec::new();
     for p in picked.iter().filter(|p| !have(p)) {
-        match local_wheel(&p.url) {
-            Some(wheel) => unpack.push(wheel),
-            None => fetch.push(format!("{}=={}", p.name, p.version)),
-        }
+        let file = p.file.clone().ok_or_else(|| {
+            PythonError::Resolve(format!("The resolver chose {} {} but no file to get it from.", p.name, p.version))
+        })?;
+        jobs.push(Job { label: format!("{} {}", p.name, p.version), file, sdist: p.sdist });
     }
-    if !fetch.is_empty() {
-        let dir = match &settings.download_cache {
-            Some(cache) => cache.join("dist"),
-            None => work.path().join("wheels"),
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        progress(0, fetch.len() as u64, &format!("Fetching {} distributions", fetch.len()));
-        let mut cmd = pip(interp);
-        cmd.args(["wheel", "--no-deps", "--quiet", "-w"]).arg(&dir);
-        sources(&mut cmd, settings);
-        cmd.args(&fetch);
-        let out = cmd
-            .output()
-            .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
-        if !out.status.success() {
-            return Err(PythonError::Resolve(pip_failure(&out)));
-        }
-        let wanted: HashSet<String> =
-            fetch.iter().map(|f| canonical_name(f.split("==").next().unwrap_or(""))).collect();
-        for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let project = name.split('-').next().unwrap_or("");
-            if name.ends_with(".whl") && wanted.contains(&canonical_name(project)) {
-                unpack.push(entry.path());
-            }
-        }
-    }
-    unpack_all(interp, settings, &unpack, progress)?;
+    let builder = match &uv {
+        Some(binary) => Builder::Uv(binary),
+        None => Builder::Pip,
+    };
+    let fetcher = Fetcher { client: index().client(), interp, settings, work: work.path(), builder };
+    fetcher.run(&jobs, progress)?;
     if let Some((name, version, requirement)) = refused {
         for p in picked.iter().filter(|p| !have(p)) {
             log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &p.name, &p.version);
@@ -606,6 +455,8 @@ pub fn working_set(
     }
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     let eggs = installed(settings);
+    // The walk takes what the resolver chose where several versions are installed.
+    let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
     let mut warnings = Vec::new();
     let fetched_messages = |ws: &[(Egg, String)], log: Logger<'_>| {
         // What was fetched, in the order zc.buildout fetches it.
@@ -613,13 +464,11 @@ pub fn working_set(
             log_fetched(log, req, &egg.name, &egg.version);
         }
     };
-    match resolve_local(specs, &reqs, settings, &env, &eggs, &mut warnings) {
+    match resolve_local(specs, &reqs, settings, &env, &eggs, &chosen, &mut warnings) {
         Ok(ws) => {
             fetched_messages(&ws, log);
             warn_all(&warnings, log);
-            let fetched: HashSet<PathBuf> =
-                ws.iter().map(|(e, _)| e.dir.clone()).filter(|d| !before.contains(d)).collect();
-            finish(ws, &fetched, settings, log)
+            finish(ws, settings, log)
         }
         Err(Shortfall::Conflict { message, information, added, pins }) => {
             fetched_messages(&added, log);
@@ -639,6 +488,50 @@ pub fn working_set(
     }
 }
 
+/// Whether an installed egg is the version a resolver picked (`1.0` and `1.0.0` are one).
+fn same_version(egg: &Egg, p: &Picked) -> bool {
+    egg.version == p.version || compare_versions(&egg.version, &p.version).is_eq()
+}
+
+/// The index and `find-links` of a buildout, through the HTTP cache in the user cache.
+fn new_index(settings: &Settings) -> Index {
+    let client = crate::http::Client::new(crate::http::ClientOptions {
+        cache_dir: super::cache::dir(),
+        offline: settings.offline,
+        ..crate::http::ClientOptions::default()
+    });
+    let index = settings.index.clone().filter(|i| !i.is_empty());
+    Index::new(client, Sources { index, find_links: settings.find_links.clone() })
+}
+
+/// A resolver's failure that comes down to distributions having nothing for this Python: one
+/// line naming the distribution, this Python, and what there is (from the index).
+fn other_python(
+    e: PythonError,
+    index: &Index,
+    interp: &Interpreter,
+    reqs: &[Requirement],
+    settings: &Settings,
+) -> PythonError {
+    let PythonError::Conflict { message, .. } = &e else { return e };
+    for key in super::uv::unusable_here(message) {
+        let Ok(files) = index.project(&key) else { continue };
+        let name = reqs.iter().find(|r| r.key() == key).map_or_else(|| key.clone(), |r| r.name.clone());
+        if let Some(needs) = super::other_python::explain(&name, &files, interp) {
+            let requirement = reqs
+                .iter()
+                .find(|r| r.key() == key)
+                .map_or_else(|| key.clone(), |r| settings.constrained(r).to_string());
+            return PythonError::OtherPython {
+                requirement,
+                python: format!("{}.{} ({})", interp.major, interp.minor, interp.platform),
+                needs,
+            };
+        }
+    }
+    e
+}
+
 /// zc.buildout's two lines for a distribution it fetched for `requirement`.
 fn log_fetched(log: Logger<'_>, requirement: &str, name: &str, version: &str) {
     log(Level::Info, &format!("Getting distribution for {}.", crate::config::pytext::repr(requirement)));
@@ -651,73 +544,14 @@ fn warn_all(warnings: &[String], log: Logger<'_>) {
     }
 }
 
-/// Unpacks wheels into egg directories, several at a time.
-fn unpack_all(
-    interp: &Interpreter,
-    settings: &Settings,
-    wheels: &[PathBuf],
-    progress: Progress<'_>,
-) -> Result<(), PythonError> {
-    let total = wheels.len() as u64;
-    let cache = super::cache::dir();
-    let cache = &cache;
-    let unpack = |wheel: &Path| -> Result<String, PythonError> {
-        let info = wheel_info(wheel)?;
-        let dest = settings.eggs_dir.join(egg_dir_name(&info.name, &info.version, &interp.py_tag(), &interp.platform));
-        if !dest.is_dir() {
-            unpack_wheel(wheel, &dest, cache.as_deref().map(|c| (c, info.key.as_str())))?;
-        }
-        Ok(format!("{} {}", info.name, info.version))
-    };
-    let results: Vec<Result<(), PythonError>> = std::thread::scope(|scope| {
-        // Workers say which wheel they finished; this thread reports, as the host is not Sync.
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<String>();
-        let handles: Vec<_> = wheels
-            .chunks(wheels.len().div_ceil(4).max(1))
-            .map(|chunk| {
-                let done_tx = done_tx.clone();
-                let unpack = &unpack;
-                scope.spawn(move || {
-                    chunk.iter().try_for_each(|wheel| {
-                        let done = unpack(wheel)?;
-                        let _ = done_tx.send(done);
-                        Ok(())
-                    })
-                })
-            })
-            .collect();
-        drop(done_tx);
-        progress(0, total, "Unpacking");
-        for (n, name) in done_rx.iter().enumerate() {
-            progress(n as u64 + 1, total, &name);
-        }
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(PythonError::Resolve("unpacking a wheel panicked".into()))))
-            .collect()
-    });
-    results.into_iter().collect()
-}
-
-/// Checks picked versions against `allow-picked-versions`, reports them if asked, and returns
-/// the working set in zc.buildout's order: a distribution it just fetched goes in front of the
-/// others, one it found installed goes after them (pkg_resources' `add` with and without
-/// `replace`).
-fn finish(
-    added: Vec<(Egg, String)>,
-    fetched: &HashSet<PathBuf>,
-    settings: &Settings,
-    log: Logger<'_>,
-) -> Result<Vec<Egg>, PythonError> {
-    let mut ws: std::collections::VecDeque<Egg> = std::collections::VecDeque::new();
-    for (egg, _) in added {
-        if fetched.contains(&egg.dir) {
-            ws.push_front(egg);
-        } else {
-            ws.push_back(egg);
-        }
-    }
-    let ws: Vec<Egg> = ws.into();
+/// Checks picked versions against `allow-picked-versions` and returns the working set in the
+/// order scripts list it: the walk's order reversed, which is where zc.buildout puts
+/// distributions it has just fetched (pkg_resources adds each in front). zc.buildout puts
+/// distributions it finds installed after the others instead, so its scripts change on the
+/// run after an install; ours are a function of the resolved set alone, and the first install
+/// writes what every later run keeps.
+fn finish(added: Vec<(Egg, String)>, settings: &Settings, log: Logger<'_>) -> Result<Vec<Egg>, PythonError> {
+    let ws: Vec<Egg> = added.into_iter().rev().map(|(egg, _)| egg).collect();
     let picked: Vec<&Egg> = ws.iter().filter(|e| !e.develop && settings.pin(&e.key()).is_none()).collect();
     if let (false, Some(first)) = (settings.allow_picked_versions, picked.first()) {
         return Err(PythonError::Picked {
@@ -739,42 +573,8 @@ mod tests {
         super::super::egg::test_egg(name, version, requires, &["x"])
     }
 
-    fn output(stdout: &str, stderr: &str) -> std::process::Output {
-        use std::os::unix::process::ExitStatusExt;
-        std::process::Output {
-            status: std::process::ExitStatus::from_raw(256),
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-        }
-    }
-
     #[test]
-    fn installer_failures_keep_the_explanation() {
-        let pip_stdout = "Collecting ZEO==6.2\n  Downloading zeo-6.2-py3-none-any.whl (247 kB)\n\nThe conflict is caused by:\n    \
-                          zeo 6.2 depends on ZODB>=5.1.1\n    The user requested (constraint) zodb==4.0.0\n\nTo fix this you \
-                          could try to:\n1. loosen the range\n";
-        let pip_stderr = "ERROR: Cannot install zeo==6.2 because these package versions have conflicting dependencies.\n\
-                          ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/\n[notice] A new release\n";
-        assert_eq!(
-            pip_failure(&output(pip_stdout, pip_stderr)),
-            "Cannot install zeo==6.2 because these package versions have conflicting dependencies.\nThe conflict is \
-             caused by:\n    zeo 6.2 depends on ZODB>=5.1.1\n    The user requested (constraint) zodb==4.0.0\n\
-             ResolutionImpossible: for help visit https://pip.pypa.io/"
-        );
-        assert_eq!(
-            pip_failure(&output("Collecting nothing\n", "ERROR: No matching distribution found for nothing\n")),
-            "No matching distribution found for nothing"
-        );
-        let uv_stderr = "warning: something\nerror: No solution found when resolving dependencies:\n  cause: Because zeo>=6.2 \
-                         depends on zodb>=5.1.1 and zodb==4.0.0, we can conclude that zeo>=6.2 cannot be used.\n         \
-                         And because you require zeo==6.2, we can conclude that your requirements are unsatisfiable.\n";
-        let uv = uv_failure(&output("", uv_stderr));
-        assert_eq!(
-            uv,
-            "No solution found when resolving dependencies:\n  Because zeo>=6.2 depends on zodb>=5.1.1 and zodb==4.0.0, we \
-             can conclude that zeo>=6.2 cannot be used.\n  And because you require zeo==6.2, we can conclude that your \
-             requirements are unsatisfiable."
-        );
+    fn pins_an_explanation_mentions() {
         let settings = Settings {
             versions: [("zeo", "6.2"), ("zodb", "4.0.0"), ("zope-interface", "8.7"), ("transaction", "")]
                 .into_iter()
@@ -783,7 +583,7 @@ mod tests {
             ..Settings::default()
         };
         let cases: [(&str, &[&str]); 4] = [
-            (&uv, &["zeo", "zodb"]),
+            ("Because zeo>=6.2 depends on zodb>=5.1.1 and zodb==4.0.0, we can conclude", &["zeo", "zodb"]),
             ("zope.interface==8.7 conflicts with transaction", &["zope-interface"]),
             ("The user requested (constraint) ZODB==4.0.0.", &["zodb"]),
             ("nothing pinned here: zeodb", &[]),
@@ -802,13 +602,15 @@ mod tests {
                 .collect();
         let reqs = [Requirement::parse("A[x,NoSuch]").expect("req")];
         let mut warnings = Vec::new();
-        let refused = resolve_local(&[], &reqs, &Settings::default(), env, &eggs, &mut warnings);
+        let refused = resolve_local(&[], &reqs, &Settings::default(), env, &eggs, &HashMap::new(), &mut warnings);
         let Err(Shortfall::UnknownExtras(added, warned)) = refused else { panic!("refused") };
         assert_eq!(added.len(), 1);
         assert_eq!(warned, ["A 1 does not provide the extra 'nosuch'"]);
         let allowed = Settings { allow_unknown_extras: true, ..Settings::default() };
         let mut warnings = Vec::new();
-        let Ok(ws) = resolve_local(&[], &reqs, &allowed, env, &eggs, &mut warnings) else { panic!("allowed") };
+        let Ok(ws) = resolve_local(&[], &reqs, &allowed, env, &eggs, &HashMap::new(), &mut warnings) else {
+            panic!("allowed")
+        };
         let names: Vec<&str> = ws.iter().map(|(e, _)| e.name.as_str()).collect();
         assert_eq!(names, ["A", "B"], "the provided extra still brings B");
         assert_eq!(warnings, ["A 1 does not provide the extra 'nosuch'"]);
@@ -833,13 +635,22 @@ mod tests {
             Settings { versions: [("d".to_owned(), "1".to_owned())].into_iter().collect(), ..Settings::default() };
         let env = &super::super::requirement::test_environment();
         let reqs = [Requirement::parse("A").expect("req")];
-        let Ok(ws) = resolve_local(&[], &reqs, &settings, env, &eggs, &mut Vec::new()) else { panic!("resolves") };
+        let Ok(ws) = resolve_local(&[], &reqs, &settings, env, &eggs, &HashMap::new(), &mut Vec::new()) else {
+            panic!("resolves")
+        };
         let names: Vec<String> = ws.iter().map(|(e, r)| format!("{}-{} {r}", e.name, e.version)).collect();
         // zc.buildout's stack: requirements are taken from the front and each one's own
         // requirements pushed in reverse order; pins constrain what is asked for.
         assert_eq!(names, ["A-1 A", "C-1 C", "B-2 B", "D-1 D==1"]);
-        let missing =
-            resolve_local(&[], &[Requirement::parse("Z").expect("req")], &settings, env, &eggs, &mut Vec::new());
+        let missing = resolve_local(
+            &[],
+            &[Requirement::parse("Z").expect("req")],
+            &settings,
+            env,
+            &eggs,
+            &HashMap::new(),
+            &mut Vec::new(),
+        );
         assert!(matches!(missing, Err(Shortfall::Missing { .. })));
     }
 }

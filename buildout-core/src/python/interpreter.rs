@@ -135,3 +135,22 @@ impl Interpreter {
         })
     }
 }
+
+/// An interpreter that was never asked, for tests: CPython-like `implementation` 3.11.7 on
+/// `platform` with `libc`.
+#[cfg(test)]
+pub(crate) fn test_interpreter(implementation: &str, platform: &str, libc: Option<&str>) -> Interpreter {
+    Interpreter {
+        executable: "/usr/bin/python3".into(),
+        major: 3,
+        minor: 11,
+        platform: platform.into(),
+        info: PythonInfo {
+            full_version: "3.11.7".into(),
+            implementation_name: implementation.into(),
+            implementation_version: "3.11.7".into(),
+            platform_python_implementation: "CPython".into(),
+        },
+        libc: libc.map(str::to_owned),
+    }
+}

@@ -160,23 +160,7 @@ fn platform_ok(tag: &str, interp: &Interpreter) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::condition::PythonInfo;
-
-    fn python(implementation: &str, platform: &str, libc: Option<&str>) -> Interpreter {
-        Interpreter {
-            executable: "/usr/bin/python3".into(),
-            major: 3,
-            minor: 11,
-            platform: platform.into(),
-            info: PythonInfo {
-                full_version: "3.11.7".into(),
-                implementation_name: implementation.into(),
-                implementation_version: "3.11.7".into(),
-                platform_python_implementation: "CPython".into(),
-            },
-            libc: libc.map(str::to_owned),
-        }
-    }
+    use crate::python::interpreter::test_interpreter as python;
 
     #[test]
     fn file_names() {

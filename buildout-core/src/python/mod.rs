@@ -9,13 +9,20 @@
 pub mod cache;
 pub mod develop;
 pub mod egg;
+mod fetch;
+pub mod index;
 pub mod install;
 pub mod interpreter;
 pub mod links;
+mod lock;
+mod newest;
+mod other_python;
+mod pip;
 pub mod recipe;
 pub mod requirement;
 mod resolve;
 pub mod scripts;
+pub mod uv;
 
 pub use egg::Egg;
 pub use install::{Settings, working_set};
@@ -28,6 +35,11 @@ pub use requirement::Requirement;
 pub enum PythonError {
     #[error("Couldn't run the Python interpreter {executable}: {reason}")]
     Interpreter { executable: String, reason: String },
+    #[error("Couldn't run {program}: {reason}")]
+    Run { program: String, reason: String },
+    /// A signal stopped the run (see [`crate::interrupt`]).
+    #[error("Interrupted by {}", crate::interrupt::signal_name(*.signal))]
+    Interrupted { signal: i32 },
     #[error("Invalid requirement {text:?}: {reason}")]
     Requirement { text: String, reason: String },
     #[error("We don't have a distribution for {requirement}\nand can't install one in offline (no-install) mode.\n")]
@@ -88,6 +100,17 @@ fn chain_line(requirement: &str, chain: &[String]) -> String {
         return String::new();
     }
     format!("\n{requirement} comes from: {}", chain.join(" -> "))
+}
+
+/// Runs a helper program (an interpreter, uv, pip) so that a signal stops it (see
+/// [`crate::interrupt::output`]).
+fn run(cmd: &mut std::process::Command, program: &std::path::Path) -> Result<std::process::Output, PythonError> {
+    crate::interrupt::output(cmd).map_err(|e| match e {
+        crate::interrupt::RunError::Interrupted(i) => PythonError::Interrupted { signal: i.signal },
+        crate::interrupt::RunError::Spawn(e) => {
+            PythonError::Run { program: program.display().to_string(), reason: e.to_string() }
+        }
+    })
 }
 
 fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {
