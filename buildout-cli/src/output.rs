@@ -15,7 +15,8 @@ pub(crate) struct Console {
     /// Whether standard error is a terminal: the progress bar's only condition besides the
     /// default verbosity, so that piped output stays exactly zc.buildout's.
     terminal: bool,
-    bar: RefCell<Option<ProgressBar>>,
+    /// The bar or spinner shown, and whether it is a spinner.
+    bar: RefCell<Option<(bool, ProgressBar)>>,
 }
 
 struct Settings {
@@ -35,15 +36,15 @@ impl Console {
 
     /// A line of output ends the progress display: the bar is transient, never interleaved.
     fn clear_progress(&self) {
-        if let Some(bar) = self.bar.borrow_mut().take() {
+        if let Some((_, bar)) = self.bar.borrow_mut().take() {
             bar.finish_and_clear();
         }
     }
 }
 
-/// A bar only at the default verbosity (INFO) on a configured console writing to a terminal.
-fn shows_progress(terminal: bool, configured: bool, threshold: i64, total: u64) -> bool {
-    terminal && configured && threshold == Level::Info as i64 && total > 0
+/// Progress only at the default verbosity (INFO) on a configured console writing to a terminal.
+fn shows_progress(terminal: bool, configured: bool, threshold: i64) -> bool {
+    terminal && configured && threshold == Level::Info as i64
 }
 
 /// Applies a Python logging format string (`%(name)s`, `%(message)s`, `%(levelname)s`,
@@ -122,25 +123,45 @@ impl Log for Console {
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
+    /// A bar, or with a `total` of 0 a spinner that turns on its own while something of
+    /// unknown length (a resolver) runs.
     fn progress(&self, done: u64, total: u64, message: &str) {
         let s = self.settings.borrow();
-        if !shows_progress(self.terminal, s.configured, s.threshold, total) {
+        if !shows_progress(self.terminal, s.configured, s.threshold) {
             return;
         }
+        let spinner = total == 0;
         let mut slot = self.bar.borrow_mut();
-        let bar = slot.get_or_insert_with(|| {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{bar:20} [{pos}/{len}] {wide_msg:.dim}") {
-                bar.set_style(style);
-            }
-            bar
+        if slot.as_ref().is_some_and(|(was_spinner, _)| *was_spinner != spinner)
+            && let Some((_, old)) = slot.take()
+        {
+            old.finish_and_clear();
+        }
+        let (_, bar) = slot.get_or_insert_with(|| {
+            let bar = if spinner {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                if let Ok(style) = ProgressStyle::with_template("{spinner} {wide_msg:.dim}") {
+                    bar.set_style(style);
+                }
+                bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                bar
+            } else {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                if let Ok(style) = ProgressStyle::with_template("{bar:20} [{pos}/{len}] {wide_msg:.dim}") {
+                    bar.set_style(style);
+                }
+                bar
+            };
+            (spinner, bar)
         });
         bar.set_message(message.to_owned());
-        bar.set_length(total);
-        bar.set_position(done);
-        if done >= total {
-            bar.finish_and_clear();
-            *slot = None;
+        if !spinner {
+            bar.set_length(total);
+            bar.set_position(done);
+            if done >= total {
+                bar.finish_and_clear();
+                *slot = None;
+            }
         }
     }
 }
@@ -153,18 +174,17 @@ mod tests {
     fn progress_only_on_a_terminal_at_default_verbosity() {
         let info = Level::Info as i64;
         let cases = [
-            (true, true, info, 3, true),
-            (false, true, info, 3, false),
-            (true, false, info, 3, false),
-            (true, true, info - 10, 3, false),
-            (true, true, info + 10, 3, false),
-            (true, true, info, 0, false),
+            (true, true, info, true),
+            (false, true, info, false),
+            (true, false, info, false),
+            (true, true, info - 10, false),
+            (true, true, info + 10, false),
         ];
-        for (terminal, configured, threshold, total, expected) in cases {
+        for (terminal, configured, threshold, expected) in cases {
             assert_eq!(
-                shows_progress(terminal, configured, threshold, total),
+                shows_progress(terminal, configured, threshold),
                 expected,
-                "{terminal} {configured} {threshold} {total}"
+                "{terminal} {configured} {threshold}"
             );
         }
     }

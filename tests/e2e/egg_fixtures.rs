@@ -73,6 +73,10 @@ fn without_bookkeeping(text: &str) -> String {
 /// `EGG_RECORD_OURS=1 FIXTURE=<case>` writes our console output and eggs into a step's `ours/`
 /// where they differ from zc.buildout's on purpose (review every file it writes), and removes
 /// them where they no longer differ.
+fn recording() -> bool {
+    std::env::var("EGG_RECORD_OURS").is_ok_and(|v| v == "1")
+}
+
 fn record_ours(step: &Path, outputs: &[(&str, String)]) {
     for (name, have) in outputs {
         let theirs = std::fs::read_to_string(step.join("expected").join(name)).unwrap_or_default();
@@ -85,7 +89,7 @@ fn record_ours(step: &Path, outputs: &[(&str, String)]) {
         if *have == theirs {
             let _ = std::fs::remove_file(&ours);
         } else {
-            std::fs::create_dir_all(step.join("ours")).expect("ours/");
+            std::fs::create_dir_all(ours.parent().unwrap_or(step)).expect("ours/");
             std::fs::write(&ours, have).expect("write ours/");
         }
     }
@@ -131,7 +135,10 @@ fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> 
         for script in &names {
             let have =
                 std::fs::read_to_string(bin.join(script)).map(|t| redact(&t)).unwrap_or_else(|_| "<missing>\n".into());
-            compare(&format!("bin/{script}"), Some(read(&want_bin.join(script))), have);
+            if recording() {
+                record_ours(step, &[(&format!("bin/{script}"), have.clone())]);
+            }
+            compare(&format!("bin/{script}"), expected(step, &format!("bin/{script}")), have);
         }
         let modes: String = listing(&bin)
             .lines()
@@ -146,7 +153,7 @@ fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> 
         // part of these cases.
         compare("bin-modes", expected(step, "bin-modes"), modes);
         let eggs = dir.join("eggs/v5");
-        if std::env::var("EGG_RECORD_OURS").is_ok_and(|v| v == "1") {
+        if recording() {
             record_ours(
                 step,
                 &[
@@ -187,6 +194,9 @@ fn run_case(case: &Path, python: &str, env: &[(String, String)]) -> Vec<String> 
                 redact(&String::from_utf8_lossy(&out.stdout)),
                 out.status.code().unwrap_or(-1)
             );
+            if recording() {
+                record_ours(step, &[("run", have.clone())]);
+            }
             let mut p = Vec::new();
             if let Some(want) = expected(step, "run")
                 && want != have

@@ -383,8 +383,10 @@ pub fn working_set(
         None => {
             let reqs = without_develop(&reqs, settings, &env, &eggs);
             let constraints = constraints_text(settings, &reqs);
+            progress(0, 0, "Resolving");
             match super::uv::locate(index(), interp, settings.offline) {
                 Ok(binary) => {
+                    progress(0, 0, &format!("Resolving {} with uv", specs.join(", ")));
                     let locked = super::uv::compile(&binary, interp, &reqs, &constraints, settings, work.path())
                         .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
                     uv = Some(binary);
@@ -400,8 +402,14 @@ pub fn working_set(
                         .collect()
                 }
                 Err(why) => {
-                    log(Level::Warning, &format!("{why}: resolving with pip, which is slower."));
-                    super::pip::resolve(interp, &reqs, &constraints, settings, work.path())?
+                    // Said once a run, not once a part.
+                    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        log(Level::Warning, &format!("{why}: resolving with pip, which is slower."));
+                    }
+                    progress(0, 0, &format!("Resolving {} with pip", specs.join(", ")));
+                    super::pip::resolve(interp, &reqs, &constraints, settings, work.path())
+                        .map_err(|e| other_python(e, index(), interp, &reqs, settings))?
                 }
             }
         }
@@ -513,8 +521,15 @@ fn other_python(
     reqs: &[Requirement],
     settings: &Settings,
 ) -> PythonError {
-    let PythonError::Conflict { message, .. } = &e else { return e };
-    for key in super::uv::unusable_here(message) {
+    let keys = match &e {
+        PythonError::Conflict { message, .. } => super::uv::unusable_here(message),
+        PythonError::Missing { requirement, .. } => match Requirement::parse(requirement) {
+            Ok(r) => vec![r.key()],
+            Err(_) => return e,
+        },
+        _ => return e,
+    };
+    for key in keys {
         let Ok(files) = index.project(&key) else { continue };
         let name = reqs.iter().find(|r| r.key() == key).map_or_else(|| key.clone(), |r| r.name.clone());
         if let Some(needs) = super::other_python::explain(&name, &files, interp) {
@@ -545,13 +560,15 @@ fn warn_all(warnings: &[String], log: Logger<'_>) {
 }
 
 /// Checks picked versions against `allow-picked-versions` and returns the working set in the
-/// order scripts list it: the walk's order reversed, which is where zc.buildout puts
-/// distributions it has just fetched (pkg_resources adds each in front). zc.buildout puts
-/// distributions it finds installed after the others instead, so its scripts change on the
-/// run after an install; ours are a function of the resolved set alone, and the first install
+/// order scripts list it: every distribution where zc.buildout puts one it has just fetched
+/// (pkg_resources adds each in front, so the walk's order reversed), develop eggs after them
+/// in the walk's order (never fetched, pkg_resources appends them). zc.buildout puts
+/// distributions it finds installed after the others too, so its scripts change on the run
+/// after an install; ours are a function of the resolved set alone, and the first install
 /// writes what every later run keeps.
 fn finish(added: Vec<(Egg, String)>, settings: &Settings, log: Logger<'_>) -> Result<Vec<Egg>, PythonError> {
-    let ws: Vec<Egg> = added.into_iter().rev().map(|(egg, _)| egg).collect();
+    let (develop, fetched): (Vec<Egg>, Vec<Egg>) = added.into_iter().map(|(egg, _)| egg).partition(|e| e.develop);
+    let ws: Vec<Egg> = fetched.into_iter().rev().chain(develop).collect();
     let picked: Vec<&Egg> = ws.iter().filter(|e| !e.develop && settings.pin(&e.key()).is_none()).collect();
     if let (false, Some(first)) = (settings.allow_picked_versions, picked.first()) {
         return Err(PythonError::Picked {
