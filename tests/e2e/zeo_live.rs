@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tests::{cargo_artifact, run_buildout, scratch};
 
-use tests::zeo::{PINS, wheels};
+use tests::zeo::{pins, wheels};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -42,7 +42,7 @@ fn bin_server_runs_zeo_and_clients_commit() {
          <filestorage main>\n      path ${{buildout:directory}}/var/Data.fs\n   </filestorage>\n\n[versions]\n",
         wheels.display()
     );
-    for (name, version) in PINS {
+    for (name, version) in pins() {
         config.push_str(&format!("{name} = {version}\n"));
     }
     std::fs::write(dir.join("buildout.cfg"), config).expect("write");

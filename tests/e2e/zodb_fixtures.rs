@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tests::{cargo_artifact, copy_tree, run_buildout, scratch};
+use tests::{Python, cargo_artifact, copy_tree, run_buildout, scratch};
 
 use tests::golden::{expected, files_below, installed_state, judge, read, steps, tree};
 use tests::zeo::wheels;
@@ -112,7 +112,7 @@ fn record_ours(step: &Path, dir: &Path, inputs: &[String], got: &tests::Outcome,
     }
 }
 
-fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -> Vec<String> {
+fn run_case(case: &Path, env: &[(String, String)], python: &Python, record: bool) -> Vec<String> {
     let (_t, dir) = scratch();
     copy_tree(&case.join("in"), &dir).expect("copy in/");
     let cache = wheels();
@@ -124,7 +124,8 @@ fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -
         }
     }
     let dir_text = dir.to_string_lossy().into_owned();
-    let redact = |s: &str| s.replace(&dir_text, "{DIR}").replace(python, "{PYTHON}");
+    // The egg directories on the control scripts' `sys.path` hold the Python version (`py3.11`).
+    let redact = |s: &str| python.redact(&s.replace(&dir_text, "{DIR}").replace(&python.executable, "{PYTHON}"));
     let steps = steps(case);
     let mut problems = Vec::new();
     let mut inputs: Vec<String> = files_below(&case.join("in"));
@@ -172,7 +173,7 @@ fn run_case(case: &Path, env: &[(String, String)], python: &str, record: bool) -
             };
             compare(&file, want, have);
         }
-        let want = expected(step, "installed").replace("{DIR}", &dir_text);
+        let want = python.fill(&expected(step, "installed").replace("{DIR}", &dir_text));
         let have = std::fs::read_to_string(dir.join(".installed.cfg")).ok();
         if installed_state(Some(&want)) != installed_state(have.as_deref()) {
             problems.push(format!(
@@ -206,17 +207,13 @@ fn zodb_corpus_matches_zc_zodbrecipes() {
     let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
     let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
     let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    let python = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let python = tests::python();
     let filter = std::env::var("FIXTURE").unwrap_or_default();
     // ZODB_RECORD_OURS=1 FIXTURE=<case> writes what we do into each step's `ours/` (review it!).
     let record = std::env::var("ZODB_RECORD_OURS").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
     for case in cases.iter().filter(|c| c.to_string_lossy().contains(&filter)) {
-        let problems = run_case(case, &env, &python, record);
+        let problems = run_case(case, &env, python, record);
         failures.extend(judge(case, &problems, &KNOWN_DIFFERENCES, "zc.zodbrecipes"));
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));

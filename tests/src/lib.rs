@@ -65,6 +65,94 @@ pub fn default_python() -> String {
         .unwrap_or_else(|| "python3".to_owned())
 }
 
+/// What the tests need to know about the `python3` on PATH, the interpreter `buildout` uses by
+/// default (its `executable`): asked once per test process, as `buildout` asks it once per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Python {
+    /// `sys.executable`: the real interpreter, which the scripts' `#!` lines name.
+    pub executable: String,
+    /// `sys.version_info[:2]`.
+    pub version: (u32, u32),
+    /// `platform.python_version()` (`3.11.7`).
+    pub full_version: String,
+    /// `sysconfig.get_config_var('SOABI')` (`cpython-311-x86_64-linux-gnu`): the infix of compiled
+    /// modules' file names.
+    pub soabi: String,
+}
+
+/// The `python3` on PATH (see [`Python`]).
+pub fn python() -> &'static Python {
+    static PYTHON: OnceLock<Python> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let probe = "import platform, sys, sysconfig\n\
+                     print(sys.executable, *sys.version_info[:2], platform.python_version(), \
+                     sysconfig.get_config_var('SOABI'))";
+        let out = Command::new("python3").args(["-c", probe]).output().expect("cannot run python3");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let [executable, major, minor, full_version, soabi] = words[..] else {
+            panic!("python3 answered {text:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        Python {
+            executable: executable.to_owned(),
+            version: (major.parse().expect("major"), minor.parse().expect("minor")),
+            full_version: full_version.to_owned(),
+            soabi: soabi.to_owned(),
+        }
+    })
+}
+
+impl Python {
+    /// `py3.11`: the Python part of an egg directory's name (`demo-0.4-py3.11-linux-x86_64.egg`).
+    pub fn egg_tag(&self) -> String {
+        format!("py{}.{}", self.version.0, self.version.1)
+    }
+
+    /// Placeholders for what depends on this interpreter's version, as the golden fixtures
+    /// recorded under one Python hold them (see `tests/fixtures/egg/README.md`): the egg tag
+    /// `-py3.11-` becomes `-{PY}-`, the SOABI `cpython-311-x86_64-linux-gnu` `{SOABI}`, the full
+    /// version `3.11.7` `{PY_FULL_VERSION}` and `Python 3.11` `Python {PY_VERSION}`. Run it after
+    /// the interpreter's path (which may hold its version) is redacted.
+    pub fn redact(&self, text: &str) -> String {
+        let (major, minor) = self.version;
+        let text = text.replace(&format!("-{}-", self.egg_tag()), "-{PY}-").replace(&self.soabi, "{SOABI}");
+        let text = replace_version(&text, &self.full_version, "{PY_FULL_VERSION}");
+        replace_version(&text, &format!("Python {major}.{minor}"), "Python {PY_VERSION}")
+    }
+
+    /// The reverse of [`Python::redact`]: the placeholders filled in with this interpreter's
+    /// values.
+    pub fn fill(&self, text: &str) -> String {
+        let (major, minor) = self.version;
+        text.replace("{PY}", &self.egg_tag())
+            .replace("{SOABI}", &self.soabi)
+            .replace("{PY_FULL_VERSION}", &self.full_version)
+            .replace("{PY_VERSION}", &format!("{major}.{minor}"))
+    }
+}
+
+/// Replaces each `version` in `text` that is a whole version (`3.1` is not replaced in `3.11`
+/// or `3.1.2`, nor `1.2` in `3.1.2`) by `with`.
+fn replace_version(text: &str, version: &str, with: &str) -> String {
+    let bytes = text.as_bytes();
+    let digit = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+    let dot = |i: Option<usize>| i.and_then(|i| bytes.get(i)) == Some(&b'.');
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    for (at, _) in text.match_indices(version) {
+        let end = at + version.len();
+        let extends = digit(at.checked_sub(1)) || (dot(at.checked_sub(1)) && digit(at.checked_sub(2)));
+        let continues = digit(Some(end)) || (dot(Some(end)) && digit(Some(end + 1)));
+        if !extends && !continues {
+            out.push_str(&text[done..at]);
+            out.push_str(with);
+            done = end;
+        }
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
 /// Copies a directory tree.
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -183,5 +271,28 @@ pub fn prepare_step(step: &Path, dir: &Path) {
         let script = std::fs::read_to_string(step.join("before")).expect("read before");
         let ok = Command::new("sh").arg("-c").arg(script).current_dir(dir).status();
         assert!(ok.is_ok_and(|s| s.success()), "{}: `before` failed", step.display());
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn only_whole_versions_are_replaced() {
+        assert_eq!(replace_version("3.1 3.11 3.1.2 13.1 3.1: v3.1", "3.1", "X"), "X 3.11 3.1.2 13.1 X: vX");
+        assert_eq!(replace_version("2.3.1.4 3.1.", "3.1", "X"), "2.3.1.4 X.");
+        let python = Python {
+            executable: "/usr/bin/python3".into(),
+            version: (3, 9),
+            full_version: "3.9.18".into(),
+            soabi: "cpython-39-x86_64-linux-gnu".into(),
+        };
+        let text = "demo-0.4-py3.9-linux-x86_64.egg/m.cpython-39-x86_64-linux-gnu.so\n\
+                    Python 3.9: 3.9.18 not in '>=3.99' (Python 3.9.18, pycparser 3.9)\n";
+        let redacted = "demo-0.4-{PY}-linux-x86_64.egg/m.{SOABI}.so\n\
+                        Python {PY_VERSION}: {PY_FULL_VERSION} not in '>=3.99' (Python {PY_FULL_VERSION}, pycparser 3.9)\n";
+        assert_eq!(python.redact(text), redacted);
+        assert_eq!(python.fill(redacted), text);
     }
 }

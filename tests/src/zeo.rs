@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// ZEO 6.2 and what it needs on Python 3.11 (zeo-runtime.md §1; zc.lockfile declares
-/// setuptools).
+/// setuptools): the set for Python 3.11 and later (3.12 and 3.13 have wheels of each).
 pub const PINS: [(&str, &str); 15] = [
     ("ZEO", "6.2"),
     ("ZODB", "6.4"),
@@ -25,17 +25,75 @@ pub const PINS: [(&str, &str); 15] = [
     ("setuptools", "84.2.1"),
 ];
 
-/// The wheels of ZEO's set, downloaded once (with retries) into `target/wheel-cache/zeo`.
+/// Python 3.10 has no wheels of persistent 6.9 and zope.interface 8.7, and pycparser 3.12
+/// requires Python 3.11: the newest of each that 3.10 has (what pip resolves for `ZEO` there).
+pub const PINS_PY310: [(&str, &str); 15] = [
+    ("ZEO", "6.2"),
+    ("ZODB", "6.4"),
+    ("zdaemon", "5.2.1"),
+    ("ZConfig", "4.3"),
+    ("transaction", "5.1"),
+    ("persistent", "6.8"),
+    ("BTrees", "6.5"),
+    ("zodbpickle", "4.5"),
+    ("zope.interface", "8.6"),
+    ("zope.proxy", "7.3"),
+    ("zope.deferredimport", "6.1.1"),
+    ("zc.lockfile", "4.0"),
+    ("cffi", "2.1.1"),
+    ("pycparser", "3.11"),
+    ("setuptools", "84.2.1"),
+];
+
+/// ZEO 6.2, ZODB 6.2 and later, and most of what they need require Python 3.10: on 3.9 the set
+/// pip resolves for `ZEO` there (ZEO 6.1; only zdaemon and zc.lockfile are the same).
+pub const PINS_PY39: [(&str, &str); 15] = [
+    ("ZEO", "6.1"),
+    ("ZODB", "6.1"),
+    ("zdaemon", "5.2.1"),
+    ("ZConfig", "4.2"),
+    ("transaction", "5.0"),
+    ("persistent", "6.3"),
+    ("BTrees", "6.1"),
+    ("zodbpickle", "4.2"),
+    ("zope.interface", "8.0.1"),
+    ("zope.proxy", "7.0"),
+    ("zope.deferredimport", "6.0"),
+    ("zc.lockfile", "4.0"),
+    ("cffi", "2.0.0"),
+    ("pycparser", "2.23"),
+    ("setuptools", "82.0.1"),
+];
+
+/// The set for the `python3` on PATH: the tests install binary wheels only, and not every pin
+/// of [`PINS`] has one for (or allows) Python 3.9 and 3.10.
+pub fn pins() -> &'static [(&'static str, &'static str); 15] {
+    match crate::python().version {
+        (3, ..=9) => &PINS_PY39,
+        (3, 10) => &PINS_PY310,
+        _ => &PINS,
+    }
+}
+
+/// The pin of `name` in [`pins`].
+pub fn pin(name: &str) -> &'static str {
+    pins().iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_else(|| panic!("{name} is not pinned"))
+}
+
+/// The wheels of ZEO's set for the `python3` on PATH, downloaded once (with retries) into
+/// `target/wheel-cache/zeo-py3.X`: binary wheels are made for one Python version.
 pub fn wheels() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wheel-cache/zeo");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/wheel-cache")
+            .join(format!("zeo-{}", crate::python().egg_tag()));
         let count = |d: &Path| {
             std::fs::read_dir(d)
                 .map(|e| e.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".whl")).count())
                 .unwrap_or(0)
         };
-        if count(&dir) >= PINS.len() {
+        if count(&dir) >= pins().len() {
             return dir;
         }
         std::fs::create_dir_all(&dir).expect("wheel cache");
@@ -60,7 +118,7 @@ pub fn wheels() -> PathBuf {
                 .args(&specs)
                 .output()
                 .expect("run pip");
-            if out.status.success() && count(&dir) >= PINS.len() {
+            if out.status.success() && count(&dir) >= pins().len() {
                 return dir;
             }
             last = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -70,16 +128,16 @@ pub fn wheels() -> PathBuf {
     .clone()
 }
 
-/// `[versions]` lines pinning [`PINS`].
+/// `[versions]` lines pinning [`pins`].
 pub fn versions_section() -> String {
     let mut text = String::from("[versions]\n");
-    for (name, version) in PINS {
+    for (name, version) in pins() {
         text.push_str(&format!("{name} = {version}\n"));
     }
     text
 }
 
-/// [`PINS`] as `name==version` requirements.
+/// [`pins`] as `name==version` requirements.
 pub fn requirements() -> Vec<String> {
-    PINS.iter().map(|(n, v)| format!("{n}=={v}")).collect()
+    pins().iter().map(|(n, v)| format!("{n}=={v}")).collect()
 }
