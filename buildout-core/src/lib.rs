@@ -5,6 +5,7 @@ pub mod abi;
 pub mod config;
 pub mod develop;
 pub mod engine;
+pub mod interrupt;
 pub mod loader;
 pub mod log;
 pub mod python;
