@@ -254,9 +254,7 @@ fn resolve_with_pip(
         .arg(&constraints);
     sources(&mut cmd, settings);
     cmd.args(reqs.iter().map(|r| settings.constrained(r).to_string()));
-    let out = cmd
-        .output()
-        .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
+    let out = crate::interrupt::output(&mut cmd).map_err(super::run_error(&interp.executable))?;
     if !out.status.success() {
         let failure = pip_failure(&out);
         let missing = failure.lines().find_map(|l| l.strip_prefix("No matching distribution found for "));
@@ -320,7 +318,8 @@ fn resolve_with_uv(
     let lines: String = reqs.iter().map(|r| format!("{}\n", settings.constrained(r))).collect();
     std::fs::write(&input, lines).ok()?;
     cmd.arg(&input);
-    let out = cmd.output().ok()?;
+    // Interrupted, pip is not started either: it says so.
+    let out = crate::interrupt::output(&mut cmd).ok()?;
     if !out.status.success() {
         let failure = uv_failure(&out);
         if failure.starts_with("No solution found") {
@@ -479,6 +478,8 @@ pub fn working_set(
     log: Logger<'_>,
     progress: Progress<'_>,
 ) -> Result<Vec<Egg>, PythonError> {
+    // What killed runs left in the eggs directory (one listing: cheap).
+    crate::interrupt::sweep(&settings.eggs_dir);
     let env = interp.environment();
     let reqs: Vec<Requirement> = specs
         .iter()
@@ -582,9 +583,7 @@ pub fn working_set(
         cmd.args(["wheel", "--no-deps", "--quiet", "-w"]).arg(&dir);
         sources(&mut cmd, settings);
         cmd.args(&fetch);
-        let out = cmd
-            .output()
-            .map_err(|e| PythonError::Interpreter { executable: interp.executable.clone(), reason: e.to_string() })?;
+        let out = crate::interrupt::output(&mut cmd).map_err(super::run_error(&interp.executable))?;
         if !out.status.success() {
             return Err(PythonError::Resolve(pip_failure(&out)));
         }

@@ -59,6 +59,15 @@ pub enum PythonError {
     )]
     /// `fetched`: the distribution was fetched (and said so) before it was refused.
     Picked { name: String, version: String, requirement: String, fetched: bool },
+    /// A signal stopped the work (see [`crate::interrupt`]); what was half made is removed.
+    #[error("Interrupted by {}", crate::interrupt::signal_name(*.signal))]
+    Interrupted { signal: i32 },
+}
+
+impl From<crate::interrupt::Interrupted> for PythonError {
+    fn from(i: crate::interrupt::Interrupted) -> PythonError {
+        PythonError::Interrupted { signal: i.signal }
+    }
 }
 
 impl PythonError {
@@ -88,6 +97,17 @@ fn chain_line(requirement: &str, chain: &[String]) -> String {
         return String::new();
     }
     format!("\n{requirement} comes from: {}", chain.join(" -> "))
+}
+
+/// The error of an installer or interpreter run by [`crate::interrupt::output`]: one that could
+/// not be started names `executable`.
+fn run_error(executable: &str) -> impl FnOnce(crate::interrupt::RunError) -> PythonError + '_ {
+    move |e| match e {
+        crate::interrupt::RunError::Spawn(e) => {
+            PythonError::Interpreter { executable: executable.to_owned(), reason: e.to_string() }
+        }
+        crate::interrupt::RunError::Interrupted(i) => i.into(),
+    }
 }
 
 fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {
