@@ -376,6 +376,11 @@ mod tests {
         let group = raiser.join().expect("raiser");
         assert!(matches!(result, Err(RunError::Interrupted(Interrupted { signal: s })) if s == signal), "{result:?}");
         assert!(started.elapsed() < Duration::from_secs(8), "stopped within the grace periods");
+        // SIGKILL is delivered asynchronously: the grandchild may take a moment to die.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !members(group).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(members(group), Vec::<i32>::new(), "nothing is left of the group");
         assert_eq!(check(), Err(Interrupted { signal }));
         // Nothing more is started once interrupted.
