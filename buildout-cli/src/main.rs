@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     // notice: the watchdog, after STOP_GRACE or on a second signal.
     buildout_core::interrupt::watch();
     // Without a watchdog (no thread or socket to be had) a signal still stops the run at its
-    // next step; only a run stuck elsewhere would need a second `kill`.
+    // next step; only a run stuck elsewhere would need `kill -9`.
     let _ = buildout_core::interrupt::watchdog(STOP_GRACE, run::farewell);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || run::run(args));

@@ -318,7 +318,7 @@ fn resolve_with_uv(
     let lines: String = reqs.iter().map(|r| format!("{}\n", settings.constrained(r))).collect();
     std::fs::write(&input, lines).ok()?;
     cmd.arg(&input);
-    // Interrupted, pip is not started either: it says so.
+    // Any failure falls back to pip; when interrupted, pip is not started and says so.
     let out = crate::interrupt::output(&mut cmd).ok()?;
     if !out.status.success() {
         let failure = uv_failure(&out);
