@@ -87,11 +87,13 @@ pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, 
         }
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--release", "--message-format=json-render-diagnostics", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .output()
-        .map_err(|e| DevelopError::Cargo { dir: dir.to_owned(), reason: e.to_string() })?;
+    // Stopped (with its process group) on Ctrl-C or SIGTERM; the CLI then says it was interrupted.
+    let output = crate::interrupt::output(
+        Command::new(cargo)
+            .args(["build", "--release", "--message-format=json-render-diagnostics", "--manifest-path"])
+            .arg(dir.join("Cargo.toml")),
+    )
+    .map_err(|e| DevelopError::Cargo { dir: dir.to_owned(), reason: e.to_string() })?;
     if !output.status.success() {
         return Err(DevelopError::Build {
             dir: dir.to_owned(),

@@ -6,7 +6,9 @@
 //! handlers with signal-hook, which chains to the handlers registered before it: one signal
 //! raises the flag of every copy that is watching. Once any handler is registered, the signal no
 //! longer ends the process by itself; the program that watches must make sure it ends (the
-//! `buildout` command does so with [`watchdog`]).
+//! `buildout` command does so with [`watchdog`]). The `buildout` command watches first thing;
+//! a recipe library's copy starts on its first call from the host (the SDK's entry points call
+//! [`watch`]), and [`output`] does too.
 
 use std::io::Read;
 use std::path::Path;
@@ -376,10 +378,30 @@ mod tests {
         let group = raiser.join().expect("raiser");
         assert!(matches!(result, Err(RunError::Interrupted(Interrupted { signal: s })) if s == signal), "{result:?}");
         assert!(started.elapsed() < Duration::from_secs(8), "stopped within the grace periods");
+        // SIGKILL is delivered asynchronously: the grandchild may take a moment to die.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !members(group).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(members(group), Vec::<i32>::new(), "nothing is left of the group");
         assert_eq!(check(), Err(Interrupted { signal }));
         // Nothing more is started once interrupted.
         let refused = output(&mut Command::new("true"));
         assert!(matches!(refused, Err(RunError::Interrupted(_))), "{refused:?}");
+        // Unpacking and linking stop at once, and their staging directories go.
+        let work = tempfile::tempdir().expect("temp dir");
+        let wheel = work.path().join("demo-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel).expect("create"));
+        for member in ["demo/__init__.py", "demo-1.0.dist-info/METADATA"] {
+            zip.start_file(member, zip::write::SimpleFileOptions::default()).expect("start");
+        }
+        zip.finish().expect("finish");
+        let eggs = work.path().join("eggs");
+        let unpacked = crate::python::egg::unpack_wheel(&wheel, &eggs.join("demo-1.0.egg"), None);
+        assert_eq!(unpacked, Err(crate::python::PythonError::Interrupted { signal }));
+        let linked = crate::python::cache::link_tree(work.path(), &eggs.join("linked"));
+        assert_eq!(linked, Err(crate::python::PythonError::Interrupted { signal }));
+        let left: Vec<_> = std::fs::read_dir(&eggs).expect("eggs").flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

@@ -316,6 +316,10 @@ fn quiet_panics() {
 
 fn guarded<T>(body: impl FnOnce() -> Result<T, RecipeError>) -> Result<T, RecipeError> {
     quiet_panics();
+    // This library's copy of `interrupt` sees Ctrl-C and SIGTERM from its first call on, so
+    // that recipe code (unpacking, linking) can stop in the middle of a part: the host watches
+    // already, and its handler is chained after ours.
+    crate::interrupt::watch();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(_) => {

@@ -4,6 +4,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// How often a waiting run tries the lock again.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Holds the lock until dropped.
 #[derive(Debug)]
 pub struct DirectoryLock {
@@ -20,7 +23,18 @@ impl DirectoryLock {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 waiting(&path);
-                file.lock()?;
+                // Polled rather than `file.lock()`, so that Ctrl-C stops the wait: the signal's
+                // handler (see `crate::interrupt`) only raises a flag.
+                loop {
+                    if let Err(i) = crate::interrupt::check() {
+                        return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, i));
+                    }
+                    match file.try_lock() {
+                        Ok(()) => break,
+                        Err(std::fs::TryLockError::WouldBlock) => std::thread::sleep(WAIT_POLL),
+                        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+                    }
+                }
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }

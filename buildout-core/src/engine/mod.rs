@@ -188,6 +188,7 @@ impl Run<'_> {
             } else if !uninstall_missing {
                 continue;
             }
+            interrupted().doing(|| "Installing.".into())?;
             self.uninstall_part(part).doing(|| "Installing.".into())?;
             self.state.parts.retain(|p| p != part);
             self.state.options.remove(part);
@@ -197,6 +198,7 @@ impl Run<'_> {
         self.check_unused("buildout");
 
         for part in &install_parts {
+            interrupted().doing(|| "Installing.".into())?;
             self.install_part(part)?;
         }
         self.print_picked_versions()
@@ -433,6 +435,12 @@ impl Run<'_> {
         self.state.options.insert(part.to_owned(), saved);
         Ok(())
     }
+}
+
+/// Stops the run between two parts once a signal has arrived, as a failure would: the parts
+/// finished so far stay recorded, and no other is started.
+fn interrupted() -> crate::config::Result<()> {
+    crate::interrupt::check().map_err(|e| Error::user(e.to_string()))
 }
 
 fn file_hash(path: &Path) -> u64 {

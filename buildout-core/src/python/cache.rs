@@ -97,7 +97,8 @@ pub fn remember_sha256(cache: &Path, sha256: &str, info: &super::egg::WheelInfo)
 pub fn link_tree(from: &Path, dest: &Path) -> Result<(), PythonError> {
     let parent = dest.parent().ok_or_else(|| io(dest, "no parent directory"))?;
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let tmp = tempfile::Builder::new().prefix(".linking-").tempdir_in(parent).map_err(|e| io(parent, e))?;
+    let prefix = crate::interrupt::temp_prefix("linking");
+    let tmp = tempfile::Builder::new().prefix(&prefix).tempdir_in(parent).map_err(|e| io(parent, e))?;
     let mut can_link = true;
     link_dir(from, tmp.path(), &mut can_link)?;
     super::egg::put_in_place(tmp, dest)
@@ -105,6 +106,8 @@ pub fn link_tree(from: &Path, dest: &Path) -> Result<(), PythonError> {
 
 fn link_dir(from: &Path, to: &Path, can_link: &mut bool) -> Result<(), PythonError> {
     for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        // Returning drops the staging directory of `link_tree`, which removes it.
+        crate::interrupt::check()?;
         let entry = entry.map_err(|e| io(from, e))?;
         let (source, target) = (entry.path(), to.join(entry.file_name()));
         let kind = entry.file_type().map_err(|e| io(&source, e))?;

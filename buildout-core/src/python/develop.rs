@@ -54,17 +54,18 @@ pub fn develop(dir: &Path, develop_eggs: &Path, python: &str) -> Result<Vec<Path
         .suffix("build")
         .tempdir_in(develop_eggs)
         .map_err(|e| io(develop_eggs, e))?;
-    let output = Command::new(python)
-        // PEP 660 even where an older pip would fall back to `setup.py develop`, which leaves
-        // no `.dist-info` to read.
-        .args(["-m", "pip", "install", "--no-deps", "--use-pep517", "-q", "-t"])
-        .arg(tmp.path())
-        .arg("-e")
-        .arg(format!("file://{}", real.display()))
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PIP_NO_INPUT", "1")
-        .output()
-        .map_err(|e| PythonError::Interpreter { executable: python.to_owned(), reason: e.to_string() })?;
+    let output = crate::interrupt::output(
+        Command::new(python)
+            // PEP 660 even where an older pip would fall back to `setup.py develop`, which leaves
+            // no `.dist-info` to read.
+            .args(["-m", "pip", "install", "--no-deps", "--use-pep517", "-q", "-t"])
+            .arg(tmp.path())
+            .arg("-e")
+            .arg(format!("file://{}", real.display()))
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            .env("PIP_NO_INPUT", "1"),
+    )
+    .map_err(super::run_error(python))?;
     if !output.status.success() {
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         return Err(PythonError::Develop { dir: dir.display().to_string(), output: text.trim_end().to_owned() });

@@ -285,6 +285,12 @@ pub fn unpack_wheel(wheel: &Path, dest: &Path, cache: Option<(&Path, &str)>) -> 
         let name = dest.file_name().ok_or_else(|| io(dest, "no directory name"))?;
         // Named as the egg is: the `.dist-info` directory is renamed after it.
         let entry = cache.join("unpacked").join(key).join(name);
+        if !entry.is_dir()
+            && let Some(dir) = entry.parent()
+        {
+            // What killed runs left where this run unpacks (see `unpack_into`).
+            crate::interrupt::sweep(dir);
+        }
         if entry.is_dir() || unpack_into(wheel, &entry).is_ok() {
             return super::cache::link_tree(&entry, dest);
         }
@@ -298,10 +304,13 @@ fn unpack_into(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
     let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
     let parent = dest.parent().ok_or_else(|| io(dest, "no parent directory"))?;
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let tmp = tempfile::Builder::new().prefix(".unpacking-").tempdir_in(parent).map_err(|e| io(parent, e))?;
+    let prefix = crate::interrupt::temp_prefix("unpacking");
+    let tmp = tempfile::Builder::new().prefix(&prefix).tempdir_in(parent).map_err(|e| io(parent, e))?;
     let file = std::fs::File::open(wheel).map_err(|e| io(wheel, e))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
     for i in 0..zip.len() {
+        // Returning drops `tmp`, which removes the partial directory.
+        crate::interrupt::check()?;
         let mut member = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
         let Some(relative) = member.enclosed_name() else {
             return Err(bad(format!("unsafe path {:?}", member.name().map(|n| n.into_owned()).unwrap_or_default())));

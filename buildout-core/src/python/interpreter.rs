@@ -34,7 +34,8 @@ impl Interpreter {
     /// Asks `executable` about itself.
     pub fn probe(executable: &str) -> Result<Interpreter, PythonError> {
         let fail = |reason: String| PythonError::Interpreter { executable: executable.to_owned(), reason };
-        let out = Command::new(executable).args(["-c", PROBE]).output().map_err(|e| fail(e.to_string()))?;
+        let out = crate::interrupt::output(Command::new(executable).args(["-c", PROBE]))
+            .map_err(super::run_error(executable))?;
         if !out.status.success() {
             return Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
         }

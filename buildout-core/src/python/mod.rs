@@ -73,6 +73,12 @@ pub enum PythonError {
     Picked { name: String, version: String, requirement: String, fetched: bool },
 }
 
+impl From<crate::interrupt::Interrupted> for PythonError {
+    fn from(i: crate::interrupt::Interrupted) -> PythonError {
+        PythonError::Interrupted { signal: i.signal }
+    }
+}
+
 impl PythonError {
     /// The requirement being fetched when it failed (zc.buildout's `Getting distribution for ...`
     /// step), if any.
@@ -111,6 +117,17 @@ fn run(cmd: &mut std::process::Command, program: &std::path::Path) -> Result<std
             PythonError::Run { program: program.display().to_string(), reason: e.to_string() }
         }
     })
+}
+
+/// The error of an installer or interpreter run by [`crate::interrupt::output`]: one that could
+/// not be started names `executable`.
+fn run_error(executable: &str) -> impl FnOnce(crate::interrupt::RunError) -> PythonError + '_ {
+    move |e| match e {
+        crate::interrupt::RunError::Spawn(e) => {
+            PythonError::Interpreter { executable: executable.to_owned(), reason: e.to_string() }
+        }
+        crate::interrupt::RunError::Interrupted(i) => PythonError::Interrupted { signal: i.signal },
+    }
 }
 
 fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {
