@@ -180,7 +180,11 @@ impl Client {
             .build();
         Client {
             inner: Arc::new(Inner {
-                agent: Agent::new_with_config(config),
+                agent: Agent::with_parts(
+                    config,
+                    ureq::unversioned::transport::DefaultConnector::new(),
+                    CachingResolver::default(),
+                ),
                 options,
                 requests: AtomicU64::new(0),
                 seen_credentials: Mutex::new(HashMap::new()),
@@ -1054,5 +1058,34 @@ mod tests {
             "`https://me:****@example.invalid/simple/x/` is not in the download cache, and offline mode does not use the network"
         );
         assert_eq!(client.requests_made(), 0);
+    }
+}
+
+/// Looks each host up once per process. An index's pages are asked for many at a time, each on
+/// a connection of its own; a lookup per connection made bursts of DNS queries that resolvers
+/// answered with "temporary failure" (seen on a sandboxed network, where every retry then
+/// waited out a resolver timeout).
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    known: Mutex<HashMap<String, ureq::unversioned::resolver::ResolvedSocketAddrs>>,
+}
+
+impl ureq::unversioned::resolver::Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let key = format!("{}://{}", uri.scheme_str().unwrap_or(""), uri.authority().map(|a| a.as_str()).unwrap_or(""));
+        // Held while looking up, so that concurrent requests to one host wait for one lookup.
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(addrs) = known.get(&key) {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        known.insert(key, addrs.clone());
+        Ok(addrs)
     }
 }
