@@ -7,7 +7,6 @@
 //! else `~/.cache/buildout`. Deleting it at any time is safe: egg directories keep their files
 //! (a hard link is a file), and what is missing is unpacked again.
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use super::{PythonError, io};
@@ -32,13 +31,39 @@ fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf>
 /// with other content does not.
 pub fn content_key(zip: &mut super::egg::Zip, wheel: &Path) -> Result<String, PythonError> {
     let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = StableHash::default();
     for i in 0..zip.len() {
         let member = zip.by_index_raw(i).map_err(|e| bad(e.to_string()))?;
         let name = member.name().map_err(|e| bad(e.to_string()))?;
-        (name.as_ref(), member.size(), member.crc32(), member.unix_mode()).hash(&mut h);
+        h.field(name.as_bytes());
+        h.field(&member.size().to_le_bytes());
+        h.field(&member.crc32().to_le_bytes());
+        h.field(&member.unix_mode().unwrap_or(u32::MAX).to_le_bytes());
     }
-    Ok(format!("{:016x}", h.finish()))
+    Ok(h.hex(16))
+}
+
+/// Names on disk (cache entries, probe files) come from SHA-256, whose output no Rust release
+/// changes: `std`'s `DefaultHasher` may, and a new buildout would then miss the whole cache.
+/// Each field is length-prefixed, so that `("ab", "c")` and `("a", "bc")` differ.
+#[derive(Default)]
+struct StableHash(sha2::Sha256);
+
+impl StableHash {
+    fn field(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// The first `chars` hex digits.
+    fn hex(self, chars: usize) -> String {
+        use sha2::Digest;
+        let digest = self.0.finalize();
+        let mut out: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        out.truncate(chars);
+        out
+    }
 }
 
 /// A wheel the cache has unpacked, found by the SHA-256 of its file (which an index or a lock
@@ -130,13 +155,19 @@ fn link_dir(from: &Path, to: &Path, can_link: &mut bool) -> Result<(), PythonErr
 /// script (a version manager's shim), what such shims choose the interpreter by.
 pub fn probe_key(executable: &Path) -> Option<String> {
     let meta = std::fs::metadata(executable).ok()?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (executable, meta.len(), meta.modified().ok()).hash(&mut h);
+    let mut h = StableHash::default();
+    h.field(executable.as_os_str().as_encoded_bytes());
+    h.field(&meta.len().to_le_bytes());
+    let modified = meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok());
+    h.field(&modified.map_or(u128::MAX, |d| d.as_nanos()).to_le_bytes());
     if is_script(executable) {
         let cwd = std::env::current_dir().ok()?;
-        shim_choice(&cwd, |name| std::env::var_os(name)).hash(&mut h);
+        for (path, content) in shim_choice(&cwd, |name| std::env::var_os(name)) {
+            h.field(path.as_os_str().as_encoded_bytes());
+            h.field(content.as_bytes());
+        }
     }
-    Some(format!("python-{:016x}.json", h.finish()))
+    Some(format!("python-{}.json", h.hex(16)))
 }
 
 /// What pyenv and asdf shims choose the interpreter by, from `dir`: `PYENV_VERSION`, the
@@ -244,6 +275,21 @@ mod tests {
         assert_eq!(names.len(), 1);
         // A second linker finding the directory made keeps it.
         link_tree(&from, &dest).expect("already there");
+    }
+
+    #[test]
+    fn stable_hash_values_are_pinned() {
+        // On-disk names: these values must never change (a change misses every cache entry).
+        // Computed independently with Python: sha256 over (u64 LE length, bytes) per field.
+        let cases: [(&[&[u8]], &str); 3] =
+            [(&[], "e3b0c44298fc1c14"), (&[b"ab", b"c"], "43ee655579de01ca"), (&[b"a", b"bc"], "9a8acca1b6c6c0be")];
+        for (fields, expected) in cases {
+            let mut h = StableHash::default();
+            for f in fields {
+                h.field(f);
+            }
+            assert_eq!(h.hex(16), expected, "{fields:?}");
+        }
     }
 
     #[test]
