@@ -34,7 +34,12 @@ pub(super) fn explain(name: &str, files: &[DistFile], interp: &Interpreter) -> O
             .extend(python.split('.').map(|p| if abi == "none" || abi == "abi3" { p.to_owned() } else { abi.clone() }));
         platforms.extend(platform.split('.').map(str::to_owned));
     }
-    let join = |set: BTreeSet<String>| set.into_iter().collect::<Vec<_>>().join(", ");
+    // `cp39` before `cp310`: shorter tags of one kind are older versions.
+    let join = |set: BTreeSet<String>| {
+        let mut tags: Vec<String> = set.into_iter().collect();
+        tags.sort_by_key(|t| (t.trim_end_matches(|c: char| c.is_ascii_digit()).to_owned(), t.len(), t.clone()));
+        tags.join(", ")
+    };
     Some(format!(
         "{name} {newest} has wheels only for {} on {}, and no source distribution",
         join(pythons),
@@ -64,8 +69,12 @@ mod tests {
         let linux = super::super::interpreter::test_interpreter("cpython", "linux-x86_64", Some("glibc 2.36"));
         let cases: [(&[(&str, Option<&str>)], Option<&str>); 5] = [
             (
-                &[("pywin32-312-cp311-cp311-win_amd64.whl", None), ("pywin32-312-cp312-cp312-win32.whl", None)],
-                Some("demo 312 has wheels only for cp311, cp312 on win32, win_amd64, and no source distribution"),
+                &[
+                    ("pywin32-312-cp311-cp311-win_amd64.whl", None),
+                    ("pywin32-312-cp39-cp39-win32.whl", None),
+                    ("pywin32-312-cp312-cp312-win32.whl", None),
+                ],
+                Some("demo 312 has wheels only for cp39, cp311, cp312 on win32, win_amd64, and no source distribution"),
             ),
             (
                 &[
