@@ -67,7 +67,9 @@ mod tests {
     #[test]
     fn one_line_for_a_distribution_that_is_not_for_this_python() {
         let linux = super::super::interpreter::test_interpreter("cpython", "linux-x86_64", Some("glibc 2.36"));
-        let cases: [(&[(&str, Option<&str>)], Option<&str>); 5] = [
+        /// Files (name, `Requires-Python`), then the explanation expected.
+        type Case<'a> = (&'a [(&'a str, Option<&'a str>)], Option<&'a str>);
+        let cases: [Case<'_>; 5] = [
             (
                 &[
                     ("pywin32-312-cp311-cp311-win_amd64.whl", None),
