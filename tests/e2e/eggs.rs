@@ -106,6 +106,45 @@ fn zeo_from_pypi() {
     check_scripts(&dir);
 }
 
+/// Without uv on PATH, buildout fetches its pinned uv from the index once into the user cache
+/// (here from a `find-links` directory holding uv's wheel), and a second buildout sharing the
+/// cache uses that copy.
+#[test]
+fn the_pinned_uv_is_fetched_once() {
+    let (_t, root) = scratch();
+    let cache = root.join("cache");
+    let uv_links = tests::uv_wheel_dir();
+    let mut env = recipe_env();
+    env.push(("BUILDOUT_CACHE_DIR".into(), cache.display().to_string()));
+    // No uv on PATH: only the directories a Python needs.
+    env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    let uv = cache.join(format!("uv/{}/uv", buildout_core::python::uv::PINNED));
+    let mut stamps = Vec::new();
+    for name in ["first", "second"] {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        // `six` from PyPI needs a resolver; uv's wheel comes from the find-links directory.
+        let cfg = format!(
+            "[buildout]\nparts = six\nfind-links = {}\n\n[six]\nrecipe = zc.recipe.egg\neggs = six\n",
+            uv_links.display()
+        );
+        std::fs::write(dir.join("buildout.cfg"), cfg).expect("write");
+        let mut cmd = Command::new(tests::buildout_bin());
+        cmd.current_dir(&dir).env("HOME", dir.join("home")).env_remove("BUILDOUT_UV");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("buildout");
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{name}: {stdout}{stderr}");
+        assert!(stdout.contains("Got six "), "{name}: {stdout}");
+        assert!(!stderr.contains("resolving with pip"), "{name}: uv was used: {stderr}");
+        let meta = std::fs::metadata(&uv).expect("uv is in the user cache");
+        stamps.push(meta.modified().expect("mtime"));
+    }
+    assert_eq!(stamps[0], stamps[1], "the second buildout used the cached uv");
+}
+
 /// A version whose `Requires-Python` excludes this Python is passed over for an older one, as
 /// pip does (with no older one it is a one-line error: `errors-005-python-too-new`).
 #[test]

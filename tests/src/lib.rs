@@ -176,11 +176,90 @@ pub struct Outcome {
     pub status: i32,
 }
 
+/// The uv that buildout pins (`buildout_core::python::uv::PINNED`), fetched once per machine
+/// into `target/uv-<version>/uv` with pip (retried), so that tests whose buildout resolves
+/// against an index do not each fetch it into their own user cache. (Fetching it is tested
+/// once, in `eggs::the_pinned_uv_is_fetched_once`.)
+pub fn uv_binary() -> PathBuf {
+    static UV: OnceLock<PathBuf> = OnceLock::new();
+    UV.get_or_init(|| {
+        let version = buildout_core::python::uv::PINNED;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/uv-{version}"));
+        let binary = dir.join("uv");
+        if binary.is_file() {
+            return binary;
+        }
+        let wheels = uv_wheel_dir();
+        let wheel = std::fs::read_dir(&wheels)
+            .expect("uv wheel directory")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            .expect("the uv wheel");
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&wheel).expect("open the uv wheel")).expect("a zip");
+        let mut member = zip.by_name(&format!("uv-{version}.data/scripts/uv")).expect("uv in its wheel");
+        std::fs::create_dir_all(&dir).expect("uv directory");
+        let staged = dir.join(format!("uv.{}", std::process::id()));
+        let mut out = std::fs::File::create(&staged).expect("write uv");
+        std::io::copy(&mut member, &mut out).expect("unpack uv");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).expect("chmod uv");
+        std::fs::rename(&staged, &binary).expect("uv in place");
+        binary
+    })
+    .clone()
+}
+
+/// A directory holding the wheel of the pinned uv for this machine, downloaded once with pip.
+pub fn uv_wheel_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let version = buildout_core::python::uv::PINNED;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/wheel-cache/uv-{version}"));
+        let has_wheel = |d: &Path| {
+            std::fs::read_dir(d)
+                .is_ok_and(|mut e| e.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|x| x == "whl"))))
+        };
+        let mut last = String::new();
+        for attempt in 0..3u64 {
+            if has_wheel(&dir) {
+                return dir;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
+            let out = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "--retries",
+                    "5",
+                ])
+                .args(["--only-binary=:all:", "-d"])
+                .arg(&dir)
+                .arg(format!("uv=={version}"))
+                .output()
+                .expect("run pip");
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        assert!(has_wheel(&dir), "cannot download uv {version} from PyPI:\n{last}");
+        dir
+    })
+    .clone()
+}
+
 /// Runs `buildout args...` in `dir` with a clean environment: HOME is `dir/home`, no
-/// BUILDOUT_HOME, plus `env`. Paths are redacted: `dir` → `{DIR}`, the default Python → `{PYTHON}`.
+/// BUILDOUT_HOME, the shared [`uv_binary`] and uv cache (under `target/`), plus `env`. Paths are
+/// redacted: `dir` → `{DIR}`, the default Python → `{PYTHON}`.
 pub fn run_buildout(dir: &Path, args: &[String], env: &[(String, String)]) -> Outcome {
     let mut cmd = Command::new(buildout_bin());
     cmd.args(args).current_dir(dir).env("HOME", dir.join("home")).env("LANG", "C.UTF-8").env_remove("BUILDOUT_HOME");
+    cmd.env("UV_CACHE_DIR", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/uv-cache"));
+    if !env.iter().any(|(k, _)| k == "BUILDOUT_UV") {
+        cmd.env("BUILDOUT_UV", uv_binary());
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
