@@ -60,6 +60,16 @@ impl Settings {
         constrained.unwrap_or_else(|_| req.clone())
     }
 
+    /// These settings without the `find-links` entries that are local paths which do not exist:
+    /// setuptools passes over them (pip warns), and uv would stop at them.
+    fn without_missing_links(&self) -> Settings {
+        let missing = |link: &String| {
+            let path = link.strip_prefix("file://").unwrap_or(link);
+            !path.contains("://") && !Path::new(path).exists()
+        };
+        Settings { find_links: self.find_links.iter().filter(|l| !missing(l)).cloned().collect(), ..self.clone() }
+    }
+
     /// The pin a requirement violates, if it does (`demo>=0.4` with `demo = 0.3`).
     pub(super) fn violated_pin(&self, req: &Requirement) -> Option<String> {
         let pin = self.pin(&req.key())?;
@@ -308,7 +318,9 @@ fn resolve_with_links(
     Some(Ok(picked))
 }
 
-/// The eggs for `specs` (requirement strings), in working-set order, installing what is missing.
+/// The eggs for `specs` (requirement strings), in working-set order, installing what is missing:
+/// settled from what is installed when that is enough, else resolved (see [`resolve`]),
+/// fetched, and walked again over what is then installed.
 pub fn working_set(
     interp: &Interpreter,
     specs: &[String],
@@ -317,131 +329,21 @@ pub fn working_set(
     progress: Progress<'_>,
 ) -> Result<Vec<Egg>, PythonError> {
     let env = interp.environment()?;
-    let reqs: Vec<Requirement> = specs
-        .iter()
-        .map(|s| Requirement::parse(s))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .filter(|r| r.applies(&env, &[]))
-        .collect();
-    for req in &reqs {
-        if let Some(pin) = settings.violated_pin(req) {
-            log(Level::Info, &request_information(&req.key(), specs, settings));
-            let message = format!(
-                "The requirement ({}) is not allowed by your [versions] constraint ({pin})",
-                crate::config::pytext::repr(&req.to_string())
-            );
-            return Err(PythonError::Conflict { message, pins: vec![req.key()] });
-        }
-    }
+    let settings = &settings.without_missing_links();
+    let reqs = requested(specs, settings, &env, log)?;
     // What killed runs left behind (their pid is in the name) goes first.
     crate::interrupt::sweep(&settings.eggs_dir);
     let eggs = installed(settings);
-    let mut warnings = Vec::new();
     let index = std::cell::OnceCell::new();
     let index = || index.get_or_init(|| new_index(settings));
-    match resolve_local(specs, &reqs, settings, &env, &eggs, &HashMap::new(), &mut warnings) {
-        // Everything is here: no network when not looking for newer versions, or when every
-        // distribution is pinned (nothing newer could be chosen).
-        Ok(ws)
-            if !settings.newest
-                || settings.offline
-                || ws.iter().all(|(e, _)| e.develop || settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
-        {
-            warn_all(&warnings, log);
-            return finish(ws, settings, log);
-        }
-        // Newest mode: the index says (from the HTTP cache while that is fresh) whether
-        // anything better exists; only then does a resolver run.
-        Ok(ws) => match super::newest::newer(index(), interp, &ws, settings, &env, log, progress) {
-            None => {
-                warn_all(&warnings, log);
-                return finish(ws, settings, log);
-            }
-            Some(newer) => log(
-                Level::Debug,
-                &format!("{} {} is installed and {} is available.", newer.name, newer.installed, newer.available),
-            ),
-        },
-        Err(Shortfall::UnknownExtras(_, warnings)) => {
-            warn_all(&warnings, log);
-            return Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()));
-        }
-        Err(Shortfall::Conflict { message, information, pins, .. }) if settings.offline => {
-            log(Level::Info, &information);
-            return Err(PythonError::Conflict { message, pins });
-        }
-        Err(Shortfall::Missing { req, .. }) if settings.offline => {
-            return Err(PythonError::Offline { requirement: settings.constrained(&req).to_string() });
-        }
-        _ => {}
+    let ask = Ask { interp, specs, reqs: &reqs, settings, env: &env };
+    if let Some(ws) = settle_locally(&ask, &eggs, &index, log, progress)? {
+        return Ok(ws);
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
-    let mut uv = None;
-    let mut picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
-        Some(result) => result?,
-        None => {
-            let reqs = without_develop(&reqs, settings, &env, &eggs);
-            let constraints = constraints_text(settings, &reqs);
-            progress(0, 0, "Resolving");
-            match super::uv::locate(index(), interp, settings.offline) {
-                Ok(binary) => {
-                    progress(0, 0, &format!("Resolving {} with uv", specs.join(", ")));
-                    let locked = super::uv::compile(&binary, interp, &reqs, &constraints, settings, work.path())
-                        .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
-                    uv = Some(binary);
-                    locked
-                        .into_iter()
-                        .map(|l| Picked {
-                            sdist: l.wheel.is_none(),
-                            file: l.wheel.or(l.sdist),
-                            name: l.name,
-                            version: l.version,
-                            requirement: None,
-                        })
-                        .collect()
-                }
-                Err(why) => {
-                    // Said once a run, not once a part.
-                    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-                    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        log(Level::Warning, &format!("{why}: resolving with pip, which is slower."));
-                    }
-                    progress(0, 0, &format!("Resolving {} with pip", specs.join(", ")));
-                    super::pip::resolve(interp, &reqs, &constraints, settings, work.path())
-                        .map_err(|e| other_python(e, index(), interp, &reqs, settings))?
-                }
-            }
-        }
-    };
+    let (mut picked, uv) = resolve(&ask, &eggs, &index, work.path(), log, progress)?;
     let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
-    let unpinned = |p: &Picked| {
-        settings.pin(&canonical_name(&p.name)).is_none()
-            && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
-    };
-    let mut refused = None;
-    if !settings.allow_picked_versions
-        && let Some(at) = picked.iter().position(|p| unpinned(p) && !have(p))
-    {
-        let p = &picked[at];
-        match &p.requirement {
-            // In zc.buildout's walk, it fetches what it walks through up to the unpinned
-            // distribution, that one too, and then refuses it.
-            Some(requirement) => {
-                refused = Some((p.name.clone(), p.version.clone(), requirement.clone()));
-                picked.truncate(at + 1);
-            }
-            // An installer's picks come in no useful order: refuse before fetching any.
-            None => {
-                let requirement = reqs
-                    .iter()
-                    .find(|r| r.key() == canonical_name(&p.name))
-                    .map_or_else(|| p.name.clone(), |r| r.to_string());
-                let (name, version) = (p.name.clone(), p.version.clone());
-                return Err(PythonError::Picked { name, version, requirement, fetched: false });
-            }
-        }
-    }
+    let refused = refuse_picked(&mut picked, &reqs, settings, &eggs, &have)?;
     let mut jobs = Vec::new();
     for p in picked.iter().filter(|p| !have(p)) {
         let file = p.file.clone().ok_or_else(|| {
@@ -453,8 +355,7 @@ pub fn working_set(
         Some(binary) => Builder::Uv(binary),
         None => Builder::Pip,
     };
-    let fetcher = Fetcher { client: index().client(), interp, settings, work: work.path(), builder };
-    fetcher.run(&jobs, progress)?;
+    Fetcher { client: index().client(), interp, settings, work: work.path(), builder }.run(&jobs, progress)?;
     if let Some((name, version, requirement)) = refused {
         for p in picked.iter().filter(|p| !have(p)) {
             log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &p.name, &p.version);
@@ -462,17 +363,199 @@ pub fn working_set(
         return Err(PythonError::Picked { name, version, requirement, fetched: true });
     }
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
-    let eggs = installed(settings);
     // The walk takes what the resolver chose where several versions are installed.
     let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
+    walk_fetched(specs, &reqs, settings, &env, &before, &chosen, log)
+}
+
+/// What one [`working_set`] call asks for, and for which Python.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    interp: &'a Interpreter,
+    specs: &'a [String],
+    /// `specs` parsed, those whose markers hold here.
+    reqs: &'a [Requirement],
+    settings: &'a Settings,
+    env: &'a pep508_rs::MarkerEnvironment,
+}
+
+/// The requirements of `specs` whose markers hold here; a requirement that a `[versions]` pin
+/// excludes is zc.buildout's error, with its information block logged first.
+fn requested(
+    specs: &[String],
+    settings: &Settings,
+    env: &pep508_rs::MarkerEnvironment,
+    log: Logger<'_>,
+) -> Result<Vec<Requirement>, PythonError> {
+    let reqs: Vec<Requirement> = specs
+        .iter()
+        .map(|s| Requirement::parse(s))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|r| r.applies(env, &[]))
+        .collect();
+    for req in &reqs {
+        if let Some(pin) = settings.violated_pin(req) {
+            log(Level::Info, &request_information(&req.key(), specs, settings));
+            let message = format!(
+                "The requirement ({}) is not allowed by your [versions] constraint ({pin})",
+                crate::config::pytext::repr(&req.to_string())
+            );
+            return Err(PythonError::Conflict { message, pins: vec![req.key()] });
+        }
+    }
+    Ok(reqs)
+}
+
+/// The working set when what is installed settles it: always with `-N` or `-o`, or with every
+/// distribution pinned; in newest mode when the index (from the HTTP cache while that is
+/// fresh) has nothing better. `None`: a resolver must run.
+fn settle_locally<'i>(
+    ask: &Ask<'_>,
+    eggs: &HashMap<String, Vec<Egg>>,
+    index: &dyn Fn() -> &'i Index,
+    log: Logger<'_>,
+    progress: Progress<'_>,
+) -> Result<Option<Vec<Egg>>, PythonError> {
+    let Ask { interp, specs, reqs, settings, env } = *ask;
+    let mut warnings = Vec::new();
+    match resolve_local(specs, reqs, settings, env, eggs, &HashMap::new(), &mut warnings) {
+        Ok(ws)
+            if !settings.newest
+                || settings.offline
+                || ws.iter().all(|(e, _)| e.develop || settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="))) =>
+        {
+            warn_all(&warnings, log);
+            finish(ws, settings, log).map(Some)
+        }
+        Ok(ws) => match super::newest::newer(index(), interp, &ws, settings, env, log, progress) {
+            None => {
+                warn_all(&warnings, log);
+                finish(ws, settings, log).map(Some)
+            }
+            Some(newer) => {
+                let text =
+                    format!("{} {} is installed and {} is available.", newer.name, newer.installed, newer.available);
+                log(Level::Debug, &text);
+                Ok(None)
+            }
+        },
+        Err(Shortfall::UnknownExtras(_, warnings)) => {
+            warn_all(&warnings, log);
+            Err(PythonError::Resolve(UNKNOWN_EXTRA.to_owned()))
+        }
+        Err(Shortfall::Conflict { message, information, pins, .. }) if settings.offline => {
+            log(Level::Info, &information);
+            Err(PythonError::Conflict { message, pins })
+        }
+        Err(Shortfall::Missing { req, .. }) if settings.offline => {
+            Err(PythonError::Offline { requirement: settings.constrained(&req).to_string() })
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// What to install, from the wheels of local `find-links` directories when they settle it,
+/// else from uv (the uv used is returned, to build source distributions with), else pip.
+fn resolve<'i>(
+    ask: &Ask<'_>,
+    eggs: &HashMap<String, Vec<Egg>>,
+    index: &dyn Fn() -> &'i Index,
+    work: &Path,
+    log: Logger<'_>,
+    progress: Progress<'_>,
+) -> Result<(Vec<Picked>, Option<PathBuf>), PythonError> {
+    let Ask { interp, specs, reqs, settings, env } = *ask;
+    if let Some(result) = resolve_with_links(interp, specs, reqs, settings, env, eggs) {
+        return Ok((result?, None));
+    }
+    let reqs = without_develop(reqs, settings, env, eggs);
+    let constraints = constraints_text(settings, &reqs);
+    progress(0, 0, "Resolving");
+    match super::uv::locate(index(), interp, settings.offline) {
+        Ok(binary) => {
+            progress(0, 0, &format!("Resolving {} with uv", specs.join(", ")));
+            let locked = super::uv::compile(&binary, interp, &reqs, &constraints, settings, work)
+                .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
+            let picked = locked
+                .into_iter()
+                .map(|l| Picked {
+                    sdist: l.wheel.is_none(),
+                    file: l.wheel.or(l.sdist),
+                    name: l.name,
+                    version: l.version,
+                    requirement: None,
+                })
+                .collect();
+            Ok((picked, Some(binary)))
+        }
+        Err(why) => {
+            // Said once a run, not once a part.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                log(Level::Warning, &format!("{why}: resolving with pip, which is slower."));
+            }
+            progress(0, 0, &format!("Resolving {} with pip", specs.join(", ")));
+            let picked = super::pip::resolve(interp, &reqs, &constraints, settings, work)
+                .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
+            Ok((picked, None))
+        }
+    }
+}
+
+/// `allow-picked-versions = false`: the first unpinned distribution that would be fetched is
+/// refused. In zc.buildout's walk (local `find-links`) it fetches up to and including that
+/// one, then refuses it (`picked` is cut after it and it is returned); a resolver's picks come
+/// in no useful order, so then it refuses before fetching any.
+fn refuse_picked(
+    picked: &mut Vec<Picked>,
+    reqs: &[Requirement],
+    settings: &Settings,
+    eggs: &HashMap<String, Vec<Egg>>,
+    have: &dyn Fn(&Picked) -> bool,
+) -> Result<Option<(String, String, String)>, PythonError> {
+    if settings.allow_picked_versions {
+        return Ok(None);
+    }
+    let unpinned = |p: &Picked| {
+        settings.pin(&canonical_name(&p.name)).is_none()
+            && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
+    };
+    let Some(at) = picked.iter().position(|p| unpinned(p) && !have(p)) else { return Ok(None) };
+    let p = &picked[at];
+    let (name, version) = (p.name.clone(), p.version.clone());
+    match p.requirement.clone() {
+        Some(requirement) => {
+            picked.truncate(at + 1);
+            Ok(Some((name, version, requirement)))
+        }
+        None => {
+            let requirement =
+                reqs.iter().find(|r| r.key() == canonical_name(&name)).map_or_else(|| name.clone(), |r| r.to_string());
+            Err(PythonError::Picked { name, version, requirement, fetched: false })
+        }
+    }
+}
+
+/// zc.buildout's walk over what is installed once everything was fetched, logging what was
+/// fetched in its order; its errors are zc.buildout's.
+fn walk_fetched(
+    specs: &[String],
+    reqs: &[Requirement],
+    settings: &Settings,
+    env: &pep508_rs::MarkerEnvironment,
+    before: &HashSet<PathBuf>,
+    chosen: &HashMap<String, String>,
+    log: Logger<'_>,
+) -> Result<Vec<Egg>, PythonError> {
+    let eggs = installed(settings);
     let mut warnings = Vec::new();
     let fetched_messages = |ws: &[(Egg, String)], log: Logger<'_>| {
-        // What was fetched, in the order zc.buildout fetches it.
         for (egg, req) in ws.iter().filter(|(e, _)| !before.contains(&e.dir)) {
             log_fetched(log, req, &egg.name, &egg.version);
         }
     };
-    match resolve_local(specs, &reqs, settings, &env, &eggs, &chosen, &mut warnings) {
+    match resolve_local(specs, reqs, settings, env, &eggs, chosen, &mut warnings) {
         Ok(ws) => {
             fetched_messages(&ws, log);
             warn_all(&warnings, log);

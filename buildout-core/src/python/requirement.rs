@@ -48,22 +48,13 @@ pub struct Requirement {
     marker: MarkerTree,
 }
 
-/// PEP 503 normalisation: lower case, runs of `-_.` as one `-`.
+/// PEP 503 normalisation (lower case, runs of `-_.` as one `-`), as `pep508_rs` does it. A
+/// name that is no valid distribution name (it cannot match one) is only lower-cased.
 pub fn canonical_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !run {
-                out.push('-');
-            }
-            run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            run = false;
-        }
+    match pep508_rs::PackageName::from_str(name) {
+        Ok(n) => n.to_string(),
+        Err(_) => name.to_lowercase(),
     }
-    out
 }
 
 impl Requirement {
