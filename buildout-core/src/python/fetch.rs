@@ -98,7 +98,7 @@ impl Fetcher<'_> {
             && let (Some(cache), Some(sha)) = (&cache, &job.file.sha256)
             && let Some(entry) = super::cache::by_sha256(cache, sha)
         {
-            let dest = self.settings.eggs_dir.join(&entry.egg_name(self.interp));
+            let dest = self.settings.eggs_dir.join(entry.egg_name(self.interp));
             if dest.is_dir() || super::cache::link_tree(&entry.path(cache, self.interp), &dest).is_ok() {
                 return Ok(());
             }
