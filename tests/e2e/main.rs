@@ -8,6 +8,7 @@ mod engine;
 mod engine_fixtures;
 mod interrupt;
 mod loading;
+mod pypi_stacks;
 mod takeover;
 mod zeo_live;
 mod zodb_fixtures;

@@ -613,13 +613,16 @@ fn other_python(
         _ => return e,
     };
     for key in keys {
-        let Ok(files) = index.project(&key) else { continue };
-        let name = reqs.iter().find(|r| r.key() == key).map_or_else(|| key.clone(), |r| r.name.clone());
+        let Ok(mut files) = index.project(&key) else { continue };
+        let asked = reqs.iter().find(|r| r.key() == key).map(|r| settings.constrained(r));
+        // Only the versions asked for: `Django==6.0` needs Python 3.12 even though Django 5.2
+        // runs here.
+        if let Some(r) = &asked {
+            files.retain(|f| r.allows_version(&f.version));
+        }
+        let name = asked.as_ref().map_or_else(|| key.clone(), |r| r.name.clone());
         if let Some(needs) = super::other_python::explain(&name, &files, interp) {
-            let requirement = reqs
-                .iter()
-                .find(|r| r.key() == key)
-                .map_or_else(|| key.clone(), |r| settings.constrained(r).to_string());
+            let requirement = asked.as_ref().map_or_else(|| key.clone(), ToString::to_string);
             return PythonError::OtherPython {
                 requirement,
                 python: format!("{}.{} ({})", interp.major, interp.minor, interp.platform),
