@@ -27,9 +27,15 @@ fn recipe_env() -> Vec<(String, String)> {
 fn env(dir: &Path) -> Vec<(String, String)> {
     let _ = std::fs::create_dir_all(dir.join("tmp"));
     let mut env = recipe_env();
-    for (k, sub) in [("BUILDOUT_CACHE_DIR", "cache"), ("PIP_CACHE_DIR", "pip-cache"), ("TMPDIR", "tmp")] {
+    for (k, sub) in [
+        ("BUILDOUT_CACHE_DIR", "cache"),
+        ("PIP_CACHE_DIR", "pip-cache"),
+        ("UV_CACHE_DIR", "uv-cache"),
+        ("TMPDIR", "tmp"),
+    ] {
         env.push((k.into(), dir.join(sub).display().to_string()));
     }
+    env.push(("BUILDOUT_UV".into(), tests::uv_binary().display().to_string()));
     env.push(("PIP_CONFIG_FILE".into(), "/dev/null".into()));
     env
 }
@@ -193,7 +199,10 @@ fn installer_is_stopped(signal: &str, status: i32) {
     // The installer is started, in its own process group, and waits for the index.
     let start = Instant::now();
     let installer = loop {
-        let found = processes().into_iter().find(|(_, parent, _, cmd)| *parent == run.pid() && cmd.contains("pip"));
+        // uv resolves (pip where there is no uv); either waits for the silent index.
+        let found = processes()
+            .into_iter()
+            .find(|(_, parent, _, cmd)| *parent == run.pid() && (cmd.contains("uv") || cmd.contains("pip")));
         if let Some(p) = found.filter(|_| index.accepted.load(Ordering::SeqCst) > 0) {
             break p;
         }
