@@ -157,6 +157,30 @@ const STACKS: &[Case] = &[
             "2.1\n",
         )
     },
+    // Django and celery with an extra: celery 5.7 requires `python-dateutil==2.9.0.post0`, an
+    // exact pin of a post-release (and Django 6 requires Python 3.12: on older ones 5.2 is
+    // chosen).
+    Case {
+        got: &["Got Django ", "Got celery 5.", "Got python-dateutil 2.9.0.post0.\n", "Got redis "],
+        scripts: &[("celery", &["--version"], "5.")],
+        ..case(
+            "django and celery[redis]",
+            &["Django", "celery[redis]"],
+            "import django, celery, redis, dateutil; print(dateutil.__version__)",
+            "2.9.0.post0\n",
+        )
+    },
+    // ansible-core: compiled wheels (PyYAML, cryptography, cffi) and a dozen console scripts.
+    Case {
+        got: &["Got ansible-core 2.", "Got cryptography "],
+        scripts: &[("ansible", &["--version"], "ansible [core 2.")],
+        ..case(
+            "ansible-core",
+            &["ansible-core"],
+            "import ansible, yaml, cryptography; print(yaml.__with_libyaml__)",
+            "True\n",
+        )
+    },
 ];
 
 /// `target/pypi-cache`, shared by every case and run.
