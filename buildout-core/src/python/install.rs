@@ -378,9 +378,11 @@ pub fn working_set(
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
     let mut uv = None;
+    let mut resolver_ran = false;
     let mut picked = match resolve_with_links(interp, specs, &reqs, settings, &env, &eggs) {
         Some(result) => result?,
         None => {
+            resolver_ran = true;
             let reqs = without_develop(&reqs, settings, &env, &eggs);
             let constraints = constraints_text(settings, &reqs);
             progress(0, 0, "Resolving");
@@ -453,8 +455,24 @@ pub fn working_set(
         Some(binary) => Builder::Uv(binary),
         None => Builder::Pip,
     };
-    let fetcher = Fetcher { client: index().client(), interp, settings, work: work.path(), builder };
-    fetcher.run(&jobs, progress)?;
+    // The next run's newest check asks the index about what was just resolved: the resolver
+    // read those pages, but through its own cache, not ours. Fetching them into ours while the
+    // wheels download lets that run answer from it (no request at all while they are fresh).
+    let unpinned: Vec<String> = if resolver_ran && settings.newest && !settings.offline {
+        let exact = |p: &Picked| settings.pin(&canonical_name(&p.name)).is_some_and(|v| v.starts_with("=="));
+        picked.iter().filter(|p| !exact(p)).map(|p| p.name.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let index = index();
+    let fetcher = Fetcher { client: index.client(), interp, settings, work: work.path(), builder };
+    std::thread::scope(|scope| {
+        if !unpinned.is_empty() {
+            // Only the cache matters: a page that cannot be had now is asked for next time.
+            scope.spawn(|| index.projects(&unpinned, &|_, _, _| {}));
+        }
+        fetcher.run(&jobs, progress)
+    })?;
     if let Some((name, version, requirement)) = refused {
         for p in picked.iter().filter(|p| !have(p)) {
             log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &p.name, &p.version);
