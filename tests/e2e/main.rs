@@ -6,6 +6,7 @@ mod egg_fixtures;
 mod eggs;
 mod engine;
 mod engine_fixtures;
+mod index_cache;
 mod interrupt;
 mod loading;
 mod pypi_stacks;

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod golden;
+pub mod mirror;
 pub mod zeo;
 
 use std::collections::HashMap;
@@ -48,6 +49,20 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo reported no artefact {target} for {package}"));
     cache.insert(key, path.clone());
     path
+}
+
+/// A uv binary for `BUILDOUT_UV` that is already on this machine, so that no bench times
+/// buildout (or pip) fetching uv: `BUILDOUT_UV` if set, the pinned uv buildout keeps in
+/// `~/.cache/buildout`, the `uv` on PATH, else [`uv_binary`] (fetched once under `target/`).
+pub fn existing_uv() -> PathBuf {
+    if let Some(uv) = std::env::var_os("BUILDOUT_UV").filter(|u| !u.is_empty()) {
+        return PathBuf::from(uv);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let cached = home.map(|h| h.join(".cache/buildout/uv").join(buildout_core::python::uv::PINNED).join("uv"));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let on_path = std::env::split_paths(&path).map(|d| d.join("uv")).find(|u| u.is_file());
+    cached.filter(|c| c.is_file()).or(on_path).unwrap_or_else(uv_binary)
 }
 
 /// The `buildout` binary.

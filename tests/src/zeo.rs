@@ -75,6 +75,11 @@ pub fn pins() -> &'static [(&'static str, &'static str); 15] {
     }
 }
 
+/// The names of ZEO and what it needs (the same on every Python the tests support).
+pub fn projects() -> Vec<&'static str> {
+    PINS.iter().map(|(name, _)| *name).collect()
+}
+
 /// The pin of `name` in [`pins`].
 pub fn pin(name: &str) -> &'static str {
     pins().iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_else(|| panic!("{name} is not pinned"))

@@ -241,11 +241,18 @@ struct JsonFile {
     filename: String,
     url: String,
     #[serde(default)]
-    hashes: HashMap<String, String>,
+    hashes: JsonHashes,
     #[serde(rename = "requires-python", default)]
     requires_python: Option<String>,
     #[serde(default)]
     yanked: Option<Yanked>,
+}
+
+/// The one hash we check; the others are skipped unread (a map of them, built for each of a
+/// page's thousands of files, was a tenth of a no-op run's time).
+#[derive(serde::Deserialize, Default)]
+struct JsonHashes {
+    sha256: Option<String>,
 }
 
 /// PEP 691: `false`, `true`, or the reason (which means yanked).
@@ -267,7 +274,7 @@ pub fn parse_json(body: &[u8], page_url: &str) -> Result<Vec<Link>, serde_json::
             Link {
                 filename: f.filename,
                 url,
-                sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).or(fragment_sha),
+                sha256: f.hashes.sha256.map(|h| h.to_ascii_lowercase()).or(fragment_sha),
                 requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
                 yanked: match f.yanked {
                     None | Some(Yanked::Flag(false)) => false,

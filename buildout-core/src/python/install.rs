@@ -341,7 +341,7 @@ pub fn working_set(
         return Ok(ws);
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
-    let (mut picked, uv) = resolve(&ask, &eggs, &index, work.path(), log, progress)?;
+    let (mut picked, resolver) = resolve(&ask, &eggs, &index, work.path(), log, progress)?;
     let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
     let refused = refuse_picked(&mut picked, &reqs, settings, &eggs, &have)?;
     let mut jobs = Vec::new();
@@ -351,11 +351,28 @@ pub fn working_set(
         })?;
         jobs.push(Job { label: format!("{} {}", p.name, p.version), file, sdist: p.sdist });
     }
-    let builder = match &uv {
-        Some(binary) => Builder::Uv(binary),
-        None => Builder::Pip,
+    let builder = match &resolver {
+        Resolver::Uv(binary) => Builder::Uv(binary),
+        Resolver::Links | Resolver::Pip => Builder::Pip,
     };
-    Fetcher { client: index().client(), interp, settings, work: work.path(), builder }.run(&jobs, progress)?;
+    // The next run's newest check asks the index about what was just resolved: the resolver
+    // read those pages, but through its own cache, not ours. Fetching them into ours while the
+    // wheels download lets that run answer from it (no request at all while they are fresh).
+    let unpinned: Vec<String> = if !matches!(resolver, Resolver::Links) && settings.newest && !settings.offline {
+        let exact = |p: &Picked| settings.pin(&canonical_name(&p.name)).is_some_and(|v| v.starts_with("=="));
+        picked.iter().filter(|p| !exact(p)).map(|p| p.name.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let index = index();
+    let fetcher = Fetcher { client: index.client(), interp, settings, work: work.path(), builder };
+    std::thread::scope(|scope| {
+        if !unpinned.is_empty() {
+            // Only the cache matters: a page that cannot be had now is asked for next time.
+            scope.spawn(|| index.projects(&unpinned, &|_, _, _| {}));
+        }
+        fetcher.run(&jobs, progress)
+    })?;
     if let Some((name, version, requirement)) = refused {
         for p in picked.iter().filter(|p| !have(p)) {
             log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &p.name, &p.version);
@@ -455,8 +472,17 @@ fn settle_locally<'i>(
     }
 }
 
+/// Who chose what to install.
+enum Resolver {
+    /// Our walk over the wheels of local `find-links` directories.
+    Links,
+    /// uv, this binary (which also builds source distributions).
+    Uv(PathBuf),
+    Pip,
+}
+
 /// What to install, from the wheels of local `find-links` directories when they settle it,
-/// else from uv (the uv used is returned, to build source distributions with), else pip.
+/// else from uv, else pip.
 fn resolve<'i>(
     ask: &Ask<'_>,
     eggs: &HashMap<String, Vec<Egg>>,
@@ -464,10 +490,10 @@ fn resolve<'i>(
     work: &Path,
     log: Logger<'_>,
     progress: Progress<'_>,
-) -> Result<(Vec<Picked>, Option<PathBuf>), PythonError> {
+) -> Result<(Vec<Picked>, Resolver), PythonError> {
     let Ask { interp, specs, reqs, settings, env } = *ask;
     if let Some(result) = resolve_with_links(interp, specs, reqs, settings, env, eggs) {
-        return Ok((result?, None));
+        return Ok((result?, Resolver::Links));
     }
     let reqs = without_develop(reqs, settings, env, eggs);
     let constraints = constraints_text(settings, &reqs);
@@ -487,7 +513,7 @@ fn resolve<'i>(
                     requirement: None,
                 })
                 .collect();
-            Ok((picked, Some(binary)))
+            Ok((picked, Resolver::Uv(binary)))
         }
         Err(why) => {
             // Said once a run, not once a part.
@@ -498,7 +524,7 @@ fn resolve<'i>(
             progress(0, 0, &format!("Resolving {} with pip", specs.join(", ")));
             let picked = super::pip::resolve(interp, &reqs, &constraints, settings, work)
                 .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
-            Ok((picked, None))
+            Ok((picked, Resolver::Pip))
         }
     }
 }
