@@ -231,38 +231,36 @@ pub fn uv_wheel_dir() -> PathBuf {
     DIR.get_or_init(|| {
         let version = buildout_core::python::uv::PINNED;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/wheel-cache/uv-{version}"));
-        let has_wheel = |d: &Path| {
-            std::fs::read_dir(d)
-                .is_ok_and(|mut e| e.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|x| x == "whl"))))
-        };
-        let mut last = String::new();
-        for attempt in 0..3u64 {
-            if has_wheel(&dir) {
-                return dir;
-            }
-            std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
-            let out = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-deps",
-                    "--retries",
-                    "5",
-                ])
-                .args(["--only-binary=:all:", "-d"])
-                .arg(&dir)
-                .arg(format!("uv=={version}"))
-                .output()
-                .expect("run pip");
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
-        }
-        assert!(has_wheel(&dir), "cannot download uv {version} from PyPI:\n{last}");
+        pip_download(&dir, &[format!("uv=={version}")], 1);
         dir
     })
     .clone()
+}
+
+/// Fills `dir` with the binary wheels of `specs` (no dependencies) for the `python3` on PATH,
+/// unless it already holds `wheels` of them: with pip, retried on PyPI's transient failures.
+pub fn pip_download(dir: &Path, specs: &[String], wheels: usize) {
+    let count = || {
+        std::fs::read_dir(dir)
+            .map(|e| e.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".whl")).count())
+            .unwrap_or(0)
+    };
+    let mut last = String::new();
+    for attempt in 0..3u64 {
+        if count() >= wheels {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
+        let out = Command::new("python3")
+            .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--retries", "5"])
+            .args(["--no-deps", "--only-binary=:all:", "-d"])
+            .arg(dir)
+            .args(specs)
+            .output()
+            .expect("run pip");
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+    }
+    assert!(count() >= wheels, "cannot download {specs:?} from PyPI:\n{last}");
 }
 
 /// Runs `buildout args...` in `dir` with a clean environment: HOME is `dir/home`, no

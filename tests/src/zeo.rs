@@ -2,7 +2,6 @@
 //! install.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// ZEO 6.2 and what it needs on Python 3.11 (zeo-runtime.md §1; zc.lockfile declares
@@ -93,42 +92,9 @@ pub fn wheels() -> PathBuf {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/wheel-cache")
             .join(format!("zeo-{}", crate::python().egg_tag()));
-        let count = |d: &Path| {
-            std::fs::read_dir(d)
-                .map(|e| e.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".whl")).count())
-                .unwrap_or(0)
-        };
-        if count(&dir) >= pins().len() {
-            return dir;
-        }
         std::fs::create_dir_all(&dir).expect("wheel cache");
-        let specs = requirements();
-        let mut last = String::new();
-        for attempt in 0..3u64 {
-            std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
-            let out = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--retries",
-                    "5",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "-d",
-                ])
-                .arg(&dir)
-                .args(&specs)
-                .output()
-                .expect("run pip");
-            if out.status.success() && count(&dir) >= pins().len() {
-                return dir;
-            }
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
-        }
-        panic!("cannot download ZEO's wheels from PyPI:\n{last}");
+        crate::pip_download(&dir, &requirements(), pins().len());
+        dir
     })
     .clone()
 }
