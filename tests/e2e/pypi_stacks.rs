@@ -601,3 +601,33 @@ fn pypi_pinned_release_for_another_python_is_one_line() {
     assert!(errors[0].starts_with(&start), "{}", out.stderr);
     assert!(errors[0].ends_with(&format!("): {needs}.")), "{}", out.stderr);
 }
+
+/// `-N` keeps what is installed where the requirements allow it: adding a distribution that
+/// needs resolving does not upgrade the eggs already there (zc.buildout's non-newest mode).
+#[test]
+fn pypi_non_newest_keeps_what_is_installed() {
+    let (_t, dir) = scratch();
+    let env = env();
+    let download = shared_cache().join("download");
+    let write = |eggs: &str, versions: &str| {
+        let cfg = format!(
+            "[buildout]\nparts = demo\ndownload-cache = {}\n\n[demo]\nrecipe = zc.recipe.egg:scripts\n\
+             interpreter = py\neggs = {eggs}\n\n[versions]\n{versions}",
+            download.display()
+        );
+        std::fs::write(dir.join("buildout.cfg"), cfg).expect("write buildout.cfg");
+    };
+    // six 1.16.0 is installed (newer ones exist), then unpinned while python-dateutil, which
+    // needs six>=1.5, is added.
+    write("six", "six = 1.16.0\n");
+    let first = buildout_retrying(&dir, &[], &env);
+    assert_eq!(first.status, 0, "{}{}", first.stdout, first.stderr);
+    write("six\n    python-dateutil", "");
+    let second = buildout_retrying(&dir, &["-N"], &env);
+    assert_eq!(second.status, 0, "{}{}", second.stdout, second.stderr);
+    assert!(second.stdout.contains("Got python-dateutil "), "{}", second.stdout);
+    assert!(!second.stdout.contains("Got six "), "six was kept: {}", second.stdout);
+    let (ok, stdout, stderr) = run(&dir.join("bin/py"), &["-c", "import six, dateutil; print(six.__version__)"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "1.16.0\n");
+}

@@ -501,7 +501,16 @@ fn resolve<'i>(
     match super::uv::locate(index(), interp, settings.offline) {
         Ok(binary) => {
             progress(0, 0, &format!("Resolving {} with uv", specs.join(", ")));
-            let locked = super::uv::compile(&binary, interp, &reqs, &constraints, settings, work)
+            // zc.buildout's non-newest mode keeps what is installed where it can.
+            let prefer: Vec<(String, String)> = match settings.newest {
+                true => Vec::new(),
+                false => eggs
+                    .values()
+                    .filter_map(|v| v.iter().find(|e| !e.develop))
+                    .map(|e| (e.name.clone(), e.version.clone()))
+                    .collect(),
+            };
+            let locked = super::uv::compile(&binary, interp, &reqs, &constraints, &prefer, settings, work)
                 .map_err(|e| other_python(e, index(), interp, &reqs, settings))?;
             let picked = locked
                 .into_iter()

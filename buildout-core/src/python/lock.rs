@@ -75,9 +75,30 @@ pub(super) fn parse(text: &str) -> Result<Vec<Locked>, String> {
         .collect()
 }
 
+/// A lock file naming only versions (name, version), which uv takes as the versions to keep.
+pub(super) fn preferences(prefer: &[(String, String)]) -> String {
+    let mut text = String::from("lock-version = \"1.0\"\ncreated-by = \"buildout\"\n");
+    for (name, version) in prefer {
+        // TOML basic strings: names and PEP 440 versions hold no quote or backslash, but a
+        // name read from a broken METADATA might.
+        let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        text.push_str(&format!("\n[[packages]]\nname = \"{}\"\nversion = \"{}\"\n", quote(name), quote(version)));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preferences_read_back() {
+        let prefer = [("six".to_owned(), "1.16.0".to_owned()), ("odd\"name".to_owned(), "1.0+local.1".to_owned())];
+        let locked = parse(&preferences(&prefer)).expect("a lock file");
+        let read: Vec<(String, String)> = locked.into_iter().map(|l| (l.name, l.version)).collect();
+        assert_eq!(read, prefer);
+        assert_eq!(parse(&preferences(&[])).expect("empty").len(), 0);
+    }
 
     #[test]
     fn reads_what_uv_writes() {

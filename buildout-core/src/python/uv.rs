@@ -91,12 +91,14 @@ fn sources(cmd: &mut Command, settings: &Settings) {
 }
 
 /// Resolves `reqs` (constrained by the pins in `constraints`) for `interp`: every distribution
-/// with the files uv chose for it.
+/// with the files uv chose for it. uv keeps the versions `prefer` names (name, version) where
+/// the requirements allow them: that is how `-N` keeps what is installed.
 pub(super) fn compile(
     uv: &Path,
     interp: &Interpreter,
     reqs: &[Requirement],
     constraints: &str,
+    prefer: &[(String, String)],
     settings: &Settings,
     work: &Path,
 ) -> Result<Vec<Locked>, PythonError> {
@@ -105,8 +107,12 @@ pub(super) fn compile(
     let input = work.join("requirements.in");
     let lines: String = reqs.iter().map(|r| format!("{}\n", settings.constrained(r))).collect();
     std::fs::write(&input, lines).map_err(|e| io(&input, e))?;
-    // uv insists on this name for the format.
+    // uv insists on this name for the format, and reads what the file already holds as the
+    // versions to keep.
     let output = work.join("pylock.toml");
+    if !prefer.is_empty() {
+        std::fs::write(&output, lock::preferences(prefer)).map_err(|e| io(&output, e))?;
+    }
     let mut cmd = Command::new(uv);
     cmd.args(["pip", "compile", "--quiet", "--format", "pylock.toml", "--python"])
         .arg(&interp.executable)
