@@ -119,6 +119,10 @@ pub struct Response {
     pub content_type: String,
     /// Whether the body came from the cache (fresh, revalidated with a 304, or offline).
     pub from_cache: bool,
+    /// Whether the cache can serve this page again without fetching it whole: it came from
+    /// the cache, or was kept with a freshness lifetime or a validator (`ETag`,
+    /// `Last-Modified`). A server that sends no cache headers makes this false.
+    pub reusable: bool,
 }
 
 /// The HTTP client. Cloning is cheap (the clones share the connection pool, the remembered
@@ -211,6 +215,7 @@ impl Client {
                 url: url.to_owned(),
                 content_type: file_content_type(&path),
                 from_cache: false,
+                reusable: true,
             });
         }
         let (clean, credentials) = split_credentials(url);
@@ -275,18 +280,22 @@ impl Client {
         }
         let content_type =
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let validators = parts.headers.contains_key(header::ETAG) || parts.headers.contains_key(header::LAST_MODIFIED);
         let response = http::Response::from_parts(parts, ());
         // A per-user cache: `private` responses may be kept.
         let options = CacheOptions { shared: false, ..CacheOptions::default() };
-        let policy = CachePolicy::new_options(request, &response, SystemTime::now(), options);
+        let now = SystemTime::now();
+        let policy = CachePolicy::new_options(request, &response, now, options);
+        let mut reusable = false;
         if let Some(file) = cache_file
             && policy.is_storable()
         {
+            reusable = validators || !policy.time_to_live(now).is_zero();
             let body_len = body.len() as u64;
             let meta = Meta { policy, url: final_url.clone(), content_type: content_type.clone(), body_len };
             let _ = write_entry(file, &meta, &body);
         }
-        Ok(Response { body, url: final_url, content_type, from_cache: false })
+        Ok(Response { body, url: final_url, content_type, from_cache: false, reusable })
     }
 
     /// One request for a page, retried while it fails transiently: the response head, the body
@@ -477,11 +486,18 @@ impl Entry {
             url: self.meta.url.clone(),
             content_type: self.meta.content_type.clone(),
             from_cache: true,
+            reusable: true,
         }
     }
 
     fn into_response(self) -> Response {
-        Response { body: self.body, url: self.meta.url, content_type: self.meta.content_type, from_cache: true }
+        Response {
+            body: self.body,
+            url: self.meta.url,
+            content_type: self.meta.content_type,
+            from_cache: true,
+            reusable: true,
+        }
     }
 }
 

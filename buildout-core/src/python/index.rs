@@ -88,6 +88,9 @@ pub struct Index {
     /// Each `find-links` entry read once, whatever the number of projects (and threads) that
     /// ask: the cell makes concurrent askers wait for the first.
     links: Mutex<HashMap<String, Arc<OnceLock<Shared>>>>,
+    /// Set once an index page came that the HTTP cache cannot serve again (see
+    /// [`http::Response::reusable`]).
+    unreusable: std::sync::atomic::AtomicBool,
 }
 
 impl Index {
@@ -97,7 +100,19 @@ impl Index {
             Some(url) if http::file_path(url).is_some_and(|p| !p.exists()) => None,
             Some(url) => Some(url.to_owned()),
         };
-        Index { client, index, find_links: sources.find_links, links: Mutex::new(HashMap::new()) }
+        Index {
+            client,
+            index,
+            find_links: sources.find_links,
+            links: Mutex::new(HashMap::new()),
+            unreusable: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether an index page came that the HTTP cache cannot serve again: fetching pages
+    /// ahead of time is then of no use.
+    pub fn pages_unreusable(&self) -> bool {
+        self.unreusable.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The HTTP client the pages come through, for fetching the files they list.
@@ -174,6 +189,9 @@ impl Index {
             Err(e) if e.is_not_found() => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
+        if !response.reusable {
+            self.unreusable.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         parse_page(&response)
     }
 

@@ -66,6 +66,27 @@ pub(super) fn newer(
     None
 }
 
+/// Puts the index pages of `names` into the HTTP cache, a few at a time, until `done` is set:
+/// the next run's [`newer`] then answers from the cache. Failures are left for that run.
+pub(super) fn prefetch(index: &Index, names: &[String], done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Few: the wheels download at the same time.
+    const WORKERS: usize = 6;
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS.min(names.len()) {
+            scope.spawn(|| {
+                // A server whose pages the cache cannot keep (no cache headers) would make every
+                // page fetched here fetched again next time.
+                while !done.load(Ordering::Relaxed) && !index.pages_unreusable() {
+                    let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                    let _ = index.project(name);
+                }
+            });
+        }
+    });
+}
+
 /// Every requirement on each distribution of the set (canonical name → requirements, pins
 /// applied): the requests themselves and what each distribution requires, with the extras
 /// asked of it.
