@@ -61,8 +61,12 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
         init_config(&opts, &inv.args, console)?;
     }
     // `resolve` only looks: no directories, no log output, nothing but the configuration.
-    let (startup, log): (Startup, &dyn Log) =
-        if inv.command == "resolve" { (Startup::ReadOnly, &Silent) } else { (Startup::CreateDirectories, &**console) };
+    // `recipes` only looks too: it creates no directory (zc.buildout's commands all do).
+    let (startup, log): (Startup, &dyn Log) = match inv.command.as_str() {
+        "resolve" => (Startup::ReadOnly, &Silent),
+        "recipes" => (Startup::ReadOnly, &**console),
+        _ => (Startup::CreateDirectories, &**console),
+    };
     let loaded = Buildout::load(&opts, env, log, startup);
     if inv.command == "recipes" {
         return recipes_command(loaded, inv, console);

@@ -56,6 +56,30 @@ fn shipped_libraries_are_found_by_entry_name() {
     }
 }
 
+/// `recipes` only looks: in a buildout directory it creates nothing (zc.buildout's commands
+/// all create `eggs/`, `download-cache` and the like; the ones that are ours do not).
+#[test]
+fn the_recipes_command_creates_nothing() {
+    let (_t, dir) = scratch();
+    std::fs::write(dir.join("buildout.cfg"), "[buildout]\nparts =\ndownload-cache = downloads\n").expect("write");
+    let listing = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(&dir);
+    for command in [&["recipes"][..], &["recipes", "zc.recipe.egg"]] {
+        let out = run_buildout(&dir, &args(command), &with_recipes());
+        assert_eq!(out.status, 0, "{command:?}: {}", out.stderr);
+        assert!(!out.stdout.contains("Creating directory"), "{command:?}: {}", out.stdout);
+        assert_eq!(listing(&dir), before, "{command:?} created something");
+    }
+}
+
 #[test]
 fn loading_errors_are_one_line_with_exit_1() {
     let (_t, dir) = scratch();
