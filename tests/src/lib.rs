@@ -14,7 +14,9 @@ use std::sync::{Mutex, OnceLock};
 
 /// Builds `package` with cargo (once per process and package) and returns the path of the
 /// artefact whose target name is `target`. `cargo test` does not promise that other packages'
-/// binaries or cdylibs exist, so the tests ask cargo for them.
+/// binaries or cdylibs exist, so the tests ask cargo for them. The test recipe libraries
+/// (`tests/recipes/*`) are rlibs to cargo, so that `cargo build --workspace` puts no test
+/// library beside the shipped ones; they are built as cdylibs here.
 pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
     let cache = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
@@ -25,7 +27,16 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", package, "--message-format=json"]);
+    let test_library =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes").read_dir().into_iter().flatten().flatten().any(|d| {
+            std::fs::read_to_string(d.path().join("Cargo.toml"))
+                .is_ok_and(|t| t.contains(&format!("name = \"{package}\"")))
+        });
+    if test_library {
+        cmd.args(["rustc", "--quiet", "-p", package, "--lib", "--crate-type", "cdylib", "--message-format=json"]);
+    } else {
+        cmd.args(["build", "--quiet", "-p", package, "--message-format=json"]);
+    }
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
