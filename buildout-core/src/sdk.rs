@@ -94,14 +94,23 @@ impl Options {
         self.get(key).ok_or_else(|| RecipeError::user(format!("Missing option: {}:{key}", self.part)))
     }
 
-    /// A `true`/`false` option, zc.buildout style.
+    /// A `true`/`false` option, zc.buildout's rule (`query_bool`: exactly those two words);
+    /// anything else is `Invalid value for <part>:<key> option: <value>`.
     pub fn bool(&self, key: &str, default: bool) -> Result<bool, RecipeError> {
         match self.get(key) {
             None => Ok(default),
             Some("true") => Ok(true),
             Some("false") => Ok(false),
-            Some(other) => Err(RecipeError::user(format!("Invalid value for {key}: {other}"))),
+            Some(other) => Err(RecipeError::user(format!("Invalid value for {}:{key} option: {other}", self.part))),
         }
+    }
+
+    /// A multi-line option as its lines, each trimmed, blank lines left out (`eggs =`,
+    /// `scripts =` and the like); none when the option is absent.
+    pub fn lines(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .map(|v| v.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -154,6 +163,12 @@ impl Context<'_> {
             return Ok(v.clone());
         }
         self.get("buildout", name)?.ok_or_else(|| RecipeError::user(format!("Missing option: buildout:{name}")))
+    }
+
+    /// A path option's value taken against the buildout directory, as zc.buildout's recipes
+    /// join it (an absolute value stays as it is).
+    pub fn path(&self, value: &str) -> Result<PathBuf, RecipeError> {
+        Ok(Path::new(&self.buildout_option("directory")?).join(value))
     }
 
     /// Any option of any section, evaluated on demand (zc.buildout's `buildout[section][option]`:
@@ -548,6 +563,29 @@ pub mod testing {
     }
 }
 
+/// Writes `contents` to `path` only if the file does not hold them already, atomically (a
+/// temporary file beside it, renamed into place): a reader never sees half a file, and an
+/// unchanged file keeps its time stamp. Returns whether it wrote. `mode` sets the file's
+/// permissions (`0o755` for a script).
+pub fn write_if_changed(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<bool, RecipeError> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(false);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| RecipeError::io("create a file in", dir, &e))?;
+    std::io::Write::write_all(&mut tmp, contents).map_err(|e| RecipeError::io("write", path, &e))?;
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+            .map_err(|e| RecipeError::io("set the mode of", path, &e))?;
+    }
+    tmp.persist(path).map_err(|e| RecipeError::io("write", path, &e.error))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -596,5 +634,61 @@ mod tests {
         assert_eq!(missing.message, "Missing option: g:file");
         let err = RecipeError::io("write", std::path::Path::new("/nope/x"), &std::io::Error::from_raw_os_error(2));
         assert_eq!(err.message, "write /nope/x: No such file or directory");
+    }
+
+    #[test]
+    fn option_helpers() {
+        let options = Options::new(
+            "web",
+            [("on", "true"), ("off", "false"), ("odd", "yes"), ("eggs", "  ZEO\n\n   ZODB >= 6 \n")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        let cases: [(&str, bool, Result<bool, &str>); 4] = [
+            ("on", false, Ok(true)),
+            ("off", true, Ok(false)),
+            ("absent", true, Ok(true)),
+            ("odd", false, Err("Invalid value for web:odd option: yes")),
+        ];
+        for (key, default, expected) in cases {
+            let got = options.bool(key, default).map_err(|e| e.message);
+            assert_eq!(got, expected.map_err(str::to_owned), "{key}");
+        }
+        assert_eq!(options.lines("eggs"), ["ZEO", "ZODB >= 6"]);
+        assert!(options.lines("absent").is_empty());
+    }
+
+    #[test]
+    fn writing_only_what_changed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("script");
+        // (contents, mode, written)
+        let steps: [(&[u8], Option<u32>, bool); 3] = [
+            (b"#!/bin/sh\n", Some(0o755), true),
+            (b"#!/bin/sh\n", Some(0o755), false),
+            (b"#!/bin/sh -e\n", None, true),
+        ];
+        for (contents, mode, written) in steps {
+            assert_eq!(super::write_if_changed(&file, contents, mode).expect("write"), written);
+            assert_eq!(std::fs::read(&file).expect("read"), contents);
+        }
+        let mode = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "without a mode, the temporary file's own (private) mode");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).expect("list").flatten().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left");
+        let blocked = super::write_if_changed(&dir.path().join("no/such/dir/x"), b"x", None);
+        assert!(blocked.is_err_and(|e| e.message.starts_with("create a file in ")));
+    }
+
+    #[test]
+    fn paths_against_the_buildout_directory() {
+        let mut host = TestHost::default();
+        host.buildout.insert("directory".into(), "/srv/app".into());
+        host.with_context("p", |ctx| {
+            assert_eq!(ctx.path("parts/x").expect("path"), PathBuf::from("/srv/app/parts/x"));
+            assert_eq!(ctx.path("/srv/x").expect("path"), PathBuf::from("/srv/x"));
+        });
     }
 }
