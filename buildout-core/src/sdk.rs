@@ -488,6 +488,7 @@ pub mod testing {
 
     use std::cell::RefCell;
     use std::collections::BTreeMap;
+    use std::path::PathBuf;
 
     use super::{Context, Options, Recipe, RecipeError, wire};
     use crate::abi::{self, HostService};
@@ -501,6 +502,9 @@ pub mod testing {
         pub sections: BTreeMap<(String, String), String>,
         /// Log lines, as `<logger>: <message>`.
         pub logs: RefCell<Vec<String>>,
+        /// The same records with their level (Python's numbers: 10 debug, 20 info, 30
+        /// warning, 40 error), as `(level, logger, message)`.
+        pub records: RefCell<Vec<(u8, String, String)>>,
         /// Paths registered with `ctx.created`.
         pub created: RefCell<Vec<String>>,
     }
@@ -532,6 +536,7 @@ pub mod testing {
                 "log" => {
                     let r: wire::LogRecord = serde_json::from_str(payload).map_err(bad)?;
                     self.logs.borrow_mut().push(format!("{}: {}", r.logger, r.message));
+                    self.records.borrow_mut().push((r.level, r.logger, r.message));
                     Ok(String::new())
                 }
                 "created" => {
@@ -557,8 +562,38 @@ pub mod testing {
         pub fn construct<R: Recipe>(&self, part: &str, options: &[(&str, &str)]) -> Result<(R, Options), RecipeError> {
             let values = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
             let mut options = Options::new(part, values);
-            let recipe = self.with_context(part, |ctx| R::new(ctx, &mut options))?;
+            let recipe = self.with_context(part, |ctx| super::guarded(|| R::new(ctx, &mut options)))?;
             Ok((recipe, options))
+        }
+
+        /// Runs the recipe's `install` as buildout does: a panic is an error of kind `Panic`
+        /// (the message is the panic's), not a failed test.
+        pub fn install<R: Recipe>(&self, recipe: &mut R, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+            self.with_context(options.part(), |ctx| super::guarded(|| recipe.install(ctx, options)))
+        }
+
+        /// Runs the recipe's `update` as buildout does (see [`TestHost::install`]); a recipe
+        /// without one answers with an error of kind `NoUpdate`, on which buildout calls
+        /// `install`.
+        pub fn update<R: Recipe>(
+            &self,
+            recipe: &mut R,
+            options: &Options,
+        ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
+            self.with_context(options.part(), |ctx| super::guarded(|| recipe.update(ctx, options)))
+        }
+
+        /// Runs an uninstall entry with the options `part` was installed with, as buildout does
+        /// before it removes the recorded paths.
+        pub fn uninstall(
+            &self,
+            entry: super::UninstallFn,
+            part: &str,
+            options: &[(&str, &str)],
+        ) -> Result<(), RecipeError> {
+            let options: BTreeMap<String, String> =
+                options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            self.with_context(part, |ctx| super::guarded(|| entry(ctx, &options)))
         }
     }
 }
@@ -690,5 +725,45 @@ mod tests {
             assert_eq!(ctx.path("parts/x").expect("path"), PathBuf::from("/srv/app/parts/x"));
             assert_eq!(ctx.path("/srv/x").expect("path"), PathBuf::from("/srv/x"));
         });
+    }
+
+    struct Flaky {
+        boom: bool,
+    }
+
+    impl Recipe for Flaky {
+        fn new(_: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
+            Ok(Flaky { boom: options.bool("boom", false)? })
+        }
+
+        fn install(&mut self, ctx: &Context<'_>, _: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+            ctx.warn("installing");
+            if self.boom {
+                panic!("the recipe broke");
+            }
+            Ok(vec![PathBuf::from("/srv/x")])
+        }
+    }
+
+    fn forget(ctx: &Context<'_>, options: &std::collections::BTreeMap<String, String>) -> Result<(), RecipeError> {
+        ctx.debug(&format!("forgetting {}", options.get("name").map_or("?", String::as_str)));
+        Ok(())
+    }
+
+    #[test]
+    fn the_test_host_runs_every_entry_as_buildout_does() {
+        let host = TestHost::default();
+        let (mut ok, options) = host.construct::<Flaky>("p", &[]).expect("constructs");
+        assert_eq!(host.install(&mut ok, &options).expect("installs"), [PathBuf::from("/srv/x")]);
+        let no_update = host.update(&mut ok, &options).expect_err("no update method");
+        assert_eq!(no_update.kind, super::ErrorKind::NoUpdate);
+        host.uninstall(forget, "p", &[("name", "x")]).expect("uninstalls");
+        assert_eq!(
+            *host.records.borrow(),
+            [(30, "p".to_owned(), "installing".to_owned()), (10, "p".to_owned(), "forgetting x".to_owned())]
+        );
+        let (mut broken, options) = host.construct::<Flaky>("p", &[("boom", "true")]).expect("constructs");
+        let panicked = host.install(&mut broken, &options).expect_err("a panic is an error");
+        assert_eq!((panicked.kind, panicked.message.as_str()), (super::ErrorKind::Panic, "the recipe broke"));
     }
 }
