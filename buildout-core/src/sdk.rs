@@ -446,6 +446,14 @@ macro_rules! export_recipes {
         $(, uninstall: { $($uentry:literal => $ufn:path),* $(,)? })?
         $(,)?
     ) => {
+        // A panic must unwind to the SDK's guard, which turns it into an error naming the part;
+        // with `panic = "abort"` it would kill buildout itself, silently.
+        #[cfg(panic = "abort")]
+        compile_error!(
+            "a buildout recipe library must be built with panic = \"unwind\" (the default): with \
+             panic = \"abort\" a panicking recipe would kill buildout instead of failing its part; \
+             remove `panic = \"abort\"` from the profile (or `-C panic=abort` from RUSTFLAGS)"
+        );
         const _: () = {
             use $crate::abi::reexport::std_types::{RResult, RStr, RString};
             use $crate::abi::{Constructed, HostHandle, RecipeHandle};

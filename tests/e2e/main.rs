@@ -10,6 +10,7 @@ mod index_cache;
 mod interrupt;
 mod loading;
 mod pypi_stacks;
+mod sdk;
 mod takeover;
 mod zeo_live;
 mod zodb_fixtures;
