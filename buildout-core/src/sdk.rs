@@ -63,6 +63,54 @@ impl RecipeError {
     }
 }
 
+/// How much a log record matters: Python's logging levels, which `-q`/`-v` and `log-level`
+/// compare against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl LogLevel {
+    /// Python's number for the level, as records travel to the host.
+    pub fn number(self) -> u8 {
+        match self {
+            LogLevel::Debug => 10,
+            LogLevel::Info => 20,
+            LogLevel::Warning => 30,
+            LogLevel::Error => 40,
+            LogLevel::Critical => 50,
+        }
+    }
+
+    /// The level of Python's number `n`: the highest level at or below it (`25` is info).
+    pub fn from_number(n: u8) -> LogLevel {
+        match n {
+            50.. => LogLevel::Critical,
+            40.. => LogLevel::Error,
+            30.. => LogLevel::Warning,
+            20.. => LogLevel::Info,
+            _ => LogLevel::Debug,
+        }
+    }
+}
+
+impl From<crate::log::Level> for LogLevel {
+    fn from(level: crate::log::Level) -> LogLevel {
+        use crate::log::Level;
+        match level {
+            Level::Trace | Level::Detail | Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warning => LogLevel::Warning,
+            Level::Error => LogLevel::Error,
+            Level::Critical => LogLevel::Critical,
+        }
+    }
+}
+
 /// The options of the part being built. Reading an option marks it as used (zc.buildout warns
 /// about configured options no recipe read); setting one makes it visible to other parts and
 /// records it in `.installed.cfg` (when done in [`Recipe::new`]).
@@ -213,25 +261,25 @@ impl Context<'_> {
 
     /// Logs under the part's name (shown as `<part>: <message>`).
     pub fn info(&self, message: &str) {
-        self.log(20, self.part, message);
+        self.log(LogLevel::Info, self.part, message);
     }
 
     /// Logs at info level under another logger (`zc.buildout.easy_install`, ...).
     pub fn info_as(&self, logger: &str, message: &str) {
-        self.log(20, logger, message);
+        self.log(LogLevel::Info, logger, message);
     }
 
     pub fn warn(&self, message: &str) {
-        self.log(30, self.part, message);
+        self.log(LogLevel::Warning, self.part, message);
     }
 
     pub fn debug(&self, message: &str) {
-        self.log(10, self.part, message);
+        self.log(LogLevel::Debug, self.part, message);
     }
 
-    /// Logs with a Python logging level under any logger name (`zc.zodbrecipes`, ...).
-    pub fn log(&self, level: u8, logger: &str, message: &str) {
-        let record = wire::LogRecord { level, logger: logger.to_owned(), message: message.to_owned() };
+    /// Logs at `level` under any logger name (`zc.zodbrecipes`, ...).
+    pub fn log(&self, level: LogLevel, logger: &str, message: &str) {
+        let record = wire::LogRecord { level: level.number(), logger: logger.to_owned(), message: message.to_owned() };
         let _ = self.invoke("log", &record);
     }
 
@@ -498,7 +546,7 @@ pub mod testing {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
-    use super::{Context, Options, Recipe, RecipeError, wire};
+    use super::{Context, LogLevel, Options, Recipe, RecipeError, wire};
     use crate::abi::{self, HostService};
 
     /// A stand-in for buildout.
@@ -510,9 +558,8 @@ pub mod testing {
         pub sections: BTreeMap<(String, String), String>,
         /// Log lines, as `<logger>: <message>`.
         pub logs: RefCell<Vec<String>>,
-        /// The same records with their level (Python's numbers: 10 debug, 20 info, 30
-        /// warning, 40 error), as `(level, logger, message)`.
-        pub records: RefCell<Vec<(u8, String, String)>>,
+        /// The same records with their level, as `(level, logger, message)`.
+        pub records: RefCell<Vec<(LogLevel, String, String)>>,
         /// Paths registered with `ctx.created`.
         pub created: RefCell<Vec<String>>,
     }
@@ -544,7 +591,7 @@ pub mod testing {
                 "log" => {
                     let r: wire::LogRecord = serde_json::from_str(payload).map_err(bad)?;
                     self.logs.borrow_mut().push(format!("{}: {}", r.logger, r.message));
-                    self.records.borrow_mut().push((r.level, r.logger, r.message));
+                    self.records.borrow_mut().push((LogLevel::from_number(r.level), r.logger, r.message));
                     Ok(String::new())
                 }
                 "created" => {
@@ -768,7 +815,10 @@ mod tests {
         host.uninstall(forget, "p", &[("name", "x")]).expect("uninstalls");
         assert_eq!(
             *host.records.borrow(),
-            [(30, "p".to_owned(), "installing".to_owned()), (10, "p".to_owned(), "forgetting x".to_owned())]
+            [
+                (super::LogLevel::Warning, "p".to_owned(), "installing".to_owned()),
+                (super::LogLevel::Debug, "p".to_owned(), "forgetting x".to_owned())
+            ]
         );
         let (mut broken, options) = host.construct::<Flaky>("p", &[("boom", "true")]).expect("constructs");
         let panicked = host.install(&mut broken, &options).expect_err("a panic is an error");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use buildout_core::python::Requirement;
 use buildout_core::python::recipe::{Eggs, ScriptOptions};
 use buildout_core::python::scripts::{self, Target};
-use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
+use buildout_core::sdk::{Context, LogLevel, Options, Recipe, RecipeError};
 
 /// The distribution name recipes are looked up by (`recipe = zc.recipe.egg:script`).
 pub const DISTRIBUTION: &str = "zc.recipe.egg";
@@ -88,7 +88,7 @@ impl Recipe for ScriptsRecipe {
             match parse_entry_point(ep) {
                 Some(t) => targets.push(t),
                 None => {
-                    ctx.log(40, ctx.part(), &format!("Cannot parse the entry point {ep}."));
+                    ctx.log(LogLevel::Error, ctx.part(), &format!("Cannot parse the entry point {ep}."));
                     return Err(RecipeError::user("Invalid entry point"));
                 }
             }
@@ -119,7 +119,7 @@ impl Recipe for ScriptsRecipe {
             relative_paths: self.relative_paths.clone(),
         };
         let mut log = |level: buildout_core::log::Level, message: &str| {
-            ctx.log(level as u8, "zc.buildout.easy_install", message);
+            ctx.log(level.into(), "zc.buildout.easy_install", message);
         };
         scripts::generate(&spec, &ws, &mut log).map_err(|e| RecipeError::user(e.to_string()))
     }

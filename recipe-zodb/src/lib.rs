@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use buildout_core::config::pypath;
 use buildout_core::python::recipe::{Eggs, ScriptOptions};
 use buildout_core::python::scripts::{self, Target};
-use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
+use buildout_core::sdk::{Context, LogLevel, Options, Recipe, RecipeError};
 
 use zconfig::{Config, Section};
 
@@ -155,7 +155,7 @@ const NO_ZDAEMON: &str = "\nA zdaemon script couldn't be found at:\n\n  {}\n\nYo
                           zc.recipe.eggs:script recipe and the zdaemon egg.\n";
 
 fn warn(ctx: &Context<'_>, template: &str, path: &str) {
-    ctx.log(30, LOGGER, &template.replace("{}", &buildout_core::config::pytext::repr(path)));
+    ctx.log(LogLevel::Warning, LOGGER, &template.replace("{}", &buildout_core::config::pytext::repr(path)));
 }
 
 fn write(path: &Path, text: &str) -> Result<(), RecipeError> {
@@ -277,7 +277,11 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
                     if let Some(days) = fields.get(5)
                         && days.parse::<u64>().is_err()
                     {
-                        ctx.log(30, LOGGER, &format!("pack: zeopack -d needs a whole number of days, not {days:?}"));
+                        ctx.log(
+                            LogLevel::Warning,
+                            LOGGER,
+                            &format!("pack: zeopack -d needs a whole number of days, not {days:?}"),
+                        );
                     }
                     let crontab = options.require("crontab-directory")?.to_owned();
                     if !Path::new(&crontab).is_dir() {
@@ -289,7 +293,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
                     let zeopack = options.require("zeopack")?;
                     if !Path::new(zeopack).exists() {
                         ctx.log(
-                            30,
+                            LogLevel::Warning,
                             LOGGER,
                             &format!("Couln'e find zeopack script, {}", buildout_core::config::pytext::repr(zeopack)),
                         );
@@ -331,7 +335,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
     }
     for key in zeo.values.keys().filter(|k| !ZEO_KEYS.contains(&k.as_str())) {
         ctx.log(
-            30,
+            LogLevel::Warning,
             LOGGER,
             &format!("zeo.conf: ZEO 5 and later reject the key {key:?} in <zeo>; the server will not start"),
         );
@@ -339,7 +343,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
     if let [address] = addresses.as_slice()
         && address.parse::<u64>().is_ok()
     {
-        ctx.log(20, LOGGER, &format!("zeo.conf: address {address} listens on every interface; write 127.0.0.1:{address} for this machine only"));
+        ctx.log(LogLevel::Info, LOGGER, &format!("zeo.conf: address {address} listens on every interface; write 127.0.0.1:{address} for this machine only"));
     }
     let storages: Vec<String> = zeo_conf
         .top
@@ -410,7 +414,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
             std::fs::set_permissions(&rc_path, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| io("Couldn't make executable", &rc_path, e))?;
             ctx.log(
-                20,
+                LogLevel::Info,
                 LOGGER,
                 &format!(
                     "Generated shell script {}.",
@@ -433,8 +437,9 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
             ),
             ..scripts::Scripts::default()
         };
-        let mut log =
-            |level: buildout_core::log::Level, message: &str| ctx.log(level as u8, "zc.buildout.easy_install", message);
+        let mut log = |level: buildout_core::log::Level, message: &str| {
+            ctx.log(level.into(), "zc.buildout.easy_install", message)
+        };
         scripts::generate(&spec, &ws, &mut log).map_err(|e| RecipeError::user(e.to_string()))?;
     }
 

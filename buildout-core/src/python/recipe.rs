@@ -84,7 +84,7 @@ impl Eggs {
         let mut specs = distributions.clone();
         specs.extend(extra.iter().cloned());
         let mut log = |level: crate::log::Level, message: &str| {
-            ctx.log(level as u8, "zc.buildout.easy_install", message);
+            ctx.log(level.into(), "zc.buildout.easy_install", message);
         };
         let progress = |done: u64, total: u64, message: &str| ctx.progress(done, total, message);
         let mut ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
