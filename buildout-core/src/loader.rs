@@ -37,6 +37,21 @@ pub enum LoadError {
     UnknownEntry { dist: String, entry: String, path: PathBuf, entries: Vec<String> },
     #[error("Invalid recipe specification {0:?}: expected <distribution>[:<entry>]")]
     BadSpec(String),
+    // What `check_library` finds wrong with a file before it is mapped.
+    #[error("{} cannot be read: {reason}", .path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{} is empty", .path.display())]
+    Empty { path: PathBuf },
+    #[error("{} is not an ELF file", .path.display())]
+    NotElf { path: PathBuf },
+    #[error("{} is not a complete shared library: {what} ends at byte {end} but the file has {size} bytes (truncated?)", .path.display())]
+    Truncated { path: PathBuf, what: String, end: u64, size: u64 },
+    #[error("{} was built for {built_for}, this buildout runs on {host}", .path.display())]
+    ForeignArchitecture { path: PathBuf, built_for: String, host: String },
+    #[error("{} is {what}, not a shared library", .path.display())]
+    NotSharedLibrary { path: PathBuf, what: String },
+    #[error("{} is not a valid shared library: {reason}", .path.display())]
+    Malformed { path: PathBuf, reason: String },
 }
 
 impl LoadError {
@@ -159,6 +174,7 @@ fn layout_summary(report: &str) -> String {
 impl Library {
     /// Loads a library file, checking that it speaks this recipe ABI.
     pub fn load(path: &Path) -> Result<Library, LoadError> {
+        check_library(path)?;
         let header = lib_header_from_path(path).map_err(|e| library_error(path, e))?;
         let module = header.init_root_module::<RecipeLibraryRef>().map_err(|e| library_error(path, e))?;
         let text: String = (module.metadata())().into();
@@ -317,6 +333,235 @@ impl Loader {
     }
 }
 
+/// Checks, from its headers alone, that `path` is a complete shared library of this platform.
+///
+/// `dlopen` maps every segment the ELF headers promise: a truncated file (a copy cut short, a
+/// full disk) gets mapped past its end and the first access kills the process with SIGBUS, before
+/// any error could be reported. A file of another architecture or an executable is refused here
+/// too, with a message that says so rather than the dynamic loader's. The file may still change
+/// between this check and `dlopen`; nothing short of copying it could prevent that.
+#[cfg(all(unix, not(target_vendor = "apple")))]
+pub fn check_library(path: &Path) -> Result<(), LoadError> {
+    use object::elf::{ELFCLASS32, ELFCLASS64, ELFMAG, FileHeader32, FileHeader64};
+    use object::{Endianness, ReadRef};
+
+    let unreadable = |e: std::io::Error| LoadError::Unreadable { path: path.to_owned(), reason: e.to_string() };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    if size == 0 {
+        return Err(LoadError::Empty { path: path.to_owned() });
+    }
+    // Reads only the ranges asked for: libraries built with debug information run to many MB.
+    let cache = object::read::ReadCache::new(file);
+    let data = &cache;
+    let ident = data.read_bytes_at(0, size.min(16)).map_err(|()| LoadError::Unreadable {
+        path: path.to_owned(),
+        reason: "reading its first bytes failed".to_owned(),
+    })?;
+    if !ident.starts_with(&ELFMAG) {
+        return Err(LoadError::NotElf { path: path.to_owned() });
+    }
+    match ident.get(4).copied().map(object::elf::FileClass) {
+        Some(ELFCLASS64) => check_elf::<FileHeader64<Endianness>>(path, data, size),
+        Some(ELFCLASS32) => check_elf::<FileHeader32<Endianness>>(path, data, size),
+        Some(class) => {
+            Err(LoadError::Malformed { path: path.to_owned(), reason: format!("unknown ELF class {class}") })
+        }
+        None => Err(LoadError::Truncated { path: path.to_owned(), what: "its ELF header".to_owned(), end: 16, size }),
+    }
+}
+
+/// Other platforms' libraries are Mach-O or PE, which this check does not read: they go to the
+/// dynamic loader unchecked.
+#[cfg(not(all(unix, not(target_vendor = "apple"))))]
+pub fn check_library(_path: &Path) -> Result<(), LoadError> {
+    Ok(())
+}
+
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn check_elf<H>(path: &Path, data: &object::read::ReadCache<std::fs::File>, size: u64) -> Result<(), LoadError>
+where
+    H: object::read::elf::FileHeader<Endian = object::Endianness>,
+{
+    use object::elf;
+    use object::read::elf::{ProgramHeader, SectionHeader};
+
+    let malformed = |reason: &str| LoadError::Malformed { path: path.to_owned(), reason: reason.to_owned() };
+    let truncated = |what: String, end: u64| LoadError::Truncated { path: path.to_owned(), what, end, size };
+    // The end of a table of `count` entries of `entry` bytes at `offset`, saturating: a value
+    // past the end of the file is all that matters.
+    let table_end = |offset: u64, count: u64, entry: u64| offset.saturating_add(count.saturating_mul(entry));
+
+    let header_size = std::mem::size_of::<H>() as u64;
+    if size < header_size {
+        return Err(truncated("its ELF header".to_owned(), header_size));
+    }
+    let header = H::parse(data).map_err(|e| malformed(&e.to_string()))?;
+    let endian = header.endian().map_err(|e| malformed(&e.to_string()))?;
+
+    let built_for = elf_architecture(header, endian);
+    let big_endian = header.is_big_endian();
+    if let Some(host) = host_architecture()
+        && (built_for != host || big_endian != cfg!(target_endian = "big"))
+    {
+        let order = |big: bool| if big { " (big-endian)" } else { " (little-endian)" };
+        let (built_order, host_order) =
+            if big_endian == cfg!(target_endian = "big") { ("", "") } else { (order(big_endian), order(!big_endian)) };
+        let machine = header.e_machine(endian);
+        return Err(LoadError::ForeignArchitecture {
+            path: path.to_owned(),
+            built_for: format!("{}{built_order}", architecture_name(built_for, machine)),
+            host: format!("{}{host_order}", std::env::consts::ARCH),
+        });
+    }
+
+    let not_shared = |what: &str| LoadError::NotSharedLibrary { path: path.to_owned(), what: what.to_owned() };
+    match header.e_type(endian) {
+        elf::ET_DYN => {}
+        elf::ET_EXEC => return Err(not_shared("an executable")),
+        elf::ET_REL => return Err(not_shared("an object file")),
+        elf::ET_CORE => return Err(not_shared("a core dump")),
+        other => return Err(not_shared(&format!("an ELF file of type {other}"))),
+    }
+
+    let phoff: u64 = header.e_phoff(endian).into();
+    let phnum = u64::from(header.phnum(endian, data).map_err(|e| malformed(&e.to_string()))?);
+    let phentsize = u64::from(header.e_phentsize(endian));
+    if phnum > 0 {
+        let end = table_end(phoff, phnum, phentsize);
+        if end > size {
+            return Err(truncated("its program header table".to_owned(), end));
+        }
+    }
+    let segments = header.program_headers(endian, data).map_err(|e| malformed(&e.to_string()))?;
+    // A PIE executable is ET_DYN too; what sets it apart is the interpreter it asks for.
+    if segments.iter().any(|s| s.p_type(endian) == elf::PT_INTERP) {
+        return Err(not_shared("an executable"));
+    }
+    if !segments.iter().any(|s| s.p_type(endian) == elf::PT_DYNAMIC) {
+        return Err(not_shared("an ELF file without a dynamic section"));
+    }
+    for (i, segment) in segments.iter().enumerate() {
+        let end = table_end(segment.p_offset(endian).into(), segment.p_filesz(endian).into(), 1);
+        if end > size {
+            return Err(truncated(format!("segment {i}"), end));
+        }
+    }
+
+    // dlopen does not map sections, but a file whose sections run past its end was cut short.
+    let shoff: u64 = header.e_shoff(endian).into();
+    if shoff != 0 {
+        let shentsize = u64::from(header.e_shentsize(endian));
+        // Section 0 holds the real count when there are too many for e_shnum.
+        let first_end = table_end(shoff, 1, shentsize);
+        if first_end > size {
+            return Err(truncated("its section header table".to_owned(), first_end));
+        }
+        let shnum = u64::from(header.shnum(endian, data).map_err(|e| malformed(&e.to_string()))?);
+        let end = table_end(shoff, shnum, shentsize);
+        if end > size {
+            return Err(truncated("its section header table".to_owned(), end));
+        }
+        let sections = header.section_headers(endian, data).map_err(|e| malformed(&e.to_string()))?;
+        for (i, section) in sections.iter().enumerate() {
+            if section.sh_type(endian) == elf::SHT_NOBITS {
+                continue; // .bss and the like occupy no bytes of the file
+            }
+            let end = table_end(section.sh_offset(endian).into(), section.sh_size(endian).into(), 1);
+            if end > size {
+                return Err(truncated(format!("section {i}"), end));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The architecture an ELF file was built for, as object's `ElfFile::architecture` maps it
+/// (without parsing the rest of the file, as `ElfFile::parse` would).
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn elf_architecture<H: object::read::elf::FileHeader>(header: &H, endian: H::Endian) -> object::Architecture {
+    use object::Architecture as A;
+    use object::elf;
+    let is_64 = header.is_class_64();
+    match (header.e_machine(endian), is_64) {
+        (elf::EM_AARCH64, true) => A::Aarch64,
+        (elf::EM_AARCH64, false) => A::Aarch64_Ilp32,
+        (elf::EM_ARM, _) => A::Arm,
+        (elf::EM_386, _) => A::I386,
+        (elf::EM_X86_64, true) => A::X86_64,
+        (elf::EM_X86_64, false) => A::X86_64_X32,
+        (elf::EM_LOONGARCH, true) => A::LoongArch64,
+        (elf::EM_LOONGARCH, false) => A::LoongArch32,
+        (elf::EM_MIPS, true) => A::Mips64,
+        (elf::EM_MIPS, false) if header.e_flags(endian).contains(elf::EF_MIPS_ABI2) => A::Mips64_N32,
+        (elf::EM_MIPS, false) => A::Mips,
+        (elf::EM_PPC, _) => A::PowerPc,
+        (elf::EM_PPC64, _) => A::PowerPc64,
+        (elf::EM_RISCV, true) => A::Riscv64,
+        (elf::EM_RISCV, false) => A::Riscv32,
+        (elf::EM_S390, true) => A::S390x,
+        (elf::EM_SPARCV9, true) => A::Sparc64,
+        (elf::EM_68K, false) => A::M68k,
+        _ => A::Unknown,
+    }
+}
+
+/// This process's architecture (`std::env::consts::ARCH`), where the check knows it; elsewhere
+/// the architecture is left to the dynamic loader rather than refuse a good library.
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn host_architecture() -> Option<object::Architecture> {
+    use object::Architecture as A;
+    let wide = cfg!(target_pointer_width = "64");
+    Some(match std::env::consts::ARCH {
+        "x86" => A::I386,
+        "x86_64" if wide => A::X86_64,
+        "x86_64" => A::X86_64_X32,
+        "aarch64" if wide => A::Aarch64,
+        "aarch64" => A::Aarch64_Ilp32,
+        "arm" => A::Arm,
+        "loongarch64" => A::LoongArch64,
+        "mips" | "mips32r6" => A::Mips,
+        "mips64" | "mips64r6" if wide => A::Mips64,
+        "mips64" | "mips64r6" => A::Mips64_N32,
+        "powerpc" => A::PowerPc,
+        "powerpc64" => A::PowerPc64,
+        "riscv32" => A::Riscv32,
+        "riscv64" => A::Riscv64,
+        "s390x" => A::S390x,
+        "sparc64" => A::Sparc64,
+        "m68k" => A::M68k,
+        _ => return None,
+    })
+}
+
+/// An architecture as Rust names it (`std::env::consts::ARCH`), which is how users know them.
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn architecture_name(arch: object::Architecture, machine: object::elf::Machine) -> String {
+    use object::Architecture as A;
+    match arch {
+        A::I386 => "x86",
+        A::X86_64 => "x86_64",
+        A::X86_64_X32 => "x86_64 (x32)",
+        A::Aarch64 => "aarch64",
+        A::Aarch64_Ilp32 => "aarch64 (ilp32)",
+        A::Arm => "arm",
+        A::LoongArch32 => "loongarch32",
+        A::LoongArch64 => "loongarch64",
+        A::Mips => "mips",
+        A::Mips64 => "mips64",
+        A::Mips64_N32 => "mips64 (n32)",
+        A::PowerPc => "powerpc",
+        A::PowerPc64 => "powerpc64",
+        A::Riscv32 => "riscv32",
+        A::Riscv64 => "riscv64",
+        A::S390x => "s390x",
+        A::Sparc64 => "sparc64",
+        A::M68k => "m68k",
+        _ => return format!("ELF machine {machine}"),
+    }
+    .to_owned()
+}
+
 /// Whether an error came from a recipe panicking (the run must stop, naming the part).
 pub fn is_panic(e: &RecipeError) -> bool {
     e.kind == ErrorKind::Panic
@@ -378,12 +623,121 @@ mod tests {
         assert_eq!(layout_summary("nothing useful"), "different layout");
     }
 
+    /// A real shared library to cut up: libgcc_s, which every Rust program built for linux-gnu
+    /// with unwinding (as tests are) has mapped; read from /proc/self/maps rather than guessed
+    /// from a distribution's directory layout.
+    #[cfg(target_os = "linux")]
+    fn mapped_shared_library() -> PathBuf {
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+        maps.lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .map(PathBuf::from)
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libgcc_s.so")))
+            .expect("libgcc_s is mapped into the test process")
+    }
+
+    #[cfg(target_os = "linux")]
     #[test]
-    fn garbage_is_not_a_recipe_library() {
+    fn hostile_files_are_refused_before_mapping() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join(library_file_name("junk"));
-        std::fs::write(&path, b"not an ELF file").expect("write");
-        let err = Library::load(&path).expect_err("garbage");
-        assert!(matches!(err, LoadError::NotARecipe { .. }), "{err}");
+        let intact = std::fs::read(mapped_shared_library()).expect("read the library");
+        let size = intact.len();
+        let patched = |offset: usize, value: u16| {
+            let mut bytes = intact.clone();
+            bytes[offset..offset + 2].copy_from_slice(&value.to_ne_bytes());
+            bytes
+        };
+        // Another architecture than this one, whichever this is.
+        let (foreign, foreign_name) =
+            if std::env::consts::ARCH == "aarch64" { (62, "x86_64") } else { (183, "aarch64") };
+        let arch = std::env::consts::ARCH;
+        type Check = fn(&LoadError) -> bool;
+        let cases: Vec<(&str, Vec<u8>, Check, String)> = vec![
+            ("intact", intact.clone(), |_| false, String::new()),
+            ("empty", Vec::new(), |e| matches!(e, LoadError::Empty { .. }), "is empty".into()),
+            (
+                "magic only",
+                b"\x7fELF".to_vec(),
+                |e| matches!(e, LoadError::Truncated { end: 16, size: 4, .. }),
+                "its ELF header ends at byte 16 but the file has 4 bytes".into(),
+            ),
+            (
+                "text",
+                b"not an ELF file\n".to_vec(),
+                |e| matches!(e, LoadError::NotElf { .. }),
+                "is not an ELF file".into(),
+            ),
+            (
+                "ten bytes",
+                intact[..10].to_vec(),
+                |e| matches!(e, LoadError::Truncated { size: 10, .. }),
+                format!(
+                    "is not a complete shared library: its ELF header ends at byte {} but the file has 10 bytes \
+                     (truncated?)",
+                    if cfg!(target_pointer_width = "64") { 64 } else { 52 }
+                ),
+            ),
+            (
+                "4 KiB",
+                intact[..4096].to_vec(),
+                |e| matches!(e, LoadError::Truncated { size: 4096, .. }),
+                "but the file has 4096 bytes (truncated?)".into(),
+            ),
+            (
+                "half",
+                intact[..size / 2].to_vec(),
+                |e| matches!(e, LoadError::Truncated { .. }),
+                format!("but the file has {} bytes (truncated?)", size / 2),
+            ),
+            (
+                "all but the last byte",
+                intact[..size - 1].to_vec(),
+                |e| matches!(e, LoadError::Truncated { .. }),
+                "is not a complete shared library: ".into(),
+            ),
+            (
+                "foreign",
+                patched(18, foreign),
+                |e| matches!(e, LoadError::ForeignArchitecture { .. }),
+                format!("was built for {foreign_name}, this buildout runs on {arch}"),
+            ),
+            (
+                "ET_EXEC",
+                patched(16, 2),
+                |e| matches!(e, LoadError::NotSharedLibrary { .. }),
+                "is an executable, not a shared library".into(),
+            ),
+            (
+                "ET_REL",
+                patched(16, 1),
+                |e| matches!(e, LoadError::NotSharedLibrary { .. }),
+                "is an object file, not a shared library".into(),
+            ),
+        ];
+        for (name, bytes, check, fragment) in cases {
+            let path = dir.path().join(format!("{name}.so"));
+            std::fs::write(&path, bytes).expect("write");
+            let result = check_library(&path);
+            if name == "intact" {
+                assert_eq!(result, Ok(()), "{name}");
+                continue;
+            }
+            let err = result.expect_err(name);
+            let message = err.to_string();
+            assert!(check(&err), "{name}: {err:?}");
+            assert!(message.starts_with(&format!("{} ", path.display())), "{name}: names the file: {message}");
+            assert!(message.contains(&fragment), "{name}: {fragment:?} in {message:?}");
+            assert_eq!(message.lines().count(), 1, "{name}: one line: {message:?}");
+            // Library::load refuses it the same way, before dlopen could fault on it.
+            assert_eq!(Library::load(&path).map(drop), Err(err), "{name}");
+        }
+
+        // PIE executables are ET_DYN too: the interpreter they ask for gives them away.
+        for exe in [PathBuf::from("/bin/true"), PathBuf::from("/proc/self/exe")] {
+            let err = check_library(&exe).expect_err("an executable");
+            assert_eq!(err.to_string(), format!("{} is an executable, not a shared library", exe.display()));
+        }
+        let missing = dir.path().join("missing.so");
+        assert!(matches!(check_library(&missing), Err(LoadError::Unreadable { .. })));
     }
 }

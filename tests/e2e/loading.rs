@@ -97,7 +97,7 @@ fn loading_errors_are_one_line_with_exit_1() {
             "Error: Couldn't find the recipe library for nope (libnope.so); searched: {DIR}/fake, {recipes}, {DIR}/recipes,",
         ),
         ("not-a-recipe", "is not a buildout recipe library: it exports no recipe root module"),
-        ("garbage", "is not a buildout recipe library: "),
+        ("garbage", "libgarbage.so is not an ELF file"),
         ("other.abi", "was built against recipe ABI 2.0.0, this buildout speaks 1.0.0: rebuild it"),
         (
             "other.layout",
@@ -117,6 +117,73 @@ fn loading_errors_are_one_line_with_exit_1() {
     }
     let verbose = run_buildout(&dir, &args(&["-v", "recipes", "other.layout"]), &env);
     assert!(verbose.stderr.lines().count() > 20, "-v shows abi_stable's full report");
+}
+
+/// Hostile files in place of a recipe library: each is refused from its headers with one line
+/// naming the file and what is wrong, by an install and by both forms of `recipes`, and the
+/// process exits 1 instead of dying of SIGBUS in `dlopen` (a truncated library did).
+#[cfg(target_os = "linux")]
+#[test]
+fn hostile_library_files_never_crash_the_host() {
+    let (_t, dir) = scratch();
+    let intact = std::fs::read(cargo_artifact("buildout-testrecipes", "buildout_testrecipes")).expect("read library");
+    let size = intact.len();
+    let mut foreign = intact.clone();
+    // e_machine (bytes 18-19, in the file's byte order, which is this machine's): another
+    // architecture than this one.
+    let (machine, machine_name): (u16, &str) =
+        if std::env::consts::ARCH == "aarch64" { (62, "x86_64") } else { (183, "aarch64") };
+    foreign[18..20].copy_from_slice(&machine.to_ne_bytes());
+    let arch = std::env::consts::ARCH;
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        ("empty", Vec::new(), "is empty".to_owned()),
+        ("4k", intact[..4096].to_vec(), "is not a complete shared library: segment ".to_owned() + ""),
+        ("half", intact[..size / 2].to_vec(), format!("but the file has {} bytes (truncated?)", size / 2)),
+        ("text", b"[buildout]\nparts =\n".to_vec(), "is not an ELF file".to_owned()),
+        (
+            "executable",
+            std::fs::read("/bin/true").expect("/bin/true"),
+            "is an executable, not a shared library".to_owned(),
+        ),
+        ("foreign", foreign, format!("was built for {machine_name}, this buildout runs on {arch}")),
+    ];
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        "[buildout]\nparts = d\n\n[d]\nrecipe = buildout.testrecipes:mkdir\npath = made\n",
+    )
+    .expect("write buildout.cfg");
+    for (name, bytes, fragment) in cases {
+        let hostile = dir.join("hostile").join(name);
+        std::fs::create_dir_all(&hostile).expect("mkdir");
+        let library = hostile.join(library_file_name("buildout.testrecipes"));
+        std::fs::write(&library, bytes).expect("write");
+        let shown = library.display().to_string().replace(&dir.display().to_string(), "{DIR}");
+        let expected = format!("Error: {shown} ");
+        let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), hostile.display().to_string())];
+
+        for command in [&["-U"][..], &["-U", "recipes", "buildout.testrecipes"][..]] {
+            let out = run_buildout(&dir, &args(command), &env);
+            assert_eq!(out.status, 1, "{name} {command:?}: exit 1, not a signal: {}", out.stderr);
+            let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Error:")).collect();
+            assert_eq!(errors.len(), 1, "{name} {command:?}: one Error line: {}", out.stderr);
+            assert!(
+                errors[0].starts_with(&expected) && errors[0].contains(&fragment),
+                "{name} {command:?}: {expected:?} and {fragment:?} in {:?}",
+                out.stderr
+            );
+            if name == "4k" {
+                assert!(errors[0].ends_with("but the file has 4096 bytes (truncated?)"), "{}", errors[0]);
+            }
+        }
+        assert!(!dir.join("made").exists(), "{name}: nothing was installed");
+
+        // The listing shows the file's row with why it cannot load, as for other failures.
+        let listing = run_buildout(&dir, &args(&["-U", "recipes"]), &env);
+        assert_eq!(listing.status, 0, "{name}: the listing itself succeeds: {}", listing.stderr);
+        let row = format!("{shown}\n  cannot load: {shown} ");
+        let listed = listing.stdout.split_once(&row).map(|(_, rest)| rest.lines().next().unwrap_or_default());
+        assert!(listed.is_some_and(|l| l.contains(&fragment)), "{name}: {row:?} {fragment:?} in\n{}", listing.stdout);
+    }
 }
 
 /// A host that answers `get` from a table and keeps what recipes log and create.
