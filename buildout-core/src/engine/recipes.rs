@@ -112,10 +112,13 @@ impl RecipeHook for Recipes {
         if let Ok((library, _)) = &loaded
             && self.loader.borrow().loaded() > before
         {
+            // At -v: with several copies on the search path, which one ran is the first thing
+            // to know when a recipe misbehaves.
+            let meta = &library.metadata;
             self.log.log(
-                Level::Trace,
+                Level::Debug,
                 crate::log::BUILDOUT_LOGGER,
-                &format!("Loaded recipe library {}", library.path.display()),
+                &format!("Loaded {} {} from {}.", meta.distribution, meta.version, library.path.display()),
             );
         }
         let (library, entry) = loaded.map_err(|e| {
