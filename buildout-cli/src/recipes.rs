@@ -193,6 +193,13 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
                 failure
             })?;
             describe(&mut out, &lib, "");
+            // Copies further down the search path never load while this one is found: say where
+            // they are, since a user who edits one of them would otherwise wonder why nothing
+            // changes.
+            let dist = spec.split(':').next().unwrap_or(spec);
+            for shadowed in loader.find_all(dist).iter().filter(|p| **p != lib.path) {
+                out.push_str(&format!("  shadowed: {}\n", shadowed.display()));
+            }
         }
         _ => {
             return Err(Failure::plain(

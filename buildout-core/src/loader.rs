@@ -278,6 +278,20 @@ impl Loader {
     }
 
     /// The first library file for `dist` on the search path.
+    /// Every copy of `dist`'s library on the search path, in search order: the first is the
+    /// one [`Loader::find`] takes, the others are shadowed by it. The same file reached through
+    /// two directories (a link) counts once.
+    pub fn find_all(&self, dist: &str) -> Vec<PathBuf> {
+        let file = library_file_name(dist);
+        let mut seen = std::collections::HashSet::new();
+        self.dirs
+            .iter()
+            .map(|d| d.join(&file))
+            .filter(|p| p.is_file())
+            .filter(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())))
+            .collect()
+    }
+
     pub fn find(&self, dist: &str) -> Result<PathBuf, LoadError> {
         let file = library_file_name(dist);
         self.dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()).ok_or_else(|| LoadError::NotFound {

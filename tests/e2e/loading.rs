@@ -355,3 +355,24 @@ fn develop_builds_the_example_recipe_crate_once_and_uses_it() {
     assert!(listed.stdout.contains("\nhello.recipes 0.1.0 (recipe ABI 1.0.0)\n"), "{}", listed.stdout);
     assert!(listed.stdout.contains("{DIR}/develop-eggs/"), "{}", listed.stdout);
 }
+
+/// `buildout recipes <dist>` names the copy it loads and every copy further down the search
+/// path that it shadows.
+#[test]
+fn shadowed_copies_are_listed() {
+    let (_t, dir) = scratch();
+    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    let name = lib.file_name().expect("file name");
+    let (first, second) = (dir.join("first"), dir.join("second"));
+    for d in [&first, &second] {
+        std::fs::create_dir_all(d).expect("mkdir");
+        std::fs::copy(&lib, d.join(name)).expect("copy the library");
+    }
+    let path = std::env::join_paths([&first, &second]).expect("a path list").to_string_lossy().into_owned();
+    let out =
+        run_buildout(&dir, &args(&["recipes", "buildout.testrecipes"]), &[("BUILDOUT_RECIPE_PATH".to_owned(), path)]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let loaded = format!("file: {{DIR}}/first/{}\n", name.to_string_lossy());
+    let shadowed = format!("  shadowed: {{DIR}}/second/{}\n", name.to_string_lossy());
+    assert!(out.stdout.contains(&loaded) && out.stdout.contains(&shadowed), "{}", out.stdout);
+}
