@@ -106,10 +106,11 @@ fn pypi_page(project: &str) -> Vec<u8> {
     let page = client.get(&url, JSON).unwrap_or_else(|e| panic!("cannot fetch {url}: {e}"));
     assert!(page.content_type.starts_with(JSON), "{url} answered {:?}, not PEP 691 JSON", page.content_type);
     std::fs::create_dir_all(store()).expect("target/pypi-mirror");
-    // Written aside and renamed: tests running at once may fetch the same page.
-    let partial = store().join(format!(".{name}.{}.json", std::process::id()));
-    std::fs::write(&partial, &page.body).expect("keep the page");
-    std::fs::rename(&partial, &file).expect("keep the page");
+    // Written aside (a name of its own per writer: tests in one process may fetch the same
+    // page at once) and renamed into place.
+    let mut partial = tempfile::NamedTempFile::new_in(store()).expect("a file beside the pages");
+    std::io::Write::write_all(&mut partial, &page.body).expect("keep the page");
+    partial.persist(&file).expect("keep the page");
     page.body
 }
 

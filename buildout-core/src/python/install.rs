@@ -366,18 +366,9 @@ pub fn working_set(
     };
     let index = index();
     let fetcher = Fetcher { client: index.client(), interp, settings, work: work.path(), builder };
-    let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
-        // While the wheels download, and a moment after: a page not had by then is asked for
-        // next time (a server that sends no cache headers would make them all wasted).
-        let pages = scope.spawn(|| super::newest::prefetch(index, &unpinned, &stop));
-        let fetched = fetcher.run(&jobs, progress);
-        let grace = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        while !pages.is_finished() && std::time::Instant::now() < grace {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        fetched
+        scope.spawn(|| super::newest::prefetch(index, &unpinned));
+        fetcher.run(&jobs, progress)
     })?;
     if let Some((name, version, requirement)) = refused {
         for p in picked.iter().filter(|p| !have(p)) {

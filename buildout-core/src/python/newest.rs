@@ -66,19 +66,19 @@ pub(super) fn newer(
     None
 }
 
-/// Puts the index pages of `names` into the HTTP cache, a few at a time, until `done` is set:
-/// the next run's [`newer`] then answers from the cache. Failures are left for that run.
-pub(super) fn prefetch(index: &Index, names: &[String], done: &std::sync::atomic::AtomicBool) {
+/// Puts the index pages of `names` into the HTTP cache, a few at a time while the wheels
+/// download: the next run's [`newer`] then answers from the cache. It stops at the first page
+/// the cache cannot keep (a server that sends no cache headers: every page would be fetched
+/// again anyway), and on Ctrl-C. Failures are left for the next run.
+pub(super) fn prefetch(index: &Index, names: &[String]) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     // Few: the wheels download at the same time.
-    const WORKERS: usize = 6;
+    const WORKERS: usize = 8;
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..WORKERS.min(names.len()) {
             scope.spawn(|| {
-                // A server whose pages the cache cannot keep (no cache headers) would make every
-                // page fetched here fetched again next time.
-                while !done.load(Ordering::Relaxed) && !index.pages_unreusable() {
+                while !index.pages_unreusable() && crate::interrupt::signal().is_none() {
                     let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
                     let _ = index.project(name);
                 }
