@@ -54,6 +54,24 @@ pub struct DistFile {
     pub wheel_tags: Option<Tags>,
 }
 
+impl DistFile {
+    /// Whether `Requires-Python` admits `python` (`None`: the version is unknown, and a
+    /// specifier that cannot be read admits everything, as pip takes them).
+    pub fn runs_on(&self, python: Option<&Version>) -> bool {
+        match (&self.requires_python, python) {
+            (Some(spec), Some(python)) => super::requirement::specifiers_allow(spec, python),
+            _ => true,
+        }
+    }
+
+    /// Whether this file could be installed for `interp` (whose version is `python`): a
+    /// source distribution or a wheel of its tags, `Requires-Python` met. Yanked files are the
+    /// caller's to pass over.
+    pub fn installable(&self, interp: &super::Interpreter, python: Option<&Version>) -> bool {
+        self.runs_on(python) && self.wheel_tags.as_ref().is_none_or(|t| super::links::compatible(t, interp))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error(transparent)]

@@ -11,7 +11,7 @@ use super::egg::Egg;
 use super::index::{DistFile, Index};
 use super::install::{Logger, Progress, Settings};
 use super::interpreter::Interpreter;
-use super::requirement::{Requirement, parse_version, specifiers_allow};
+use super::requirement::{Requirement, parse_version};
 use crate::log::Level;
 
 /// A distribution the index has a better version of than the one installed.
@@ -129,15 +129,8 @@ fn best(
     interp: &Interpreter,
     python: Option<&Version>,
 ) -> Option<Version> {
-    let usable = |f: &&DistFile| {
-        !f.yanked
-            && reqs.iter().all(|r| r.allows_version(&f.version))
-            && f.wheel_tags.as_ref().is_none_or(|t| super::links::compatible(t, interp))
-            && match (&f.requires_python, python) {
-                (Some(spec), Some(python)) => specifiers_allow(spec, python),
-                _ => true,
-            }
-    };
+    let usable =
+        |f: &&DistFile| !f.yanked && reqs.iter().all(|r| r.allows_version(&f.version)) && f.installable(interp, python);
     let versions: Vec<&Version> = files.iter().filter(usable).map(|f| &f.version).collect();
     let pre_ok = parse_version(&installed.version).is_some_and(|v| v.any_prerelease())
         || reqs.iter().any(Requirement::asks_for_prerelease);

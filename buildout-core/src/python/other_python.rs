@@ -7,24 +7,19 @@ use std::collections::BTreeSet;
 
 use super::index::DistFile;
 use super::interpreter::Interpreter;
-use super::requirement::{parse_version, specifiers_allow};
+use super::requirement::parse_version;
 
 /// Why nothing of `name` among `files` installs on `interp`, or `None` when something does
 /// (or there is nothing at all: that is a missing distribution, not this).
 pub(super) fn explain(name: &str, files: &[DistFile], interp: &Interpreter) -> Option<String> {
     let live: Vec<&DistFile> = files.iter().filter(|f| !f.yanked).collect();
     let python = parse_version(&interp.info.full_version);
-    let runs = |f: &DistFile| match (&f.requires_python, &python) {
-        (Some(spec), Some(python)) => specifiers_allow(spec, python),
-        _ => true,
-    };
-    let usable = |f: &DistFile| runs(f) && f.wheel_tags.as_ref().is_none_or(|t| super::links::compatible(t, interp));
-    if live.is_empty() || live.iter().any(|f| usable(f)) {
+    if live.is_empty() || live.iter().any(|f| f.installable(interp, python.as_ref())) {
         return None;
     }
     let newest = live.iter().map(|f| &f.version).max()?;
     let of_newest: Vec<&&DistFile> = live.iter().filter(|f| &f.version == newest).collect();
-    if let Some(f) = of_newest.iter().find(|f| !runs(f)) {
+    if let Some(f) = of_newest.iter().find(|f| !f.runs_on(python.as_ref())) {
         let spec = f.requires_python.as_deref().unwrap_or_default();
         return Some(format!("{name} {newest} requires Python {spec}"));
     }
