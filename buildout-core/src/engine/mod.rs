@@ -5,6 +5,7 @@
 pub mod installed;
 pub mod lock;
 pub mod picked;
+pub mod recipe_dist;
 pub mod recipes;
 
 use std::path::{Path, PathBuf};

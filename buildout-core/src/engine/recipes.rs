@@ -76,7 +76,9 @@ impl Recipes {
 
     /// The library of a recipe spec, for uninstalling parts whose recipe is not constructed.
     pub fn library(&self, spec: &str) -> Result<(Rc<Library>, String), loader::LoadError> {
-        self.loader.borrow_mut().entry(spec)
+        let loaded = self.loader.borrow_mut().entry(spec);
+        // Not on the search path: a recipe distribution in eggs-directory (issue 11).
+        super::recipe_dist::or_installed(loaded, &self.loader, self.summary.borrow().as_ref(), spec)
     }
 
     pub fn loaded_libraries(&self) -> usize {
@@ -109,6 +111,8 @@ impl RecipeHook for Recipes {
         let (dist, entry) = loader::parse_spec(&spec).map_err(|e| Error::user(e.to_string()))?;
         let before = self.loader.borrow().loaded();
         let loaded = self.loader.borrow_mut().entry(&spec);
+        // Not on the search path: the recipe distribution from eggs-directory or the index (issue 11).
+        let loaded = super::recipe_dist::or_from_eggs(loaded, &self.loader, sections, &self.picked, &*self.log, &spec)?;
         if let Ok((library, _)) = &loaded
             && self.loader.borrow().loaded() > before
         {

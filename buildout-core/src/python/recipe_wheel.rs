@@ -127,6 +127,13 @@ pub fn installed(dist: &str, req: Option<&Requirement>, eggs_dir: &Path) -> Vec<
     found.into_iter().map(|(p, _)| p).collect()
 }
 
+/// The best recipe distribution of `dist` in `eggs-directory` that the `[versions]` pins of
+/// `settings` allow, without the network (what `buildout recipes <dist>` shows).
+pub fn installed_for(dist: &str, settings: &Settings) -> Option<Provided> {
+    let req = Requirement::parse(dist).ok()?;
+    installed(dist, Some(&settings.constrained(&req)), &settings.eggs_dir).into_iter().next()
+}
+
 /// An unpacked recipe wheel, if `dir` is one whose library this buildout can load.
 fn read_installed(dir: &Path, dist: &str, platform: &str) -> Option<Provided> {
     let info = recipe_info_in(dir)?;

@@ -1,0 +1,130 @@
+//! Recipe distributions during a run (issue 11): a recipe whose library is on no directory of
+//! the search path is had as zc.buildout has a recipe egg, from `eggs-directory` or the index
+//! and `find-links`, under the buildout's `[versions]` pins, offline and newest modes and
+//! `allow-picked-versions` (see [`crate::python::recipe_wheel`]); its egg directory then goes
+//! first on the search path. An unpinned one is reported with the picked versions.
+//!
+//! The part's signature in `.installed.cfg` names the library's distribution and version, so a
+//! pin that changes the version loaded reinstalls the parts that use it.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::abi::wire::Picked;
+use crate::config::pytext::repr;
+use crate::config::{Error, Sections, pypath};
+use crate::loader::{self, Library, LoadError, Loader};
+use crate::log::Log;
+use crate::python::Settings;
+use crate::python::recipe_wheel::{self, RecipeWheelError};
+use crate::python::requirement::canonical_name;
+
+/// What loading a recipe entry gave.
+pub type Loaded = Result<(Rc<Library>, String), LoadError>;
+
+/// zc.buildout's logger for getting distributions: printed as bare messages.
+const LOGGER: &str = "zc.buildout.easy_install";
+
+/// When `loaded` says the library is on no directory of the search path, gets the recipe
+/// distribution (see the module's documentation) and loads the entry from it; otherwise
+/// `loaded` as it is. An error getting the distribution is the run's error.
+pub fn or_from_eggs(
+    loaded: Loaded,
+    loader: &RefCell<Loader>,
+    sections: &mut Sections,
+    picked: &RefCell<Vec<Picked>>,
+    log: &dyn Log,
+    spec: &str,
+) -> crate::config::Result<Loaded> {
+    let Err(not_found @ LoadError::NotFound { .. }) = loaded else { return Ok(loaded) };
+    let Ok((dist, entry)) = loader::parse_spec(spec) else { return Ok(Err(not_found)) };
+    let settings = settings(sections)?;
+    let mut logger = |level, message: &str| log.log(level, LOGGER, message);
+    let provided = recipe_wheel::provide(&dist, &settings, &mut logger)
+        .map_err(|e| error(e, &not_found, &dist, &entry, &settings))?;
+    if settings.versions.get(&canonical_name(&dist)).is_none_or(|v| v.trim().is_empty()) {
+        let version = provided.version.clone();
+        picked.borrow_mut().push(Picked { name: provided.name.clone(), version, required_by: Vec::new() });
+    }
+    loader.borrow_mut().prepend([provided.dir]);
+    Ok(loader.borrow_mut().entry(spec))
+}
+
+/// For a recipe that is not constructed (a part being uninstalled): when `loaded` says the
+/// library is on no directory of the search path, the best recipe distribution of its name
+/// already in `eggs-directory` (`buildout` options as sent to recipes), without the network.
+pub fn or_installed(
+    loaded: Loaded,
+    loader: &RefCell<Loader>,
+    buildout: Option<&std::collections::BTreeMap<String, String>>,
+    spec: &str,
+) -> Loaded {
+    let Err(LoadError::NotFound { .. }) = &loaded else { return loaded };
+    let (Ok((dist, _)), Some(eggs)) = (loader::parse_spec(spec), buildout.and_then(|b| b.get("eggs-directory"))) else {
+        return loaded;
+    };
+    match recipe_wheel::installed(&dist, None, &PathBuf::from(eggs)).into_iter().next() {
+        Some(provided) => {
+            loader.borrow_mut().prepend([provided.dir]);
+            loader.borrow_mut().entry(spec)
+        }
+        None => loaded,
+    }
+}
+
+/// The error of a recipe distribution that could not be had, with zc.buildout's steps.
+fn error(e: RecipeWheelError, not_found: &LoadError, dist: &str, entry: &str, settings: &Settings) -> Error {
+    match e {
+        // Neither on the search path nor anywhere to be got: one line saying what was tried.
+        RecipeWheelError::Unknown { .. } => {
+            Error::user(format!("{not_found}; {e}")).within(format!("Loading zc.buildout recipe entry {dist}:{entry}."))
+        }
+        e => {
+            let requirement = e.requirement().map(str::to_owned).unwrap_or_else(|| {
+                match settings.versions.get(&canonical_name(dist)).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                    Some(pin) if pin.starts_with(['<', '>', '=', '!', '~']) => format!("{dist}{pin}"),
+                    Some(pin) => format!("{dist}=={pin}"),
+                    None => dist.to_owned(),
+                }
+            });
+            Error::user(e.to_string())
+                .within(format!("Getting distribution for {}.", repr(&requirement)))
+                .within(format!("Installing recipe {dist}."))
+        }
+    }
+}
+
+/// The `[buildout]` settings that say where distributions come from, as eggs read them.
+pub fn settings(sections: &mut Sections) -> crate::config::Result<Settings> {
+    let mut option = |name: &str| -> crate::config::Result<String> {
+        Ok(sections.get("buildout", name)?.unwrap_or_default().trim().to_owned())
+    };
+    let directory = option("directory")?;
+    let offline = option("offline")? == "true";
+    let newest = !offline && option("newest")? == "true";
+    let eggs_dir = PathBuf::from(option("eggs-directory")?);
+    let find_links = option("find-links")?.split_whitespace().map(str::to_owned).collect();
+    let index = Some(option("index")?).filter(|i| !i.is_empty());
+    let allow_picked_versions = option("allow-picked-versions")? != "false";
+    let show_picked_versions = option("show-picked-versions")? == "true";
+    let download_cache =
+        Some(option("download-cache")?).filter(|d| !d.is_empty()).map(|d| PathBuf::from(pypath::join(&directory, &d)));
+    let versions_section = option("versions")?;
+    let versions = match versions_section.is_empty() || !sections.contains(&versions_section) {
+        true => Default::default(),
+        false => sections.snapshot(&versions_section)?.into_iter().map(|(k, v)| (canonical_name(&k), v)).collect(),
+    };
+    Ok(Settings {
+        eggs_dir,
+        find_links,
+        index,
+        offline,
+        newest,
+        versions,
+        allow_picked_versions,
+        show_picked_versions,
+        download_cache,
+        ..Settings::default()
+    })
+}
