@@ -55,6 +55,10 @@ fn load_options(inv: &Invocation) -> Result<LoadOptions, Failure> {
 }
 
 pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Failure> {
+    // Packaging a recipe crate needs no buildout.
+    if inv.command == "recipes" && inv.args.first().is_some_and(|a| a == "package") {
+        return crate::package::run(&inv.args[1..]);
+    }
     let opts = load_options(inv)?;
     let env = Environment::current();
     if inv.command == "init" {
@@ -115,8 +119,13 @@ fn recipes_command(
     console: &Console,
 ) -> Result<u8, Failure> {
     let verbose = inv.verbose();
+    let mut settings = None;
     let mut loader = match loaded {
-        Ok(mut buildout) => recipes::develop_and_load(&mut buildout, console)?.0,
+        Ok(mut buildout) => {
+            // Recipe distributions already in eggs-directory are found too (nothing is fetched).
+            settings = Some(buildout_core::engine::recipe_dist::settings(&mut buildout.sections)?);
+            recipes::develop_and_load(&mut buildout, console)?.0
+        }
         Err(e) if matches!(e.kind, buildout_core::config::ErrorKind::CouldNotOpen(_)) => {
             let cwd = std::path::PathBuf::from(current_dir()?);
             let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
@@ -130,7 +139,7 @@ fn recipes_command(
         }
         Err(e) => return Err(e.into()),
     };
-    recipes::list(&mut loader, &inv.args, verbose)
+    recipes::list(&mut loader, &inv.args, verbose, settings.as_ref())
 }
 
 /// `install [parts]`, holding the buildout directory's lock.

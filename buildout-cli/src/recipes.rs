@@ -129,6 +129,12 @@ fn describe(out: &mut String, lib: &Library, note: &str) {
         out.push_str(&format!("  uninstall: {}\n", m.uninstall.join(", ")));
     }
     out.push_str(&format!("  file: {}\n", lib.path.display()));
+    if let Some((info, platform)) = python::recipe_wheel::origin(&lib.path) {
+        out.push_str(&format!(
+            "  from: the recipe wheel of {} {} for {platform} (recipe ABI {}), unpacked in eggs-directory\n",
+            info.distribution, info.version, info.abi
+        ));
+    }
 }
 
 fn load_failure(e: &LoadError) -> Failure {
@@ -136,7 +142,13 @@ fn load_failure(e: &LoadError) -> Failure {
 }
 
 /// `buildout recipes [dist[:entry]]`.
-pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Result<u8, Failure> {
+/// `settings`: the buildout's, whose `eggs-directory` may hold recipe distributions.
+pub(crate) fn list(
+    loader: &mut Loader,
+    args: &[String],
+    verbose: bool,
+    settings: Option<&python::Settings>,
+) -> Result<u8, Failure> {
     let mut out = String::new();
     match args {
         [] => {
@@ -183,6 +195,14 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
             }
         }
         [spec] => {
+            let dist = spec.split(':').next().unwrap_or(spec);
+            // Not on the search path: the recipe distribution eggs-directory has, as a run
+            // would take it offline.
+            if let (Err(LoadError::NotFound { .. }), Some(settings)) = (loader.find(dist), settings)
+                && let Some(provided) = python::recipe_wheel::installed_for(dist, settings)
+            {
+                loader.prepend([provided.dir]);
+            }
             let lib = if spec.contains(':') { loader.entry(spec).map(|(lib, _)| lib) } else { loader.library(spec) };
             let lib = lib.map_err(|e| {
                 let mut failure = load_failure(&e);
@@ -196,8 +216,10 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
             // Copies further down the search path never load while this one is found: say where
             // they are, since a user who edits one of them would otherwise wonder why nothing
             // changes.
-            let dist = spec.split(':').next().unwrap_or(spec);
-            for shadowed in loader.find_all(dist).iter().filter(|p| **p != lib.path) {
+            // The loaded library's path is canonical; the search path's need not be
+            // (`<program dir>/../lib/buildout/recipes`).
+            let loaded = |p: &PathBuf| p.canonicalize().is_ok_and(|c| c == lib.path) || *p == lib.path;
+            for shadowed in loader.find_all(dist).iter().filter(|p| !loaded(p)) {
                 out.push_str(&format!("  shadowed: {}\n", shadowed.display()));
             }
         }

@@ -397,8 +397,8 @@ pub struct Wheel {
     headers: Vec<(String, String)>,
     members: Vec<Member>,
     dist_info_files: Vec<(String, Vec<u8>)>,
-    /// zlib's level; `None`: the default.
-    compression: Option<i64>,
+    /// Deflate the members (else store them).
+    compress: bool,
 }
 
 impl Wheel {
@@ -415,7 +415,7 @@ impl Wheel {
             headers: Vec::new(),
             members: Vec::new(),
             dist_info_files: Vec::new(),
-            compression: None,
+            compress: true,
         })
     }
 
@@ -451,9 +451,10 @@ impl Wheel {
         Ok(self)
     }
 
-    /// Sets zlib's compression level (0-9); tests use 1 for speed.
-    pub fn compression(&mut self, level: Option<i64>) -> &mut Wheel {
-        self.compression = level;
+    /// Whether members are deflated (the default) or stored: a debug build for tests is
+    /// written faster stored.
+    pub fn compress(&mut self, compress: bool) -> &mut Wheel {
+        self.compress = compress;
         self
     }
 
@@ -506,9 +507,9 @@ impl Wheel {
         let zip_error = |e: zip::result::ZipError| io(&dest, e);
         let mut zip = zip::ZipWriter::new(staged.as_file());
         let options = |mode: u32| {
+            let method = if self.compress { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
             zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated)
-                .compression_level(self.compression)
+                .compression_method(method)
                 .unix_permissions(mode)
                 .last_modified_time(zip::DateTime::default())
                 .large_file(true)
@@ -543,6 +544,12 @@ impl Wheel {
         zip.write_all(record.as_bytes()).map_err(|e| io(&dest, e))?;
         zip.finish().map_err(zip_error)?;
         staged.as_file().sync_all().map_err(|e| io(&dest, e))?;
+        // A temporary file is private; a wheel is for others to read (an index serves it).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| io(staged.path(), e))?;
+        }
         staged.persist(&dest).map_err(|e| io(&dest, e.error))?;
         Ok(dest)
     }
@@ -591,6 +598,9 @@ fn csv_field(text: &str) -> String {
 /// What cargo says about a crate: where it builds, and what its manifest describes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrateInfo {
+    /// The package's name and version (`hello-recipes`, `0.1.0`).
+    pub name: String,
+    pub version: String,
     pub manifest: PathBuf,
     pub target_directory: PathBuf,
     pub description: String,
@@ -631,6 +641,8 @@ pub fn crate_info(dir: &Path) -> Result<CrateInfo, PackageError> {
         })?;
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     Ok(CrateInfo {
+        name: text(&package["name"]),
+        version: text(&package["version"]),
         manifest: canonical,
         target_directory: PathBuf::from(text(&metadata["target_directory"])),
         description: text(&package["description"]),
@@ -1036,6 +1048,16 @@ mod tests {
         assert!(Wheel::new("good", "not a version", "py3-none-any").is_err());
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("a")).expect("list").flatten().collect();
         assert_eq!(leftovers.len(), 1, "only the wheel: no staging file left");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&first).expect("wheel").permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "readable by others");
+
+        // Stored instead of deflated: the same members.
+        let mut stored = Wheel::new("plain", "1", "py3-none-linux_x86_64").expect("wheel");
+        stored.compress(false).bytes("a.txt", b"text".to_vec(), 0o644).expect("bytes");
+        let stored = stored.write(&dir.path().join("c")).expect("write");
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&stored).expect("open")).expect("zip");
+        assert_eq!(zip.by_name("a.txt").expect("a.txt").compression(), zip::CompressionMethod::Stored);
     }
 
     #[test]
