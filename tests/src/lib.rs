@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod golden;
 pub mod mirror;
+pub mod simple_index;
 pub mod zeo;
 
 use std::collections::HashMap;
