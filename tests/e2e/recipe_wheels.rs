@@ -220,6 +220,24 @@ fn a_recipe_wheel_from_find_links_pinned_offline_and_reinstalled_on_a_pin_change
         "{}",
         refused.stderr
     );
+
+    // The part removed while another remains: the recipe no configured part loads is taken
+    // from eggs-directory to uninstall it (hello.recipes has no uninstall entry, which -vv says).
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        "[buildout]\nparts = d\n\n[d]\nrecipe = buildout.testrecipes:mkdir\npath = made\n",
+    )
+    .expect("write buildout.cfg");
+    let removed = run_buildout(&dir, &args(&["-U", "-o", "-vv"]), &tests::recipe_env());
+    ok(&removed, "part removed");
+    assert!(
+        removed.stdout.contains(
+            "Uninstalling hello.\nCouldn't load zc.buildout.uninstall entry point template\nfrom hello.recipes:\n"
+        ),
+        "{}",
+        removed.stdout
+    );
+    assert!(!dir.join("greeting.txt").exists(), "its file is removed");
 }
 
 #[test]
