@@ -121,7 +121,7 @@ pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result
 
 fn describe(out: &mut String, lib: &Library, note: &str) {
     let m = &lib.metadata;
-    out.push_str(&format!("{} {} (recipe ABI {}){note}\n", m.distribution, m.version, buildout_core::abi::ABI_VERSION));
+    out.push_str(&format!("{} {} (recipe ABI {}){note}\n", m.distribution, m.version, lib.abi));
     let mut entries = m.entries.clone();
     entries.sort();
     out.push_str(&format!("  entries: {}\n", entries.join(", ")));
@@ -138,6 +138,9 @@ fn load_failure(e: &LoadError) -> Failure {
 /// `buildout recipes [dist[:entry]]`.
 pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Result<u8, Failure> {
     let mut out = String::new();
+    // Files on the search path that are not loadable recipe libraries: each is an `Error:` line
+    // (as when a part needs it), and the listing exits 1 after showing the others.
+    let mut errors = String::new();
     match args {
         [] => {
             let mut seen_files = HashSet::new();
@@ -167,15 +170,15 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
                             describe(&mut out, &lib, if first { "" } else { " [shadowed by the one listed before]" });
                         }
                         Err(e) => {
-                            out.push_str(&format!("{}\n  cannot load: {e}\n", file.display()));
+                            errors.push_str(&format!("Error: {e}\n"));
                             if let (true, Some(detail)) = (verbose, e.detail()) {
-                                out.extend(detail.lines().map(|l| format!("    {l}\n")));
+                                errors.extend(detail.lines().map(|l| format!("    {l}\n")));
                             }
                         }
                     }
                 }
             }
-            if out.is_empty() {
+            if out.is_empty() && errors.is_empty() {
                 out = format!(
                     "No recipe libraries found; searched: {}\n",
                     loader.dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -208,7 +211,11 @@ pub(crate) fn list(loader: &mut Loader, args: &[String], verbose: bool) -> Resul
         }
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    Ok(0)
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    let _ = std::io::stderr().lock().write_all(errors.as_bytes());
+    Ok(1)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ fn abort_crate(dir: &Path) {
     let manifest = format!(
         "[package]\nname = \"panic-abort-recipes\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
          [workspace]\n\n[lib]\nname = \"panic_abort_recipes\"\ncrate-type = [\"cdylib\"]\n\n\
-         [dependencies]\nbuildout-core = {{ path = {:?} }}\n\n[profile.dev]\npanic = \"abort\"\n",
+         [dependencies]\nbuildout-core = {{ path = {:?}, default-features = false }}\n\n[profile.dev]\npanic = \"abort\"\n",
         core.display().to_string()
     );
     std::fs::create_dir_all(dir.join("src")).expect("mkdir");

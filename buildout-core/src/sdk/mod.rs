@@ -42,26 +42,22 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
-use abi_stable::std_types::{RResult, RStr, RString};
+use crate::abi::Host;
+use crate::abi::wire;
 
-use crate::abi::wire::{self, ErrorKind};
-use crate::abi::{self, Constructed, HostHandle, RecipeHandle};
+pub use crate::abi::wire::{ErrorKind, Picked};
 
-pub use crate::abi::wire::RecipeError;
+mod error;
+mod export;
+#[cfg(feature = "python")]
+pub mod python;
+pub mod testing;
 
-impl RecipeError {
-    /// A user error for a failed file operation: `<what> <path>: <reason>`, without Rust's
-    /// `(os error N)` suffix.
-    pub fn io(what: &str, path: &Path, error: &std::io::Error) -> RecipeError {
-        let text = error.to_string();
-        let reason = text.split(" (os error").next().unwrap_or(&text);
-        RecipeError::user(format!("{what} {}: {reason}", path.display()))
-    }
-}
+pub use error::RecipeError;
+#[doc(hidden)]
+pub use export::{Factory, call_impl, construct_impl, factory, metadata_impl, release_impl, uninstall_impl};
 
 /// How much a log record matters: Python's logging levels, which `-q`/`-v` and `log-level`
 /// compare against.
@@ -98,6 +94,7 @@ impl LogLevel {
     }
 }
 
+#[cfg(feature = "python")]
 impl From<crate::log::Level> for LogLevel {
     fn from(level: crate::log::Level) -> LogLevel {
         use crate::log::Level;
@@ -192,7 +189,7 @@ impl Options {
 
 /// What a recipe can ask of buildout while it runs.
 pub struct Context<'a> {
-    host: HostHandle,
+    host: Host<'a>,
     part: &'a str,
     buildout: &'a BTreeMap<String, String>,
 }
@@ -249,7 +246,7 @@ impl Context<'_> {
 
     /// Reports versions picked without a pin in `[versions]`; buildout lists them at the end of
     /// the run when `show-picked-versions` is on.
-    pub fn picked(&self, versions: &[wire::Picked]) -> Result<(), RecipeError> {
+    pub fn picked(&self, versions: &[Picked]) -> Result<(), RecipeError> {
         self.invoke("picked", &versions).map(drop)
     }
 
@@ -285,7 +282,7 @@ impl Context<'_> {
 
     fn invoke(&self, method: &str, payload: &impl serde::Serialize) -> Result<String, RecipeError> {
         let payload = serde_json::to_string(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
-        self.host.invoke(method, &payload).map_err(|e| RecipeError::from_json(&e))
+        self.host.call(method, &payload).map_err(|e| RecipeError::from_wire(wire::RecipeError::from_json(&e)))
     }
 }
 
@@ -302,362 +299,19 @@ pub trait Recipe: Sized + 'static {
     /// recipes without an `update` method.
     fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         let _ = (ctx, options);
-        Err(RecipeError { kind: ErrorKind::NoUpdate, ..RecipeError::default() })
+        Err(RecipeError::no_update())
     }
 }
 
 /// An uninstall entry: runs before the part's recorded paths are removed.
 pub type UninstallFn = fn(ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<(), RecipeError>;
 
-#[doc(hidden)]
-pub trait DynRecipe {
-    fn run(&mut self, method: &str, ctx: &Context<'_>) -> Result<wire::Installed, RecipeError>;
-}
-
-struct Instance<R> {
-    recipe: R,
-    options: Options,
-}
-
-impl<R: Recipe> DynRecipe for Instance<R> {
-    fn run(&mut self, method: &str, ctx: &Context<'_>) -> Result<wire::Installed, RecipeError> {
-        let paths = match method {
-            "install" => Some(self.recipe.install(ctx, &self.options)?),
-            "update" => self.recipe.update(ctx, &self.options)?,
-            other => {
-                return Err(RecipeError::internal(format!("unknown recipe method '{other}'")));
-            }
-        };
-        let paths = paths.map(|p| p.iter().map(|p| p.display().to_string()).collect());
-        Ok(wire::Installed { paths, used: self.options.take_used() })
-    }
-}
-
-/// Constructs a recipe of type `R`; one per entry in the export table.
-#[doc(hidden)]
-pub type Factory = fn(HostHandle, wire::Construct) -> Result<(Box<dyn DynRecipe>, wire::Constructed), RecipeError>;
-
-#[doc(hidden)]
-pub fn factory<R: Recipe>(
-    host: HostHandle,
-    request: wire::Construct,
-) -> Result<(Box<dyn DynRecipe>, wire::Constructed), RecipeError> {
-    let mut options = Options::new(request.part.clone(), request.options);
-    let ctx = Context { host, part: &request.part, buildout: &request.buildout };
-    let recipe = R::new(&ctx, &mut options)?;
-    let reply = wire::Constructed { options: options.values.clone(), used: options.take_used() };
-    Ok((Box::new(Instance { recipe, options }), reply))
-}
-
-struct Boxed {
-    recipe: Box<dyn DynRecipe>,
-    part: String,
-    buildout: BTreeMap<String, String>,
-}
-
-thread_local! {
-    static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Panics in a recipe become errors naming the part; the library's own hook would print a
-/// backtrace to stderr, so replace it with one that keeps the message for the error.
-fn quiet_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_owned());
-            let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-            PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{location}")));
-        }));
-    });
-}
-
-fn guarded<T>(body: impl FnOnce() -> Result<T, RecipeError>) -> Result<T, RecipeError> {
-    quiet_panics();
-    // This library's copy of `interrupt` sees Ctrl-C and SIGTERM from its first call on, so
-    // that recipe code (unpacking, linking) can stop in the middle of a part: the host watches
-    // already, and its handler is chained after ours.
-    crate::interrupt::watch();
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(result) => result,
-        Err(_) => {
-            let detail = PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
-            let message = detail.split(" at ").next().unwrap_or_default().to_owned();
-            Err(RecipeError { kind: ErrorKind::Panic, message, detail: Some(detail), doing: Vec::new() })
-        }
-    }
-}
-
-fn reply<T>(result: Result<T, RecipeError>) -> RResult<T, RString> {
-    match result {
-        Ok(v) => RResult::ROk(v),
-        Err(e) => RResult::RErr(e.to_json().into()),
-    }
-}
-
-fn to_json(value: &impl serde::Serialize) -> Result<RString, RecipeError> {
-    serde_json::to_string(value).map(RString::from).map_err(|e| RecipeError::internal(e.to_string()))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(text: RStr<'_>) -> Result<T, RecipeError> {
-    serde_json::from_str(text.as_str()).map_err(|e| RecipeError::internal(format!("bad request from buildout: {e}")))
-}
-
-#[doc(hidden)]
-pub fn metadata_impl(
-    distribution: &str,
-    version: &str,
-    entries: &[(&str, Factory)],
-    uninstall: &[(&str, UninstallFn)],
-) -> RString {
-    let metadata = wire::Metadata {
-        distribution: distribution.to_owned(),
-        version: version.to_owned(),
-        entries: entries.iter().map(|(name, _)| (*name).to_owned()).collect(),
-        uninstall: uninstall.iter().map(|(name, _)| (*name).to_owned()).collect(),
-    };
-    to_json(&metadata).unwrap_or_default()
-}
-
-#[doc(hidden)]
-pub fn construct_impl(
-    entries: &[(&str, Factory)],
-    host: HostHandle,
-    request: RStr<'_>,
-) -> RResult<Constructed, RString> {
-    reply(guarded(|| {
-        let request: wire::Construct = parse(request)?;
-        let factory = entries
-            .iter()
-            .find(|(name, _)| *name == request.entry)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| RecipeError::internal(format!("no recipe entry '{}'", request.entry)))?;
-        let part = request.part.clone();
-        let buildout = request.buildout.clone();
-        let (recipe, constructed) = factory(host, request)?;
-        let reply = to_json(&constructed)?;
-        Ok(Constructed { recipe: abi::into_handle(Box::new(Boxed { recipe, part, buildout })), reply })
-    }))
-}
-
-#[doc(hidden)]
-pub fn call_impl(handle: RecipeHandle, host: HostHandle, method: RStr<'_>) -> RResult<RString, RString> {
-    reply(guarded(|| {
-        // SAFETY: the host only passes handles `construct_impl` made and has not released.
-        #[allow(unsafe_code)]
-        let boxed: &mut Boxed = unsafe { abi::handle_mut(handle) };
-        let ctx = Context { host, part: &boxed.part, buildout: &boxed.buildout };
-        let installed = boxed.recipe.run(method.as_str(), &ctx)?;
-        to_json(&installed)
-    }))
-}
-
-#[doc(hidden)]
-pub fn release_impl(handle: RecipeHandle) {
-    // SAFETY: as in `call_impl`; the host releases each handle once.
-    #[allow(unsafe_code)]
-    let result = catch_unwind(|| unsafe { abi::release_handle::<Boxed>(handle) });
-    drop(result);
-}
-
-#[doc(hidden)]
-pub fn uninstall_impl(
-    uninstall: &[(&str, UninstallFn)],
-    host: HostHandle,
-    request: RStr<'_>,
-) -> RResult<RString, RString> {
-    reply(guarded(|| {
-        let request: wire::Uninstall = parse(request)?;
-        let Some((_, f)) = uninstall.iter().find(|(name, _)| *name == request.entry) else {
-            return Ok(RString::new());
-        };
-        let empty = BTreeMap::new();
-        let ctx = Context { host, part: &request.part, buildout: &empty };
-        f(&ctx, &request.options)?;
-        Ok(RString::new())
-    }))
-}
-
-/// Exports a recipe library: its distribution name, version, install entries and optional
-/// uninstall entries. See the [`sdk`](crate::sdk) module for an example.
-#[macro_export]
-macro_rules! export_recipes {
-    (
-        distribution: $dist:expr,
-        version: $version:expr,
-        entries: { $($entry:literal => $recipe:ty),* $(,)? }
-        $(, uninstall: { $($uentry:literal => $ufn:path),* $(,)? })?
-        $(,)?
-    ) => {
-        // A panic must unwind to the SDK's guard, which turns it into an error naming the part;
-        // with `panic = "abort"` it would kill buildout itself, silently.
-        #[cfg(panic = "abort")]
-        compile_error!(
-            "a buildout recipe library must be built with panic = \"unwind\" (the default): with \
-             panic = \"abort\" a panicking recipe would kill buildout instead of failing its part; \
-             remove `panic = \"abort\"` from the profile (or `-C panic=abort` from RUSTFLAGS)"
-        );
-        const _: () = {
-            use $crate::abi::reexport::std_types::{RResult, RStr, RString};
-            use $crate::abi::{Constructed, HostHandle, RecipeHandle};
-
-            const ENTRIES: &[(&str, $crate::sdk::Factory)] = &[$(($entry, $crate::sdk::factory::<$recipe>)),*];
-            const UNINSTALL: &[(&str, $crate::sdk::UninstallFn)] = &[$($(($uentry, $ufn)),*)?];
-
-            extern "C" fn metadata() -> RString {
-                $crate::sdk::metadata_impl($dist, $version, ENTRIES, UNINSTALL)
-            }
-            extern "C" fn construct(host: HostHandle, request: RStr<'_>) -> RResult<Constructed, RString> {
-                $crate::sdk::construct_impl(ENTRIES, host, request)
-            }
-            extern "C" fn call(recipe: RecipeHandle, host: HostHandle, method: RStr<'_>) -> RResult<RString, RString> {
-                $crate::sdk::call_impl(recipe, host, method)
-            }
-            extern "C" fn release(recipe: RecipeHandle) {
-                $crate::sdk::release_impl(recipe)
-            }
-            extern "C" fn uninstall(host: HostHandle, request: RStr<'_>) -> RResult<RString, RString> {
-                $crate::sdk::uninstall_impl(UNINSTALL, host, request)
-            }
-            fn root_module() -> $crate::abi::RecipeLibraryRef {
-                $crate::abi::library(metadata, construct, call, release, uninstall)
-            }
-            extern "C" fn loader() -> $crate::abi::reexport::library::RootModuleResult {
-                $crate::abi::root_module_result(root_module)
-            }
-            #[allow(unsafe_code, non_upper_case_globals)]
-            #[unsafe(no_mangle)]
-            pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::abi::reexport::library::LibHeader =
-                $crate::abi::lib_header(loader);
-        };
-    };
-}
-
-pub mod testing {
-    //! Running a recipe in a unit test of its crate, without buildout: [`TestHost`] answers
-    //! `get` from a table and records what the recipe logs and creates.
-
-    use std::cell::RefCell;
-    use std::collections::BTreeMap;
-    use std::path::PathBuf;
-
-    use super::{Context, LogLevel, Options, Recipe, RecipeError, wire};
-    use crate::abi::{self, HostService};
-
-    /// A stand-in for buildout.
-    #[derive(Debug, Default)]
-    pub struct TestHost {
-        /// `[buildout]` options the recipe sees (`directory`, `parts-directory`, ...).
-        pub buildout: BTreeMap<String, String>,
-        /// Options of other sections, answered to `ctx.get(section, option)`.
-        pub sections: BTreeMap<(String, String), String>,
-        /// Log lines, as `<logger>: <message>`.
-        pub logs: RefCell<Vec<String>>,
-        /// The same records with their level, as `(level, logger, message)`.
-        pub records: RefCell<Vec<(LogLevel, String, String)>>,
-        /// Paths registered with `ctx.created`.
-        pub created: RefCell<Vec<String>>,
-    }
-
-    impl HostService for TestHost {
-        fn call(&self, method: &str, payload: &str) -> Result<String, String> {
-            let bad = |e: serde_json::Error| RecipeError::internal(e.to_string()).to_json();
-            match method {
-                "get" => {
-                    let q: wire::GetOption = serde_json::from_str(payload).map_err(bad)?;
-                    let value = if q.section == "buildout" {
-                        self.buildout.get(&q.option).cloned()
-                    } else {
-                        self.sections.get(&(q.section, q.option)).cloned()
-                    };
-                    serde_json::to_string(&value).map_err(bad)
-                }
-                "picked" | "progress" => Ok(String::new()),
-                "section" => {
-                    let q: wire::GetOption = serde_json::from_str(payload).map_err(bad)?;
-                    let options: BTreeMap<String, String> = self
-                        .sections
-                        .iter()
-                        .filter(|((s, _), _)| *s == q.section)
-                        .map(|((_, o), v)| (o.clone(), v.clone()))
-                        .collect();
-                    serde_json::to_string(&Some(options).filter(|o| !o.is_empty())).map_err(bad)
-                }
-                "log" => {
-                    let r: wire::LogRecord = serde_json::from_str(payload).map_err(bad)?;
-                    self.logs.borrow_mut().push(format!("{}: {}", r.logger, r.message));
-                    self.records.borrow_mut().push((LogLevel::from_number(r.level), r.logger, r.message));
-                    Ok(String::new())
-                }
-                "created" => {
-                    let c: wire::Created = serde_json::from_str(payload).map_err(bad)?;
-                    self.created.borrow_mut().extend(c.paths);
-                    Ok(String::new())
-                }
-                other => Err(RecipeError::internal(format!("no host service {other}")).to_json()),
-            }
-        }
-    }
-
-    impl TestHost {
-        /// Runs `f` with a [`Context`] for `part` backed by this host.
-        pub fn with_context<T>(&self, part: &str, f: impl FnOnce(&Context<'_>) -> T) -> T {
-            let service: &dyn HostService = self;
-            let ctx = Context { host: abi::host_handle(&service), part, buildout: &self.buildout };
-            f(&ctx)
-        }
-
-        /// Constructs recipe `R` for `part` with `options`, returning it and the options as the
-        /// constructor left them.
-        pub fn construct<R: Recipe>(&self, part: &str, options: &[(&str, &str)]) -> Result<(R, Options), RecipeError> {
-            let values = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-            let mut options = Options::new(part, values);
-            let recipe = self.with_context(part, |ctx| super::guarded(|| R::new(ctx, &mut options)))?;
-            Ok((recipe, options))
-        }
-
-        /// Runs the recipe's `install` as buildout does: a panic is an error of kind `Panic`
-        /// (the message is the panic's), not a failed test.
-        pub fn install<R: Recipe>(&self, recipe: &mut R, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
-            self.with_context(options.part(), |ctx| super::guarded(|| recipe.install(ctx, options)))
-        }
-
-        /// Runs the recipe's `update` as buildout does (see [`TestHost::install`]); a recipe
-        /// without one answers with an error of kind `NoUpdate`, on which buildout calls
-        /// `install`.
-        pub fn update<R: Recipe>(
-            &self,
-            recipe: &mut R,
-            options: &Options,
-        ) -> Result<Option<Vec<PathBuf>>, RecipeError> {
-            self.with_context(options.part(), |ctx| super::guarded(|| recipe.update(ctx, options)))
-        }
-
-        /// Runs an uninstall entry with the options `part` was installed with, as buildout does
-        /// before it removes the recorded paths.
-        pub fn uninstall(
-            &self,
-            entry: super::UninstallFn,
-            part: &str,
-            options: &[(&str, &str)],
-        ) -> Result<(), RecipeError> {
-            let options: BTreeMap<String, String> =
-                options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-            self.with_context(part, |ctx| super::guarded(|| entry(ctx, &options)))
-        }
-    }
-}
-
 /// Writes `contents` to `path` only if the file does not hold them already, atomically (a
 /// temporary file beside it, renamed into place): a reader never sees half a file, and an
 /// unchanged file keeps its time stamp. Returns whether it wrote. `mode` sets the file's
 /// permissions (`0o755` for a script).
 pub fn write_if_changed(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<bool, RecipeError> {
+    use std::io::Write;
     if std::fs::read(path).is_ok_and(|old| old == contents) {
         return Ok(false);
     }
@@ -665,15 +319,42 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: Option<u32>) -> Resu
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| RecipeError::io("create a file in", dir, &e))?;
-    std::io::Write::write_all(&mut tmp, contents).map_err(|e| RecipeError::io("write", path, &e))?;
-    if let Some(mode) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-            .map_err(|e| RecipeError::io("set the mode of", path, &e))?;
+    let (tmp, mut file) = temporary_file(path).map_err(|e| RecipeError::io("create a file in", dir, &e))?;
+    let written = file.write_all(contents).map_err(|e| RecipeError::io("write", path, &e)).and_then(|()| {
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(|e| RecipeError::io("set the mode of", path, &e))?;
+        }
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(|e| RecipeError::io("write", path, &e))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    tmp.persist(path).map_err(|e| RecipeError::io("write", path, &e.error))?;
-    Ok(true)
+    written.map(|()| true)
+}
+
+/// A new, private (mode 0600) file beside `path`, named so that it cannot collide with another
+/// writer's: `.<name>.<pid>.<n>.tmp`.
+fn temporary_file(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name =
+        path.file_name().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
+    loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+        let tmp = path.with_file_name(tmp_name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            // Left behind by a process with our pid that was killed: take the next number.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -721,9 +402,9 @@ mod tests {
         assert_eq!(host.created.borrow().len(), 1);
 
         let missing = host.construct::<Greeter>("g", &[]).map(drop).expect_err("file is required");
-        assert_eq!(missing.message, "Missing option: g:file");
+        assert_eq!(missing.message(), "Missing option: g:file");
         let err = RecipeError::io("write", std::path::Path::new("/nope/x"), &std::io::Error::from_raw_os_error(2));
-        assert_eq!(err.message, "write /nope/x: No such file or directory");
+        assert_eq!(err.message(), "write /nope/x: No such file or directory");
     }
 
     #[test]
@@ -742,7 +423,7 @@ mod tests {
             ("odd", false, Err("Invalid value for web:odd option: yes")),
         ];
         for (key, default, expected) in cases {
-            let got = options.bool(key, default).map_err(|e| e.message);
+            let got = options.bool(key, default).map_err(|e| e.message().to_owned());
             assert_eq!(got, expected.map_err(str::to_owned), "{key}");
         }
         assert_eq!(options.lines("eggs"), ["ZEO", "ZODB >= 6"]);
@@ -769,7 +450,7 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.path()).expect("list").flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file is left");
         let blocked = super::write_if_changed(&dir.path().join("no/such/dir/x"), b"x", None);
-        assert!(blocked.is_err_and(|e| e.message.starts_with("create a file in ")));
+        assert!(blocked.is_err_and(|e| e.message().starts_with("create a file in ")));
     }
 
     #[test]
@@ -811,7 +492,7 @@ mod tests {
         let (mut ok, options) = host.construct::<Flaky>("p", &[]).expect("constructs");
         assert_eq!(host.install(&mut ok, &options).expect("installs"), [PathBuf::from("/srv/x")]);
         let no_update = host.update(&mut ok, &options).expect_err("no update method");
-        assert_eq!(no_update.kind, super::ErrorKind::NoUpdate);
+        assert_eq!(no_update.kind(), super::ErrorKind::NoUpdate);
         host.uninstall(forget, "p", &[("name", "x")]).expect("uninstalls");
         assert_eq!(
             *host.records.borrow(),
@@ -822,6 +503,6 @@ mod tests {
         );
         let (mut broken, options) = host.construct::<Flaky>("p", &[("boom", "true")]).expect("constructs");
         let panicked = host.install(&mut broken, &options).expect_err("a panic is an error");
-        assert_eq!((panicked.kind, panicked.message.as_str()), (super::ErrorKind::Panic, "the recipe broke"));
+        assert_eq!((panicked.kind(), panicked.message()), (super::ErrorKind::Panic, "the recipe broke"));
     }
 }
