@@ -35,7 +35,7 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     if test_library {
         // A target directory of their own: the host's program directory (`target/debug`) is on
         // the recipe search path, where test libraries that do not load would be listed.
-        let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-recipes");
+        let target_dir = workspace_root().join("target/test-recipes");
         cmd.args(["rustc", "--quiet", "-p", package, "--lib", "--crate-type", "cdylib", "--message-format=json"]);
         cmd.arg("--target-dir").arg(target_dir);
     } else {
@@ -66,6 +66,13 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     path
 }
 
+/// The workspace's root directory, without `..` (paths under it appear in buildout's output,
+/// which names libraries by their canonical path).
+pub fn workspace_root() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).to_path_buf()
+}
+
 /// The recipe library built from the sources of recipe ABI 1 (`tests/abi1`, its own workspace
 /// and lock file), built once per process into `target/abi1`.
 pub fn abi1_library() -> PathBuf {
@@ -78,7 +85,7 @@ pub fn abi1_library() -> PathBuf {
                 .args(["build", "--quiet", "--locked", "--message-format=json", "--manifest-path"])
                 .arg(root.join("abi1/Cargo.toml"))
                 .arg("--target-dir")
-                .arg(root.join("../target/abi1"))
+                .arg(workspace_root().join("target/abi1"))
                 .output()
                 .unwrap_or_else(|e| panic!("cannot run cargo to build tests/abi1: {e}"));
             assert!(

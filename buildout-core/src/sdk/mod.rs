@@ -308,23 +308,35 @@ pub type UninstallFn = fn(ctx: &Context<'_>, options: &BTreeMap<String, String>)
 
 /// Writes `contents` to `path` only if the file does not hold them already, atomically (a
 /// temporary file beside it, renamed into place): a reader never sees half a file, and an
-/// unchanged file keeps its time stamp. Returns whether it wrote. `mode` sets the file's
-/// permissions (`0o755` for a script).
+/// unchanged file keeps its time stamp. Returns whether it changed anything. `mode` sets the file's
+/// permissions (`0o755` for a script); `None` keeps an existing file's, and gives a new file the
+/// permissions `std::fs::write` would (0666 less the umask).
 pub fn write_if_changed(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<bool, RecipeError> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     if std::fs::read(path).is_ok_and(|old| old == contents) {
-        return Ok(false);
+        let current = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).ok();
+        return match mode {
+            Some(mode) if current != Some(mode) => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map(|()| true)
+                    .map_err(|e| RecipeError::io("set the mode of", path, &e))
+            }
+            _ => Ok(false),
+        };
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let (tmp, mut file) = temporary_file(path).map_err(|e| RecipeError::io("create a file in", dir, &e))?;
+    let permissions = match mode {
+        Some(mode) => Some(std::fs::Permissions::from_mode(mode)),
+        None => std::fs::metadata(path).ok().map(|m| m.permissions()),
+    };
     let written = file.write_all(contents).map_err(|e| RecipeError::io("write", path, &e)).and_then(|()| {
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(mode))
-                .map_err(|e| RecipeError::io("set the mode of", path, &e))?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions).map_err(|e| RecipeError::io("set the mode of", path, &e))?;
         }
         drop(file);
         std::fs::rename(&tmp, path).map_err(|e| RecipeError::io("write", path, &e))
@@ -335,8 +347,8 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: Option<u32>) -> Resu
     written.map(|()| true)
 }
 
-/// A new, private (mode 0600) file beside `path`, named so that it cannot collide with another
-/// writer's: `.<name>.<pid>.<n>.tmp`.
+/// A new file beside `path` (mode 0666 less the umask), named so that it cannot collide with
+/// another writer's: `.<name>.<pid>.<n>.tmp`.
 fn temporary_file(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -348,7 +360,7 @@ fn temporary_file(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
         tmp_name.push(name);
         tmp_name.push(format!(".{}.{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
         let tmp = path.with_file_name(tmp_name);
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp) {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o666).open(&tmp) {
             Ok(file) => return Ok((tmp, file)),
             // Left behind by a process with our pid that was killed: take the next number.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -435,20 +447,27 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("script");
-        // (contents, mode, written)
-        let steps: [(&[u8], Option<u32>, bool); 3] = [
-            (b"#!/bin/sh\n", Some(0o755), true),
-            (b"#!/bin/sh\n", Some(0o755), false),
-            (b"#!/bin/sh -e\n", None, true),
+        let mode = |path: &std::path::Path| std::fs::metadata(path).expect("stat").permissions().mode() & 0o7777;
+        // What `std::fs::write` gives a new file here (0666 less the umask).
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"").expect("write");
+        // (contents, mode, written, mode afterwards)
+        let steps: [(&[u8], Option<u32>, bool, u32); 4] = [
+            (b"#!/bin/sh\n", Some(0o755), true, 0o755),
+            (b"#!/bin/sh\n", Some(0o755), false, 0o755),
+            (b"#!/bin/sh -e\n", None, true, 0o755),
+            (b"#!/bin/sh -e\n", Some(0o640), true, 0o640),
         ];
-        for (contents, mode, written) in steps {
-            assert_eq!(super::write_if_changed(&file, contents, mode).expect("write"), written);
+        for (contents, new_mode, written, after) in steps {
+            assert_eq!(super::write_if_changed(&file, contents, new_mode).expect("write"), written);
             assert_eq!(std::fs::read(&file).expect("read"), contents);
+            assert_eq!(mode(&file), after, "{contents:?} {new_mode:?}");
         }
-        let mode = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "without a mode, the temporary file's own (private) mode");
+        let fresh = dir.path().join("fresh");
+        assert!(super::write_if_changed(&fresh, b"x", None).expect("write"));
+        assert_eq!(mode(&fresh), mode(&plain), "a new file without a mode");
         let names: Vec<_> = std::fs::read_dir(dir.path()).expect("list").flatten().collect();
-        assert_eq!(names.len(), 1, "no temporary file is left");
+        assert_eq!(names.len(), 3, "no temporary file is left");
         let blocked = super::write_if_changed(&dir.path().join("no/such/dir/x"), b"x", None);
         assert!(blocked.is_err_and(|e| e.message().starts_with("create a file in ")));
     }
