@@ -25,3 +25,5 @@ pub mod log;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod sdk;
+#[cfg(feature = "python")]
+mod stable_hash;

@@ -253,3 +253,41 @@ fn uninstall_refuses_paths_no_part_could_own() {
     );
     assert!(dir.join("buildout.cfg").exists());
 }
+
+/// `.installed.cfg` written before part signatures were stable hashes (a recipe library in
+/// `develop-eggs` was signed with `DefaultHasher`, whose output may change with any Rust
+/// release) is read without reinstalling anything, and rewritten with the stable signature.
+#[test]
+fn legacy_signatures_are_taken_over_without_reinstalling() {
+    use std::hash::{Hash, Hasher};
+    let (_t, dir) = scratch();
+    let lib = tests::cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    std::fs::create_dir_all(dir.join("develop-eggs")).expect("mkdir");
+    let copy = dir.join("develop-eggs").join(lib.file_name().expect("file name"));
+    std::fs::copy(&lib, &copy).expect("copy");
+    // A library in develop-eggs is signed by its content.
+    write_config(
+        &dir,
+        "[buildout]\nrecipe-path = develop-eggs\nparts = a\n\n[a]\nrecipe = buildout.testrecipes:mkdir\npath = made\n",
+    );
+    let first = run(&dir, &[]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    let stable = installed(&dir);
+    let signature =
+        stable.lines().find_map(|l| l.strip_prefix("__buildout_signature__ = ")).expect("signed").to_owned();
+    let digits = signature.strip_prefix("buildout.testrecipes-").expect("dist-hash").to_owned();
+    assert_eq!(digits.len(), 16, "{signature}");
+
+    // What the release before wrote for the same library.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(&copy).expect("read").hash(&mut h);
+    let legacy = format!("buildout.testrecipes-{:016x}", h.finish());
+    assert_ne!(legacy, signature);
+    std::fs::write(dir.join(".installed.cfg"), stable.replace(&signature, &legacy)).expect("write");
+
+    let again = run(&dir, &[]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("Updating a."), "{}", again.stdout);
+    assert!(!again.stdout.contains("Uninstalling") && !again.stdout.contains("Installing a."), "{}", again.stdout);
+    assert_eq!(installed(&dir), stable, "rewritten with the stable signature");
+}

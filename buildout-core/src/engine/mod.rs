@@ -17,6 +17,7 @@ use crate::config::{Buildout, Environment, Error, pypath};
 use crate::loader::Loader;
 use crate::log::{BUILDOUT_LOGGER, Level, Log};
 
+use crate::stable_hash;
 use installed::{INSTALLED, Installed, PartOptions, SIGNATURE, Step};
 use recipes::{PartHost, Recipes, recipe_error};
 
@@ -289,7 +290,17 @@ impl Run<'_> {
             };
             let meta = &p.library.metadata;
             let signature = if p.library.path.starts_with(&develop_eggs) {
-                format!("{}-{:016x}", meta.distribution, file_hash(&p.library.path))
+                let content = std::fs::read(&p.library.path).unwrap_or_default();
+                let signature = format!("{}-{}", meta.distribution, stable_hash::hex16(&content));
+                // Recorded by a buildout before stable hashes, for this very library: the same
+                // signature, written anew.
+                let legacy = format!("{}-{:016x}", meta.distribution, stable_hash::legacy(&content));
+                if let Some(recorded) = self.state.options.get_mut(part)
+                    && recorded.get(SIGNATURE) == Some(&legacy)
+                {
+                    recorded.insert(SIGNATURE.to_owned(), signature.clone());
+                }
+                signature
             } else {
                 format!("{}-{}", meta.distribution, meta.version)
             };
@@ -441,13 +452,6 @@ impl Run<'_> {
 /// finished so far stay recorded, and no other is started.
 fn interrupted() -> crate::config::Result<()> {
     crate::interrupt::check().map_err(|e| Error::user(e.to_string()))
-}
-
-fn file_hash(path: &Path) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    std::fs::read(path).unwrap_or_default().hash(&mut h);
-    h.finish()
 }
 
 /// Removes a path a failing recipe registered as created.
