@@ -59,6 +59,25 @@ fn expand(entry: &str, base: &str) -> Vec<PathBuf> {
     found
 }
 
+/// The loader for a buildout's search path, building nothing: `develop-eggs` comes first when
+/// `develop` names recipe crates, with the libraries the last install built there.
+pub(crate) fn load_without_building(buildout: &mut Buildout) -> Result<(Loader, Vec<String>), Failure> {
+    let recipe_path = buildout.sections.get("buildout", "recipe-path")?;
+    let dir = PathBuf::from(&buildout.directory);
+    let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
+    let exe = std::env::current_exe().ok();
+    let mut loader =
+        Loader::new(loader::search_path(recipe_path.as_deref(), &dir, env_path.as_deref(), exe.as_deref()));
+    let develop = buildout.sections.get("buildout", "develop")?.unwrap_or_default();
+    let crates = pytext::split_ws(&develop)
+        .flat_map(|entry| expand(entry, &buildout.directory))
+        .any(|path| develop::is_recipe_crate(&path));
+    if crates {
+        loader.prepend([PathBuf::from(buildout.sections.require("buildout", "develop-eggs-directory")?)]);
+    }
+    Ok((loader, Vec::new()))
+}
+
 /// Builds the buildout's `develop` recipe crates and returns the loader for its search path, and
 /// the libraries built.
 pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result<(Loader, Vec<String>), Failure> {

@@ -291,3 +291,61 @@ fn legacy_signatures_are_taken_over_without_reinstalling() {
     assert!(!again.stdout.contains("Uninstalling") && !again.stdout.contains("Installing a."), "{}", again.stdout);
     assert_eq!(installed(&dir), stable, "rewritten with the stable signature");
 }
+
+/// `buildout plan` says what an install would do and why, in words (and `--json`), and creates,
+/// changes and records nothing; at `-v` a real run logs the same words before acting.
+#[test]
+fn plan_says_what_install_would_do() {
+    let (_t, dir) = scratch();
+    let listing = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    write_config(&dir, &chain(2));
+    // (step, arguments, expected output)
+    let first = run(&dir, &["plan"]);
+    assert_eq!(
+        (first.status, first.stdout.as_str()),
+        (0, "Install p00: not installed yet.\nInstall p01: not installed yet.\n")
+    );
+    assert_eq!(listing(&dir), ["buildout.cfg"], "nothing is created: {}", first.stderr);
+
+    assert_eq!(run(&dir, &[]).status, 0);
+    let recorded = installed(&dir);
+    write_config(&dir, &chain(2).replace("path = d/p01", "path = d/other"));
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["plan"],
+            "Uninstall p01: option path changed.\nUpdate p00: options unchanged.\nInstall p01: option path changed.\n",
+        ),
+        (&["plan", "p00"], "Update p00: options unchanged.\n"),
+        (
+            &["plan", "--json", "p01"],
+            r#"{"steps":[{"part":"p01","action":"uninstall","reasons":[{"reason":"options-changed","changed":["path"],"added":[],"removed":[]}]},{"part":"p01","action":"install","reasons":[{"reason":"options-changed","changed":["path"],"added":[],"removed":[]}]}]}
+"#,
+        ),
+        (
+            &["-v", "plan", "--json", "p00"],
+            "{\"steps\":[{\"part\":\"p00\",\"action\":\"update\",\"reasons\":[{\"reason\":\"unchanged\"}]}]}\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(&dir, args);
+        assert_eq!((out.status, out.stdout.as_str()), (0, expected), "{args:?}: {}", out.stderr);
+        assert_eq!(installed(&dir), recorded, "{args:?} recorded something");
+    }
+    let real = run(&dir, &["-v"]);
+    assert!(
+        real.stdout.contains("Plan: Uninstall p01: option path changed.\nPlan: Update p00: options unchanged.\nPlan: Install p01: option path changed.\n"),
+        "{}",
+        real.stdout
+    );
+    let bad = run(&dir, &["plan", "--yaml"]);
+    assert_eq!(bad.status, 1);
+    assert!(bad.stderr.contains("Error: Invalid option for the plan command: --yaml"), "{}", bad.stderr);
+}
