@@ -149,7 +149,7 @@ fn plan(buildout: &mut Buildout, args: &[String], console: &Rc<Console>) -> Resu
     }
     let log: Rc<dyn Log> = console.clone();
     let prepare = Box::new(|b: &mut Buildout| recipes::load_without_building(b).map_err(Failure::into_error));
-    let plan = engine::plan(buildout, log, &Environment::current(), &parts, prepare)?;
+    let plan = engine::plan(buildout, log, Environment::current(), &parts, prepare)?;
     if json {
         out(&format!("{}\n", plan.to_json()));
     } else {
