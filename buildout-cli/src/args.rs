@@ -36,8 +36,8 @@ pub(crate) enum Early {
 }
 
 /// The commands zc.buildout knows, plus ours.
-pub(crate) const COMMANDS: [&str; 9] =
-    ["install", "annotate", "query", "bootstrap", "init", "setup", "runsetup", "resolve", "recipes"];
+pub(crate) const COMMANDS: [&str; 10] =
+    ["install", "annotate", "query", "bootstrap", "init", "setup", "runsetup", "resolve", "recipes", "plan"];
 
 /// Flag letters that take no value.
 const FLAGS: &str = "vqhWUoOnNDA";
@@ -86,41 +86,68 @@ fn assignment(word: &str) -> Result<Assignment, Early> {
     })
 }
 
+/// Whether a word after the command is one of buildout's own options (`-v`, `-c file`,
+/// `--help`), rather than an argument of the command (`--json`, a part name).
+fn is_option_word(word: &str) -> bool {
+    word == "--help" || word == "--version" || (word.len() > 1 && word.starts_with('-') && !word.starts_with("--"))
+}
+
+/// Takes one option word (and the value `-c` or `-t` needs from the following words).
+fn take_option<'a>(
+    word: &'a String,
+    rest: &mut impl Iterator<Item = &'a String>,
+    option_words: &mut Vec<String>,
+    timeout_word: &mut Option<String>,
+) -> Result<(), Early> {
+    let letters = word.strip_prefix('-').unwrap_or(word);
+    if letters.is_empty() {
+        return Ok(());
+    }
+    let tail = letters.trim_start_matches(|c| FLAGS.contains(c));
+    if let Some(attached) = tail.strip_prefix('c') {
+        option_words.push(word.clone());
+        if attached.is_empty() {
+            let value = rest.next().ok_or_else(|| usage(format!("No file name specified for option {word}")))?;
+            option_words.push(value.clone());
+        }
+    } else if tail.starts_with('t') {
+        // zc.buildout always takes the timeout from the next word; anything attached to `-t`
+        // is ignored.
+        let value = rest.next().ok_or_else(|| usage(format!("No timeout value specified for option {word}")))?;
+        *timeout_word = Some(word.clone());
+        option_words.push(word[..word.len() - tail.len() + 1].to_owned());
+        option_words.push(value.clone());
+    } else {
+        option_words.push(word.clone());
+    }
+    Ok(())
+}
+
 pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
     let mut option_words: Vec<String> = Vec::new();
     let mut assignments = Vec::new();
     let mut timeout_word = None;
     let mut rest = argv.iter().peekable();
     while let Some(word) = rest.peek().copied() {
-        if let Some(letters) = word.strip_prefix('-') {
+        if word.starts_with('-') {
             rest.next();
-            if letters.is_empty() {
-                continue;
-            }
-            let tail = letters.trim_start_matches(|c| FLAGS.contains(c));
-            if let Some(attached) = tail.strip_prefix('c') {
-                option_words.push(word.clone());
-                if attached.is_empty() {
-                    let value =
-                        rest.next().ok_or_else(|| usage(format!("No file name specified for option {word}")))?;
-                    option_words.push(value.clone());
-                }
-            } else if tail.starts_with('t') {
-                // zc.buildout always takes the timeout from the next word; anything attached to
-                // `-t` is ignored.
-                let value =
-                    rest.next().ok_or_else(|| usage(format!("No timeout value specified for option {word}")))?;
-                timeout_word = Some(word.clone());
-                option_words.push(word[..word.len() - tail.len() + 1].to_owned());
-                option_words.push(value.clone());
-            } else {
-                option_words.push(word.clone());
-            }
+            take_option(word, &mut rest, &mut option_words, &mut timeout_word)?;
         } else if word.contains('=') {
             rest.next();
             assignments.push(assignment(word)?);
         } else {
             break;
+        }
+    }
+    let command = rest.next().cloned();
+    // After the command, buildout's own options are still options (`buildout recipes -v`);
+    // everything else belongs to the command.
+    let mut args = Vec::new();
+    while let Some(word) = rest.next() {
+        if is_option_word(word) {
+            take_option(word, &mut rest, &mut option_words, &mut timeout_word)?;
+        } else {
+            args.push(word.clone());
         }
     }
     let matches = clap_command().try_get_matches_from(&option_words).map_err(|e| {
@@ -165,7 +192,7 @@ pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
     if verbosity != 0 {
         push("verbosity", &verbosity.to_string());
     }
-    let command = rest.next().cloned().unwrap_or_else(|| "install".into());
+    let command = command.unwrap_or_else(|| "install".into());
     if !COMMANDS.contains(&command.as_str()) {
         return Err(usage(format!("invalid command: {command}")));
     }
@@ -175,7 +202,7 @@ pub(crate) fn parse(argv: &[String]) -> Result<Invocation, Early> {
         debug: count("debug") > 0,
         assignments,
         command,
-        args: rest.cloned().collect(),
+        args,
     })
 }
 
@@ -218,7 +245,20 @@ mod tests {
         );
         let spaced = parse(&[" a : b = c d ".to_owned()]).expect("assignment with spaces");
         assert_eq!(spaced.assignments[0], a("a", "b", "c d"));
-        assert_eq!(ok("annotate -c x").args, ["-c", "x"]);
+        // Options after the command are options; other words are the command's.
+        let after = ok("annotate -c x");
+        assert_eq!((after.config_file.as_str(), after.args.len()), ("x", 0));
+        let cases: [(&str, &str, &[&str], bool); 4] = [
+            ("recipes -v", "recipes", &[], true),
+            ("recipes -v zc.recipe.egg", "recipes", &["zc.recipe.egg"], true),
+            ("plan --json a -q b", "plan", &["--json", "a", "b"], false),
+            ("install a - b", "install", &["a", "-", "b"], false),
+        ];
+        for (cmd, command, args, verbose) in cases {
+            let i = ok(cmd);
+            let got: Vec<&str> = i.args.iter().map(String::as_str).collect();
+            assert_eq!((i.command.as_str(), got.as_slice(), i.verbose()), (command, args, verbose), "{cmd}");
+        }
     }
 
     #[test]
@@ -237,6 +277,9 @@ mod tests {
             ("--help", Early::Help),
             ("-vW", Early::Help),
             ("--version", Early::Version),
+            ("recipes --version", Early::Version),
+            ("install -h", Early::Help),
+            ("query x -c", Early::Usage("No file name specified for option -c".into())),
         ];
         for (cmd, expected) in cases {
             assert_eq!(parse(&words(cmd)), Err(expected), "{cmd}");

@@ -68,7 +68,7 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
     // `recipes` only looks too: it creates no directory (zc.buildout's commands all do).
     let (startup, log): (Startup, &dyn Log) = match inv.command.as_str() {
         "resolve" => (Startup::ReadOnly, &Silent),
-        "recipes" => (Startup::ReadOnly, &**console),
+        "recipes" | "plan" => (Startup::ReadOnly, &**console),
         _ => (Startup::CreateDirectories, &**console),
     };
     let loaded = Buildout::load(&opts, env, log, startup);
@@ -99,6 +99,7 @@ fn run_command(inv: &Invocation, buildout: &mut Buildout, console: &Rc<Console>)
             Ok(if ok { 0 } else { 1 })
         }
         "bootstrap" => bootstrap(buildout, console).map(|()| 0),
+        "plan" => plan(buildout, &inv.args, console),
         "init" => {
             bootstrap(buildout, console)?;
             if inv.args.is_empty() { Ok(0) } else { install(buildout, &[], console) }
@@ -140,6 +141,30 @@ fn recipes_command(
         Err(e) => return Err(e.into()),
     };
     recipes::list(&mut loader, &inv.args, verbose, settings.as_ref())
+}
+
+/// `plan [--json] [parts]`: what `install [parts]` would do and why, changing nothing (no lock,
+/// no directory, no develop build, no recipe run but constructors, no record).
+fn plan(buildout: &mut Buildout, args: &[String], console: &Rc<Console>) -> Result<u8, Failure> {
+    let json = args.iter().any(|a| a == "--json");
+    if let Some(other) = args.iter().find(|a| a.starts_with('-') && *a != "--json") {
+        return Err(Failure::plain(format!(
+            "Invalid option for the plan command: {other} (it takes --json and part names)"
+        )));
+    }
+    let parts: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+    if json {
+        console.records_to_stderr();
+    }
+    let log: Rc<dyn Log> = console.clone();
+    let prepare = Box::new(|b: &mut Buildout| recipes::load_without_building(b).map_err(Failure::into_error));
+    let plan = engine::plan(buildout, log, Environment::current(), &parts, prepare)?;
+    if json {
+        out(&format!("{}\n", plan.to_json()));
+    } else {
+        out(&plan.describe());
+    }
+    Ok(0)
 }
 
 /// `install [parts]`, holding the buildout directory's lock.

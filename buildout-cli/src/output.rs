@@ -17,6 +17,8 @@ pub(crate) struct Console {
     terminal: bool,
     /// The bar or spinner shown, and whether it is a spinner.
     bar: RefCell<Option<(bool, ProgressBar)>>,
+    /// Log records go to standard error, where standard output is machine-read (`plan --json`).
+    records_to_stderr: std::cell::Cell<bool>,
 }
 
 struct Settings {
@@ -31,6 +33,7 @@ impl Console {
             settings: RefCell::new(Settings { threshold: Level::Warning as i64, format: None, configured: false }),
             terminal: std::io::stderr().is_terminal(),
             bar: RefCell::new(None),
+            records_to_stderr: std::cell::Cell::new(false),
         }
     }
 
@@ -89,6 +92,14 @@ fn format_record(format: &str, level: Level, logger: &str, message: &str) -> Str
     out
 }
 
+impl Console {
+    /// Sends log records to standard error from now on, so that standard output holds only what
+    /// a program reads (`plan --json`).
+    pub(crate) fn records_to_stderr(&self) {
+        self.records_to_stderr.set(true);
+    }
+}
+
 impl Log for Console {
     fn configure(&self, threshold: i64, format: Option<&str>) {
         let mut s = self.settings.borrow_mut();
@@ -111,7 +122,7 @@ impl Log for Console {
         };
         self.clear_progress();
         // Before logging is configured Python's last-resort handler writes to stderr.
-        if s.configured {
+        if s.configured && !self.records_to_stderr.get() {
             let _ = writeln!(std::io::stdout().lock(), "{line}");
         } else {
             let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -120,6 +131,10 @@ impl Log for Console {
 
     fn print(&self, text: &str) {
         self.clear_progress();
+        if self.records_to_stderr.get() {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            return;
+        }
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 

@@ -59,6 +59,25 @@ fn expand(entry: &str, base: &str) -> Vec<PathBuf> {
     found
 }
 
+/// The loader for a buildout's search path, building nothing: `develop-eggs` comes first when
+/// `develop` names recipe crates, with the libraries the last install built there.
+pub(crate) fn load_without_building(buildout: &mut Buildout) -> Result<(Loader, Vec<String>), Failure> {
+    let recipe_path = buildout.sections.get("buildout", "recipe-path")?;
+    let dir = PathBuf::from(&buildout.directory);
+    let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
+    let exe = std::env::current_exe().ok();
+    let mut loader =
+        Loader::new(loader::search_path(recipe_path.as_deref(), &dir, env_path.as_deref(), exe.as_deref()));
+    let develop = buildout.sections.get("buildout", "develop")?.unwrap_or_default();
+    let crates = pytext::split_ws(&develop)
+        .flat_map(|entry| expand(entry, &buildout.directory))
+        .any(|path| develop::is_recipe_crate(&path));
+    if crates {
+        loader.prepend([PathBuf::from(buildout.sections.require("buildout", "develop-eggs-directory")?)]);
+    }
+    Ok((loader, Vec::new()))
+}
+
 /// Builds the buildout's `develop` recipe crates and returns the loader for its search path, and
 /// the libraries built.
 pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result<(Loader, Vec<String>), Failure> {
@@ -121,7 +140,7 @@ pub(crate) fn develop_and_load(buildout: &mut Buildout, log: &dyn Log) -> Result
 
 fn describe(out: &mut String, lib: &Library, note: &str) {
     let m = &lib.metadata;
-    out.push_str(&format!("{} {} (recipe ABI {}){note}\n", m.distribution, m.version, buildout_core::abi::ABI_VERSION));
+    out.push_str(&format!("{} {} (recipe ABI {}){note}\n", m.distribution, m.version, lib.abi));
     let mut entries = m.entries.clone();
     entries.sort();
     out.push_str(&format!("  entries: {}\n", entries.join(", ")));
@@ -150,6 +169,9 @@ pub(crate) fn list(
     settings: Option<&python::Settings>,
 ) -> Result<u8, Failure> {
     let mut out = String::new();
+    // Files on the search path that are not loadable recipe libraries: each is an `Error:` line
+    // (as when a part needs it), and the listing exits 1 after showing the others.
+    let mut errors = String::new();
     match args {
         [] => {
             let mut seen_files = HashSet::new();
@@ -179,15 +201,15 @@ pub(crate) fn list(
                             describe(&mut out, &lib, if first { "" } else { " [shadowed by the one listed before]" });
                         }
                         Err(e) => {
-                            out.push_str(&format!("{}\n  cannot load: {e}\n", file.display()));
+                            errors.push_str(&format!("Error: {e}\n"));
                             if let (true, Some(detail)) = (verbose, e.detail()) {
-                                out.extend(detail.lines().map(|l| format!("    {l}\n")));
+                                errors.extend(detail.lines().map(|l| format!("    {l}\n")));
                             }
                         }
                     }
                 }
             }
-            if out.is_empty() {
+            if out.is_empty() && errors.is_empty() {
                 out = format!(
                     "No recipe libraries found; searched: {}\n",
                     loader.dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -230,7 +252,11 @@ pub(crate) fn list(
         }
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    Ok(0)
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    let _ = std::io::stderr().lock().write_all(errors.as_bytes());
+    Ok(1)
 }
 
 #[cfg(test)]

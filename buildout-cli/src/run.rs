@@ -81,7 +81,11 @@ pub(crate) fn run(argv: Vec<String>) -> u8 {
             return 0;
         }
         Err(Early::Version) => {
-            let _ = writeln!(std::io::stdout().lock(), "buildout version {COMPATIBLE_ZC_BUILDOUT}");
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "buildout {} (compatible with zc.buildout {COMPATIBLE_ZC_BUILDOUT})",
+                env!("CARGO_PKG_VERSION")
+            );
             return 0;
         }
         Err(Early::Usage(message)) => {

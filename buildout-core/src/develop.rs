@@ -3,8 +3,6 @@
 //! the recipe search path. This is how a recipe plugin is installed from source. Cargo is only
 //! run when a source file changed since the last build.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,9 +24,8 @@ fn io(path: &Path, e: std::io::Error) -> DevelopError {
 }
 
 /// A fingerprint of everything cargo would look at: every file's path, size and modification
-/// time, outside `target/` and hidden directories.
-fn fingerprint(dir: &Path) -> Result<u64, DevelopError> {
-    let mut hasher = DefaultHasher::new();
+/// time, outside `target/` and hidden directories (a stable hash: it is kept in a stamp file).
+fn fingerprint(dir: &Path) -> Result<String, DevelopError> {
     let mut stack = vec![dir.to_path_buf()];
     let mut files = Vec::new();
     while let Some(d) = stack.pop() {
@@ -49,8 +46,15 @@ fn fingerprint(dir: &Path) -> Result<u64, DevelopError> {
         }
     }
     files.sort();
-    files.hash(&mut hasher);
-    Ok(hasher.finish())
+    let mut hash = crate::stable_hash::StableHash::default();
+    for (path, len, mtime) in &files {
+        let mtime = mtime.map(|t| (t.as_secs(), t.subsec_nanos())).unwrap_or_default();
+        hash.field(path.as_os_str().as_encoded_bytes())
+            .field(&len.to_le_bytes())
+            .field(&mtime.0.to_le_bytes())
+            .field(&mtime.1.to_le_bytes());
+    }
+    Ok(hash.hex(32))
 }
 
 /// The cdylib cargo reported in its JSON messages.
@@ -82,7 +86,7 @@ pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, 
         && let Some((hash, lib)) = text.trim_end().split_once('\n')
     {
         let lib = PathBuf::from(lib);
-        if hash == print.to_string() && lib.is_file() {
+        if hash == print && lib.is_file() {
             return Ok(lib);
         }
     }

@@ -7,17 +7,18 @@
 //! `<buildout>/recipes/`, the directory of the `buildout` program, then
 //! `<program dir>/../lib/buildout/recipes/`. Every library stays loaded until the process ends.
 
-#![allow(unsafe_code)] // Only to hand the host context to the library for the length of a call.
+#![allow(unsafe_code)] // Opening a library and reading its recipe table.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use abi_stable::library::{LibraryError, lib_header_from_path};
+use abi_stable::library::{LibraryError, RawLibrary, lib_header_from_raw_library};
 use abi_stable::std_types::RResult;
 
+use crate::abi::v1;
 use crate::abi::wire::{self, ErrorKind, RecipeError};
-use crate::abi::{self, ABI_VERSION, HostService, RecipeHandle, RecipeLibraryRef};
+use crate::abi::{self, ABI_VERSION, HostService};
 
 /// Why a recipe library could not be used. Each message is one line; [`LoadError::detail`] has
 /// the full report where there is one (shown with `-v`).
@@ -27,7 +28,7 @@ pub enum LoadError {
     NotFound { dist: String, file: String, searched: Vec<PathBuf> },
     #[error("{} is not a buildout recipe library: {reason}", .path.display())]
     NotARecipe { path: PathBuf, reason: String },
-    #[error("{} was built against recipe ABI {library}, this buildout speaks {}: rebuild it", .path.display(), ABI_VERSION)]
+    #[error("{} was built against recipe ABI {library}, this buildout speaks {} (and loads 1.x): rebuild it", .path.display(), ABI_VERSION)]
     AbiMismatch { path: PathBuf, library: String, detail: String },
     #[error("{} was built against an incompatible recipe ABI ({summary}); this buildout speaks {}: rebuild it", .path.display(), ABI_VERSION)]
     AbiLayout { path: PathBuf, summary: String, detail: String },
@@ -125,7 +126,15 @@ pub fn search_path(
 pub struct Library {
     pub path: PathBuf,
     pub metadata: wire::Metadata,
-    module: RecipeLibraryRef,
+    /// The recipe ABI the library was built for (`2.0.0`, `1.0.0`).
+    pub abi: String,
+    table: Table,
+}
+
+/// The functions of a library, in the ABI it was built for.
+enum Table {
+    V2(&'static abi::RecipeLibrary),
+    V1(v1::RecipeLibraryRef),
 }
 
 impl std::fmt::Debug for Library {
@@ -171,18 +180,74 @@ fn layout_summary(report: &str) -> String {
     summary
 }
 
+/// Reads the recipe table a library exports under [`abi::LIBRARY_SYMBOL`], if it exports one.
+fn table_v2(
+    path: &Path,
+    library: &'static RawLibrary,
+) -> Result<Option<(&'static abi::RecipeLibrary, u32)>, LoadError> {
+    let symbol = format!("{}\0", abi::LIBRARY_SYMBOL);
+    // SAFETY: the symbol is the address of the library's static table; reading it as a pointer
+    // is what `get` does for data symbols.
+    let Ok(table) = (unsafe { library.get::<*const abi::RecipeLibrary>(symbol.as_bytes()) }) else {
+        return Ok(None);
+    };
+    let table: *const abi::RecipeLibrary = *table;
+    let not_a_table = || LoadError::NotARecipe {
+        path: path.to_owned(),
+        reason: format!("its {} is not a recipe table", abi::LIBRARY_SYMBOL),
+    };
+    if table.is_null() {
+        return Err(not_a_table());
+    }
+    // SAFETY: a symbol of this name is a table of some ABI 2 minor, whose header every minor
+    // shares; the header is all that is read before its version is known.
+    let Some((major, minor, size)) = (unsafe { abi::RecipeLibrary::header(table) }) else {
+        return Err(not_a_table());
+    };
+    if major != abi::ABI_MAJOR {
+        return Err(LoadError::AbiMismatch {
+            path: path.to_owned(),
+            library: format!("{major}.{minor}"),
+            detail: String::new(),
+        });
+    }
+    if size < size_of::<abi::RecipeLibrary>() {
+        return Err(LoadError::NotARecipe {
+            path: path.to_owned(),
+            reason: format!(
+                "its recipe table has {size} bytes, ABI {major}.{minor} has at least {}",
+                size_of::<abi::RecipeLibrary>()
+            ),
+        });
+    }
+    // SAFETY: a table of ABI 2.0 or a later minor, which starts with every function of 2.0, in
+    // a library that is never unloaded.
+    Ok(Some((unsafe { &*table }, minor)))
+}
+
 impl Library {
-    /// Loads a library file, checking that it speaks this recipe ABI.
+    /// Loads a library file, checking that it speaks a recipe ABI this buildout loads.
     pub fn load(path: &Path) -> Result<Library, LoadError> {
         check_library(path)?;
-        let header = lib_header_from_path(path).map_err(|e| library_error(path, e))?;
-        let module = header.init_root_module::<RecipeLibraryRef>().map_err(|e| library_error(path, e))?;
-        let text: String = (module.metadata())().into();
+        // Never unloaded: a library's code may still be referenced (its panic hook, thread-local
+        // destructors) until the process ends.
+        let raw: &'static RawLibrary =
+            Box::leak(Box::new(RawLibrary::load_at(path).map_err(|e| library_error(path, e))?));
+        let (table, text, abi) = match table_v2(path, raw)? {
+            Some((table, minor)) => (Table::V2(table), table.metadata(), format!("{}.{minor}.0", abi::ABI_MAJOR)),
+            None => {
+                // SAFETY: the header stays valid: the library is never unloaded.
+                let header = unsafe { lib_header_from_raw_library(raw) }.map_err(|e| library_error(path, e))?;
+                let module = header.init_root_module::<v1::RecipeLibraryRef>().map_err(|e| library_error(path, e))?;
+                let text: String = (module.metadata())().into();
+                (Table::V1(module), text, header.version_strings().to_string())
+            }
+        };
         let metadata: wire::Metadata = serde_json::from_str(&text).map_err(|e| LoadError::NotARecipe {
             path: path.to_owned(),
             reason: format!("unreadable metadata: {e}"),
         })?;
-        Ok(Library { path: path.to_owned(), metadata, module })
+        Ok(Library { path: path.to_owned(), metadata, abi, table })
     }
 
     /// Constructs the recipe of `request.entry`.
@@ -192,17 +257,20 @@ impl Library {
         request: &wire::Construct,
     ) -> Result<(Recipe, wire::Constructed), RecipeError> {
         let payload = serde_json::to_string(request).map_err(|e| RecipeError::internal(e.to_string()))?;
-        let handle_ref: &dyn HostService = host;
-        let handle = abi::host_handle(&handle_ref);
-        match (self.module.construct())(handle, payload.as_str().into()) {
-            RResult::ROk(c) => {
-                let recipe = Recipe { library: Rc::clone(self), handle: c.recipe };
-                let reply = serde_json::from_str(c.reply.as_str())
-                    .map_err(|e| RecipeError::internal(format!("bad reply from {}: {e}", self.path.display())))?;
-                Ok((recipe, reply))
+        let (instance, reply) = match &self.table {
+            Table::V2(table) => {
+                let (instance, reply) = table.construct(host, &payload).map_err(|e| RecipeError::from_json(&e))?;
+                (Instance::V2(instance), reply)
             }
-            RResult::RErr(e) => Err(RecipeError::from_json(&e)),
-        }
+            Table::V1(module) => match v1::with_host(host, |h| (module.construct())(h, payload.as_str().into())) {
+                RResult::ROk(c) => (Instance::V1(c.recipe), c.reply.into()),
+                RResult::RErr(e) => return Err(RecipeError::from_json(&e)),
+            },
+        };
+        let recipe = Recipe { library: Rc::clone(self), instance: Some(instance) };
+        let reply = serde_json::from_str(&reply)
+            .map_err(|e| RecipeError::internal(format!("bad reply from {}: {e}", self.path.display())))?;
+        Ok((recipe, reply))
     }
 
     /// Runs the uninstall entry of `request.entry`, if the library has one.
@@ -211,30 +279,47 @@ impl Library {
             return Ok(false);
         }
         let payload = serde_json::to_string(request).map_err(|e| RecipeError::internal(e.to_string()))?;
-        let handle_ref: &dyn HostService = host;
-        match (self.module.uninstall())(abi::host_handle(&handle_ref), payload.as_str().into()) {
-            RResult::ROk(_) => Ok(true),
-            RResult::RErr(e) => Err(RecipeError::from_json(&e)),
-        }
+        let result = match &self.table {
+            Table::V2(table) => table.uninstall(host, &payload).map(drop),
+            Table::V1(module) => match v1::with_host(host, |h| (module.uninstall())(h, payload.as_str().into())) {
+                RResult::ROk(_) => Ok(()),
+                RResult::RErr(e) => Err(e.into()),
+            },
+        };
+        result.map(|()| true).map_err(|e: String| RecipeError::from_json(&e))
     }
+}
+
+/// A recipe instance, in its library's ABI.
+enum Instance {
+    V2(abi::Instance),
+    V1(v1::RecipeHandle),
 }
 
 /// A constructed recipe; released when dropped.
 pub struct Recipe {
     library: Rc<Library>,
-    handle: RecipeHandle,
+    /// Taken when released.
+    instance: Option<Instance>,
 }
 
 impl Recipe {
     /// Runs `install` or `update`. `update` of a recipe without one fails with
     /// [`ErrorKind::NoUpdate`].
     pub fn call(&self, host: &dyn HostService, method: &str) -> Result<wire::Installed, RecipeError> {
-        let handle_ref: &dyn HostService = host;
-        match (self.library.module.call())(self.handle, abi::host_handle(&handle_ref), method.into()) {
-            RResult::ROk(reply) => serde_json::from_str(reply.as_str())
-                .map_err(|e| RecipeError::internal(format!("bad reply from {}: {e}", self.library.path.display()))),
-            RResult::RErr(e) => Err(RecipeError::from_json(&e)),
-        }
+        let reply = match (&self.library.table, &self.instance) {
+            (Table::V2(table), Some(Instance::V2(instance))) => table.call(instance, host, method),
+            (Table::V1(module), Some(Instance::V1(handle))) => {
+                match v1::with_host(host, |h| (module.call())(*handle, h, method.into())) {
+                    RResult::ROk(reply) => Ok(reply.into()),
+                    RResult::RErr(e) => Err(e.into()),
+                }
+            }
+            _ => return Err(RecipeError::internal("a recipe was called after its release")),
+        };
+        let reply = reply.map_err(|e| RecipeError::from_json(&e))?;
+        serde_json::from_str(&reply)
+            .map_err(|e| RecipeError::internal(format!("bad reply from {}: {e}", self.library.path.display())))
     }
 
     pub fn library(&self) -> &Library {
@@ -244,7 +329,11 @@ impl Recipe {
 
 impl Drop for Recipe {
     fn drop(&mut self) {
-        (self.library.module.release())(self.handle);
+        match (&self.library.table, self.instance.take()) {
+            (Table::V2(table), Some(Instance::V2(instance))) => table.release(instance),
+            (Table::V1(module), Some(Instance::V1(handle))) => (module.release())(handle),
+            _ => {}
+        }
     }
 }
 

@@ -4,9 +4,7 @@
 
 use std::path::PathBuf;
 
-use buildout_core::python::Requirement;
-use buildout_core::python::recipe::{Eggs, ScriptOptions};
-use buildout_core::python::scripts::{self, Target};
+use buildout_core::sdk::python::{self, Eggs, Requirement, ScriptOptions, Scripts, Target};
 use buildout_core::sdk::{Context, LogLevel, Options, Recipe, RecipeError};
 
 /// The distribution name recipes are looked up by (`recipe = zc.recipe.egg:script`).
@@ -107,7 +105,7 @@ impl Recipe for ScriptsRecipe {
                 return Err(RecipeError::user(format!("Invalid value for dependent-scripts option: {other}")));
             }
         }
-        let spec = scripts::Scripts {
+        let spec = Scripts {
             targets,
             executable: interpreter.executable.clone(),
             dest: PathBuf::from(options.require("bin-directory")?),
@@ -118,10 +116,7 @@ impl Recipe for ScriptsRecipe {
             initialization: options.get("initialization").unwrap_or("").to_owned(),
             relative_paths: self.relative_paths.clone(),
         };
-        let mut log = |level: buildout_core::log::Level, message: &str| {
-            ctx.log(level.into(), "zc.buildout.easy_install", message);
-        };
-        scripts::generate(&spec, &ws, &mut log).map_err(|e| RecipeError::user(e.to_string()))
+        python::generate_scripts(ctx, &spec, &ws)
     }
 
     fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {

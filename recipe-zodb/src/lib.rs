@@ -7,9 +7,7 @@ pub mod zconfig;
 
 use std::path::{Path, PathBuf};
 
-use buildout_core::config::pypath;
-use buildout_core::python::recipe::{Eggs, ScriptOptions};
-use buildout_core::python::scripts::{self, Target};
+use buildout_core::sdk::python::{self, Eggs, ScriptOptions, Scripts, Target, path as pypath};
 use buildout_core::sdk::{Context, LogLevel, Options, Recipe, RecipeError};
 
 use zconfig::{Config, Section};
@@ -155,7 +153,7 @@ const NO_ZDAEMON: &str = "\nA zdaemon script couldn't be found at:\n\n  {}\n\nYo
                           zc.recipe.eggs:script recipe and the zdaemon egg.\n";
 
 fn warn(ctx: &Context<'_>, template: &str, path: &str) {
-    ctx.log(LogLevel::Warning, LOGGER, &template.replace("{}", &buildout_core::config::pytext::repr(path)));
+    ctx.log(LogLevel::Warning, LOGGER, &template.replace("{}", &python::repr(path)));
 }
 
 fn write(path: &Path, text: &str) -> Result<(), RecipeError> {
@@ -205,9 +203,8 @@ trait WithOption {
 }
 
 impl WithOption for RecipeError {
-    fn with_option(mut self, option: &str) -> RecipeError {
-        self.detail = Some(format!("in the {option} option"));
-        self
+    fn with_option(self, option: &str) -> RecipeError {
+        self.with_detail(format!("in the {option} option"))
     }
 }
 
@@ -295,7 +292,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
                         ctx.log(
                             LogLevel::Warning,
                             LOGGER,
-                            &format!("Couln'e find zeopack script, {}", buildout_core::config::pytext::repr(zeopack)),
+                            &format!("Couln'e find zeopack script, {}", python::repr(zeopack)),
                         );
                     }
                     Some((fields, path))
@@ -416,14 +413,11 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
             ctx.log(
                 LogLevel::Info,
                 LOGGER,
-                &format!(
-                    "Generated shell script {}.",
-                    buildout_core::config::pytext::repr(&rc_path.display().to_string())
-                ),
+                &format!("Generated shell script {}.", python::repr(&rc_path.display().to_string())),
             );
         }
     } else {
-        let spec = scripts::Scripts {
+        let spec = Scripts {
             targets: vec![Target::EntryPoint {
                 name: rc.clone(),
                 module: "zdaemon.zdctl".into(),
@@ -433,14 +427,11 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
             dest: PathBuf::from(&rc_directory),
             arguments: format!(
                 "[\n        '-C', {},\n        ]+sys.argv[1:]\n        ",
-                buildout_core::config::pytext::repr(&zdaemon_conf_path.display().to_string())
+                python::repr(&zdaemon_conf_path.display().to_string())
             ),
-            ..scripts::Scripts::default()
+            ..Scripts::default()
         };
-        let mut log = |level: buildout_core::log::Level, message: &str| {
-            ctx.log(level.into(), "zc.buildout.easy_install", message)
-        };
-        scripts::generate(&spec, &ws, &mut log).map_err(|e| RecipeError::user(e.to_string()))?;
+        python::generate_scripts(ctx, &spec, &ws)?;
     }
 
     if let Some((mut fields, path)) = pack {

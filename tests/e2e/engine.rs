@@ -253,3 +253,99 @@ fn uninstall_refuses_paths_no_part_could_own() {
     );
     assert!(dir.join("buildout.cfg").exists());
 }
+
+/// `.installed.cfg` written before part signatures were stable hashes (a recipe library in
+/// `develop-eggs` was signed with `DefaultHasher`, whose output may change with any Rust
+/// release) is read without reinstalling anything, and rewritten with the stable signature.
+#[test]
+fn legacy_signatures_are_taken_over_without_reinstalling() {
+    use std::hash::{Hash, Hasher};
+    let (_t, dir) = scratch();
+    let lib = tests::cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    std::fs::create_dir_all(dir.join("develop-eggs")).expect("mkdir");
+    let copy = dir.join("develop-eggs").join(lib.file_name().expect("file name"));
+    std::fs::copy(&lib, &copy).expect("copy");
+    // A library in develop-eggs is signed by its content.
+    write_config(
+        &dir,
+        "[buildout]\nrecipe-path = develop-eggs\nparts = a\n\n[a]\nrecipe = buildout.testrecipes:mkdir\npath = made\n",
+    );
+    let first = run(&dir, &[]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    let stable = installed(&dir);
+    let signature =
+        stable.lines().find_map(|l| l.strip_prefix("__buildout_signature__ = ")).expect("signed").to_owned();
+    let digits = signature.strip_prefix("buildout.testrecipes-").expect("dist-hash").to_owned();
+    assert_eq!(digits.len(), 16, "{signature}");
+
+    // What the release before wrote for the same library.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(&copy).expect("read").hash(&mut h);
+    let legacy = format!("buildout.testrecipes-{:016x}", h.finish());
+    assert_ne!(legacy, signature);
+    std::fs::write(dir.join(".installed.cfg"), stable.replace(&signature, &legacy)).expect("write");
+
+    let again = run(&dir, &[]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("Updating a."), "{}", again.stdout);
+    assert!(!again.stdout.contains("Uninstalling") && !again.stdout.contains("Installing a."), "{}", again.stdout);
+    assert_eq!(installed(&dir), stable, "rewritten with the stable signature");
+}
+
+/// `buildout plan` says what an install would do and why, in words (and `--json`), and creates,
+/// changes and records nothing; at `-v` a real run logs the same words before acting.
+#[test]
+fn plan_says_what_install_would_do() {
+    let (_t, dir) = scratch();
+    let listing = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    write_config(&dir, &chain(2));
+    // (step, arguments, expected output)
+    let first = run(&dir, &["plan"]);
+    assert_eq!(
+        (first.status, first.stdout.as_str()),
+        (0, "Install p00: not installed yet.\nInstall p01: not installed yet.\n")
+    );
+    assert_eq!(listing(&dir), ["buildout.cfg"], "nothing is created: {}", first.stderr);
+
+    assert_eq!(run(&dir, &[]).status, 0);
+    let recorded = installed(&dir);
+    write_config(&dir, &chain(2).replace("path = d/p01", "path = d/other"));
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["plan"],
+            "Uninstall p01: option path changed.\nUpdate p00: options unchanged.\nInstall p01: option path changed.\n",
+        ),
+        (&["plan", "p00"], "Update p00: options unchanged.\n"),
+        (
+            &["plan", "--json", "p01"],
+            r#"{"steps":[{"part":"p01","action":"uninstall","reasons":[{"reason":"options-changed","changed":["path"],"added":[],"removed":[]}]},{"part":"p01","action":"install","reasons":[{"reason":"options-changed","changed":["path"],"added":[],"removed":[]}]}]}
+"#,
+        ),
+        (
+            &["-v", "plan", "--json", "p00"],
+            "{\"steps\":[{\"part\":\"p00\",\"action\":\"update\",\"reasons\":[{\"reason\":\"unchanged\"}]}]}\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(&dir, args);
+        assert_eq!((out.status, out.stdout.as_str()), (0, expected), "{args:?}: {}", out.stderr);
+        assert_eq!(installed(&dir), recorded, "{args:?} recorded something");
+    }
+    let real = run(&dir, &["-v"]);
+    assert!(
+        real.stdout.contains("Plan: Uninstall p01: option path changed.\nPlan: Update p00: options unchanged.\nPlan: Install p01: option path changed.\n"),
+        "{}",
+        real.stdout
+    );
+    let bad = run(&dir, &["plan", "--yaml"]);
+    assert_eq!(bad.status, 1);
+    assert!(bad.stderr.contains("Error: Invalid option for the plan command: --yaml"), "{}", bad.stderr);
+}

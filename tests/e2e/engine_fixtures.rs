@@ -6,6 +6,11 @@
 //!
 //! Where we deliberately differ, a step has `ours/<file>` replacing `expected/<file>` and
 //! `ours/WHY` saying why. The recipe library directory is redacted as `{RECIPES}`.
+//!
+//! The corpus runs both ways: before every install step, `buildout plan --json` with the same
+//! arguments must predict the parts zc.buildout uninstalled, installed and updated in that step,
+//! in order (all of them when the step succeeded, the first ones when it failed partway), and
+//! must change nothing on disk.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +20,78 @@ use tests::{cargo_artifact, run_buildout};
 /// What zc.buildout's recorder leaves out of the tree, and our lock and journal files.
 const LEFT_OUT: [&str; 7] =
     ["bin", "develop-eggs", "eggs", "home", ".installed.cfg", ".installed.cfg.lock", ".installed.cfg.journal"];
+
+/// The parts zc.buildout acted on in a step, from its output: `Uninstalling a.`, `Installing
+/// a.`, `Updating a.`, in order.
+fn actions_in(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (verb, part) = line.strip_suffix('.')?.split_once(' ')?;
+            let action = match verb {
+                "Uninstalling" => "uninstall",
+                "Installing" => "install",
+                "Updating" => "update",
+                _ => return None,
+            };
+            (!part.contains(' ')).then(|| (action.to_owned(), part.to_owned()))
+        })
+        .collect()
+}
+
+/// Runs `buildout plan --json` for an install step's arguments and compares its steps with what
+/// zc.buildout did; `None` when they agree and the plan left the directory as it was.
+fn check_plan(dir: &Path, args: &[String], env: &[(String, String)], step: &Path) -> Option<String> {
+    let mut plan_args: Vec<String> = Vec::new();
+    let mut words = args.iter();
+    let mut command = false;
+    for word in words.by_ref() {
+        if word == "install" {
+            command = true;
+            break;
+        }
+        plan_args.push(word.clone());
+    }
+    if !command && args.iter().any(|w| !w.starts_with('-') && !w.contains('=')) {
+        return None; // another command than install
+    }
+    plan_args.extend(["plan".to_owned(), "--json".to_owned()]);
+    plan_args.extend(words.cloned());
+
+    let snapshot = |dir: &Path| (tree(dir, &[]), std::fs::read(dir.join(".installed.cfg")).ok());
+    let before = snapshot(dir);
+    let planned = run_buildout(dir, &plan_args, env);
+    if snapshot(dir) != before {
+        return Some(format!("`buildout {}` changed the directory", plan_args.join(" ")));
+    }
+    // Steps run quietly, or with another log level or format, do not show zc.buildout's action
+    // lines: there the plan only has to succeed and change nothing.
+    let config = std::fs::read_to_string(step.join("buildout.cfg")).unwrap_or_default();
+    if args.iter().any(|a| a.starts_with("-q")) || config.contains("log-level") || config.contains("log-format") {
+        return None;
+    }
+    let did = actions_in(&expected(step, "stdout"));
+    let status: i32 = expected(step, "status").trim().parse().unwrap_or(-1);
+    if planned.status != 0 {
+        return (!did.is_empty())
+            .then(|| format!("the plan failed ({}) where zc.buildout acted: {did:?}", planned.stderr));
+    }
+    let plan: serde_json::Value = match serde_json::from_str(&planned.stdout) {
+        Ok(plan) => plan,
+        Err(e) => return Some(format!("the plan is not JSON ({e}): {}", planned.stdout)),
+    };
+    let steps: Vec<(String, String)> = plan["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|s| (s["action"].as_str().unwrap_or("").to_owned(), s["part"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let agrees = if status == 0 { steps == did } else { steps.starts_with(&did) };
+    (!agrees).then(|| format!("the plan {steps:?} does not predict what zc.buildout did: {did:?}"))
+}
 
 fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -33,6 +110,10 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
         tests::prepare_step(step, &dir);
         let line = read(&step.join("cmd")).replace("{DIR}", &dir_text);
         let args = shlex::split(line.trim_end()).expect("shell words");
+        if let Some(problem) = check_plan(&dir, &args, env, step) {
+            problems.push(format!("{name}: {problem}"));
+            break;
+        }
         let mut got = run_buildout(&dir, &args, env);
         for (_, recipes) in env {
             got.stdout = got.stdout.replace(recipes.as_str(), "{RECIPES}");
@@ -45,6 +126,13 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
             ("tree", expected(step, "tree"), tree(&dir, &LEFT_OUT)),
         ] {
             if want != have {
+                // `ENGINE_RECORD_OURS=1` rewrites a step's `ours/` copy, for steps that have one
+                // (where we differ on purpose; `ours/WHY` says why).
+                let ours = step.join("ours");
+                if std::env::var_os("ENGINE_RECORD_OURS").is_some() && ours.join("WHY").is_file() && what != "tree" {
+                    std::fs::write(ours.join(what), &have).expect("write ours/");
+                    continue;
+                }
                 problems.push(format!("{name}: {what} differs\n--- expected\n{want}--- got\n{have}"));
             }
         }

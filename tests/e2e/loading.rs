@@ -10,11 +10,9 @@ use buildout_core::abi::wire::{self, ErrorKind};
 use buildout_core::loader::{LoadError, Loader, library_file_name};
 use tests::{cargo_artifact, run_buildout, scratch};
 
-/// The directory cargo put the recipe libraries in (built on demand).
+/// The directory of the test recipe libraries (built on demand into `target/test-recipes`).
 fn recipe_dir() -> PathBuf {
     for (package, target) in [
-        ("recipe-zodb", "zc_zodbrecipes"),
-        ("recipe-egg", "zc_recipe_egg"),
         ("buildout-testrecipes", "buildout_testrecipes"),
         ("buildout-not-a-recipe", "not_a_recipe"),
         ("buildout-other-abi", "other_abi"),
@@ -25,8 +23,16 @@ fn recipe_dir() -> PathBuf {
     cargo_artifact("buildout-testrecipes", "buildout_testrecipes").parent().expect("artifact directory").to_path_buf()
 }
 
+/// The directory of the shipped recipe libraries (built on demand, beside `buildout`).
+fn shipped_dir() -> PathBuf {
+    cargo_artifact("recipe-zodb", "zc_zodbrecipes");
+    cargo_artifact("recipe-egg", "zc_recipe_egg").parent().expect("artifact directory").to_path_buf()
+}
+
+/// Both, as `BUILDOUT_RECIPE_PATH`.
 fn with_recipes() -> Vec<(String, String)> {
-    vec![("BUILDOUT_RECIPE_PATH".into(), recipe_dir().display().to_string())]
+    let path = std::env::join_paths([recipe_dir(), shipped_dir()]).expect("a search path");
+    vec![("BUILDOUT_RECIPE_PATH".into(), path.to_string_lossy().into_owned())]
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -45,15 +51,17 @@ fn shipped_libraries_are_found_by_entry_name() {
         let out = run_buildout(&dir, &args(&["recipes", spec]), &with_recipes());
         assert_eq!(out.status, 0, "{spec}: {}", out.stderr);
         assert!(out.stdout.starts_with(&format!("{dist} ")), "{spec}: {}", out.stdout);
-        assert!(out.stdout.contains("(recipe ABI 1.0.0)"), "{}", out.stdout);
+        assert!(out.stdout.contains("(recipe ABI 2.0.0)"), "{}", out.stdout);
         assert!(out.stdout.contains(entry), "{}", out.stdout);
         assert!(out.stdout.contains(&library_file_name(dist)), "{}", out.stdout);
     }
+    // The test directory also holds libraries that do not load: listed as errors, exit 1.
     let all = run_buildout(&dir, &args(&["recipes"]), &with_recipes());
-    assert_eq!(all.status, 0);
-    for expected in ["zc.zodbrecipes ", "zc.recipe.egg ", "buildout.testrecipes ", "cannot load:"] {
+    assert_eq!(all.status, 1, "{}", all.stderr);
+    for expected in ["zc.zodbrecipes ", "zc.recipe.egg ", "buildout.testrecipes "] {
         assert!(all.stdout.contains(expected), "missing {expected:?} in\n{}", all.stdout);
     }
+    assert!(all.stderr.contains("libother_abi.so was built against recipe ABI 3.1"), "{}", all.stderr);
 }
 
 /// `recipes` only looks: in a buildout directory it creates nothing (zc.buildout's commands
@@ -71,9 +79,14 @@ fn the_recipes_command_creates_nothing() {
         names.sort();
         names
     };
+    // Only loadable libraries on the search path, so that both commands succeed.
+    let (_libraries, libraries) = scratch();
+    let egg = library_file_name("zc.recipe.egg");
+    std::fs::copy(shipped_dir().join(&egg), libraries.join(&egg)).expect("copy");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), libraries.display().to_string())];
     let before = listing(&dir);
     for command in [&["recipes"][..], &["recipes", "zc.recipe.egg"]] {
-        let out = run_buildout(&dir, &args(command), &with_recipes());
+        let out = run_buildout(&dir, &args(command), &env);
         assert_eq!(out.status, 0, "{command:?}: {}", out.stderr);
         assert!(!out.stdout.contains("Creating directory"), "{command:?}: {}", out.stdout);
         assert_eq!(listing(&dir), before, "{command:?} created something");
@@ -98,10 +111,10 @@ fn loading_errors_are_one_line_with_exit_1() {
         ),
         ("not-a-recipe", "is not a buildout recipe library: it exports no recipe root module"),
         ("garbage", "libgarbage.so is not an ELF file"),
-        ("other.abi", "was built against recipe ABI 2.0.0, this buildout speaks 1.0.0: rebuild it"),
+        ("other.abi", "was built against recipe ABI 3.1, this buildout speaks 2.0.0 (and loads 1.x): rebuild it"),
         (
             "other.layout",
-            "was built against an incompatible recipe ABI (mismatched type: expected RecipeLibrary, found OtherLibrary); this buildout speaks 1.0.0: rebuild it",
+            "was built against an incompatible recipe ABI (mismatched type: expected RecipeLibrary, found OtherLibrary); this buildout speaks 2.0.0: rebuild it",
         ),
         ("pretend", "provides recipes for buildout.testrecipes, not pretend"),
         ("zc.zodbrecipes:nope", "zc.zodbrecipes has no recipe entry \"nope\""),
@@ -177,12 +190,12 @@ fn hostile_library_files_never_crash_the_host() {
         }
         assert!(!dir.join("made").exists(), "{name}: nothing was installed");
 
-        // The listing shows the file's row with why it cannot load, as for other failures.
+        // The listing says the same in one `Error:` line, and exits 1.
         let listing = run_buildout(&dir, &args(&["-U", "recipes"]), &env);
-        assert_eq!(listing.status, 0, "{name}: the listing itself succeeds: {}", listing.stderr);
-        let row = format!("{shown}\n  cannot load: {shown} ");
-        let listed = listing.stdout.split_once(&row).map(|(_, rest)| rest.lines().next().unwrap_or_default());
-        assert!(listed.is_some_and(|l| l.contains(&fragment)), "{name}: {row:?} {fragment:?} in\n{}", listing.stdout);
+        assert_eq!(listing.status, 1, "{name}: {}", listing.stderr);
+        let errors: Vec<&str> = listing.stderr.lines().filter(|l| l.starts_with("Error:")).collect();
+        assert_eq!(errors.len(), 1, "{name}: one Error line: {}", listing.stderr);
+        assert!(errors[0].starts_with(&expected) && errors[0].contains(&fragment), "{name}: {}", listing.stderr);
     }
 }
 
@@ -290,7 +303,7 @@ fn constructing_installing_and_panicking_through_the_abi() {
 
 #[test]
 fn two_libraries_in_one_process_answer_for_themselves() {
-    let mut loader = Loader::new(vec![recipe_dir()]);
+    let mut loader = Loader::new(vec![recipe_dir(), shipped_dir()]);
     let zodb = loader.library("zc.zodbrecipes").expect("zodb loads");
     let test = loader.library("buildout.testrecipes").expect("test recipes load");
     let egg = loader.library("zc.recipe.egg").expect("egg loads");
@@ -352,7 +365,7 @@ fn develop_builds_the_example_recipe_crate_once_and_uses_it() {
     assert!(again.stdout.contains("Updating hello.\n"), "{}", again.stdout);
     assert_eq!(std::fs::metadata(&library).and_then(|m| m.modified()).expect("mtime"), built_at);
     let listed = run_buildout(&dir, &args(&["recipes", "hello.recipes:template"]), &env);
-    assert!(listed.stdout.contains("\nhello.recipes 0.1.0 (recipe ABI 1.0.0)\n"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("\nhello.recipes 0.1.0 (recipe ABI 2.0.0)\n"), "{}", listed.stdout);
     assert!(listed.stdout.contains("{DIR}/develop-eggs/"), "{}", listed.stdout);
 }
 
@@ -375,4 +388,49 @@ fn shadowed_copies_are_listed() {
     let loaded = format!("file: {{DIR}}/first/{}\n", name.to_string_lossy());
     let shadowed = format!("  shadowed: {{DIR}}/second/{}\n", name.to_string_lossy());
     assert!(out.stdout.contains(&loaded) && out.stdout.contains(&shadowed), "{}", out.stdout);
+}
+
+/// A library built for recipe ABI 1 (abi_stable, from the frozen sources in `tests/abi1`) still
+/// loads and runs through every entry: construction reading another section, install with a
+/// warning, update, its uninstall entry, and a panic that fails its part, not buildout.
+#[test]
+fn libraries_built_for_recipe_abi_1_keep_working() {
+    let (_t, dir) = scratch();
+    let library = tests::abi1_library();
+    let env = vec![("BUILDOUT_RECIPE_PATH".into(), library.parent().expect("directory").display().to_string())];
+    let listed = run_buildout(&dir, &args(&["recipes", "abi1.recipes"]), &env);
+    assert_eq!(listed.status, 0, "{}", listed.stderr);
+    assert!(listed.stdout.starts_with("abi1.recipes 1.0.0 (recipe ABI 1.0.0)"), "{}", listed.stdout);
+
+    let config = |parts: &str, extra: &str| {
+        format!(
+            "[buildout]\nparts = {parts}\n\n[greeting]\nwho = world\n\n[note]\nrecipe = abi1.recipes:note\npath = note.txt\ntext = hello\n{extra}"
+        )
+    };
+    let note = dir.join("note.txt");
+    std::fs::write(dir.join("buildout.cfg"), config("note", "")).expect("write");
+    let installed = run_buildout(&dir, &[], &env);
+    assert_eq!(installed.status, 0, "{}{}", installed.stdout, installed.stderr);
+    assert!(installed.stdout.contains("Installing note.\nnote: written by an ABI 1 library"), "{}", installed.stdout);
+    assert_eq!(std::fs::read_to_string(&note).expect("note written"), "hello world\n");
+
+    let updated = run_buildout(&dir, &[], &env);
+    assert_eq!(updated.status, 0, "{}{}", updated.stdout, updated.stderr);
+    assert!(updated.stdout.contains("Updating note.\nnote: updated by an ABI 1 library"), "{}", updated.stdout);
+
+    std::fs::write(dir.join("buildout.cfg"), config("", "")).expect("write");
+    let removed = run_buildout(&dir, &[], &env);
+    assert_eq!(removed.status, 0, "{}{}", removed.stdout, removed.stderr);
+    assert!(
+        removed.stdout.contains("Running uninstall recipe.\nnote: uninstalling {DIR}/note.txt"),
+        "{}",
+        removed.stdout
+    );
+    assert!(!note.exists(), "the recorded path is removed");
+
+    std::fs::write(dir.join("buildout.cfg"), config("note", "boom = true\n")).expect("write");
+    let broken = run_buildout(&dir, &[], &env);
+    assert_eq!(broken.status, 1, "{}{}", broken.stdout, broken.stderr);
+    assert!(broken.stderr.contains("the ABI 1 recipe broke"), "{}", broken.stderr);
+    assert!(broken.stderr.contains("note"), "the error names the part: {}", broken.stderr);
 }

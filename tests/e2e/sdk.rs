@@ -9,7 +9,7 @@ fn abort_crate(dir: &Path) {
     let manifest = format!(
         "[package]\nname = \"panic-abort-recipes\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
          [workspace]\n\n[lib]\nname = \"panic_abort_recipes\"\ncrate-type = [\"cdylib\"]\n\n\
-         [dependencies]\nbuildout-core = {{ path = {:?} }}\n\n[profile.dev]\npanic = \"abort\"\n",
+         [dependencies]\nbuildout-core = {{ path = {:?}, default-features = false }}\n\n[profile.dev]\npanic = \"abort\"\n",
         core.display().to_string()
     );
     std::fs::create_dir_all(dir.join("src")).expect("mkdir");
@@ -50,4 +50,29 @@ fn a_panic_abort_recipe_library_does_not_compile() {
         stderr.contains("a buildout recipe library must be built with panic = \"unwind\""),
         "the refusal says why:\n{stderr}"
     );
+}
+
+/// A recipe crate depends on the recipe ABI and SDK alone: `examples/recipe-hello` (default
+/// features of buildout-core off) has at most 20 packages in its whole `cargo tree`, proc-macros
+/// and build dependencies included, and none of buildout's own (HTTP, zip, abi_stable, ...).
+#[test]
+fn a_recipe_crate_has_a_small_dependency_tree() {
+    let manifest = tests::workspace_root().join("examples/recipe-hello/Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["tree", "--quiet", "--locked", "--prefix", "none", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .expect("run cargo tree");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut packages: Vec<&str> =
+        stdout.lines().filter_map(|l| l.split_whitespace().next()).filter(|name| !name.is_empty()).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    assert!(packages.len() <= 20, "{} packages: {packages:?}", packages.len());
+    for host_only in ["abi_stable", "ureq", "zip", "object", "pep508_rs", "tempfile", "thiserror"] {
+        assert!(!packages.contains(&host_only), "{host_only} is in the SDK's tree: {packages:?}");
+    }
+    assert!(packages.contains(&"buildout-core") && packages.contains(&"serde_json"), "{packages:?}");
 }

@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock};
 /// artefact whose target name is `target`. `cargo test` does not promise that other packages'
 /// binaries or cdylibs exist, so the tests ask cargo for them. The test recipe libraries
 /// (`tests/recipes/*`) are rlibs to cargo, so that `cargo build --workspace` puts no test
-/// library beside the shipped ones; they are built as cdylibs here.
+/// library beside the shipped ones; they are built as cdylibs here, into `target/test-recipes`.
 pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
     let cache = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
@@ -34,7 +34,11 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
                 .is_ok_and(|t| t.contains(&format!("name = \"{package}\"")))
         });
     if test_library {
+        // A target directory of their own: the host's program directory (`target/debug`) is on
+        // the recipe search path, where test libraries that do not load would be listed.
+        let target_dir = workspace_root().join("target/test-recipes");
         cmd.args(["rustc", "--quiet", "-p", package, "--lib", "--crate-type", "cdylib", "--message-format=json"]);
+        cmd.arg("--target-dir").arg(target_dir);
     } else {
         cmd.args(["build", "--quiet", "-p", package, "--message-format=json"]);
     }
@@ -61,6 +65,50 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo reported no artefact {target} for {package}"));
     cache.insert(key, path.clone());
     path
+}
+
+/// The workspace's root directory, without `..` (paths under it appear in buildout's output,
+/// which names libraries by their canonical path).
+pub fn workspace_root() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).to_path_buf()
+}
+
+/// The recipe library built from the sources of recipe ABI 1 (`tests/abi1`, its own workspace
+/// and lock file), built once per process into `target/abi1`.
+pub fn abi1_library() -> PathBuf {
+    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+    LIBRARY
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let output = Command::new(cargo)
+                .args(["build", "--quiet", "--locked", "--message-format=json", "--manifest-path"])
+                .arg(root.join("abi1/Cargo.toml"))
+                .arg("--target-dir")
+                .arg(workspace_root().join("target/abi1"))
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run cargo to build tests/abi1: {e}"));
+            assert!(
+                output.status.success(),
+                "building tests/abi1 failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "abi1_recipes")
+                .find_map(|msg| {
+                    msg["filenames"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|f| f.as_str())
+                        .find(|f| f.ends_with(".so"))
+                        .map(PathBuf::from)
+                })
+                .expect("cargo reported the ABI 1 library")
+        })
+        .clone()
 }
 
 /// A uv binary for `BUILDOUT_UV` that is already on this machine, so that no bench times

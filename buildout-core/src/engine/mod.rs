@@ -5,6 +5,7 @@
 pub mod installed;
 pub mod lock;
 pub mod picked;
+pub mod plan;
 pub mod recipe_dist;
 pub mod recipes;
 
@@ -18,6 +19,7 @@ use crate::config::{Buildout, Environment, Error, pypath};
 use crate::loader::Loader;
 use crate::log::{BUILDOUT_LOGGER, Level, Log};
 
+use crate::stable_hash;
 use installed::{INSTALLED, Installed, PartOptions, SIGNATURE, Step};
 use recipes::{PartHost, Recipes, recipe_error};
 
@@ -36,6 +38,18 @@ struct Run<'a> {
     /// The state as it was read, to know at the end whether anything changed.
     initial: Installed,
     changed: bool,
+    mode: Mode,
+    /// The plan, in [`Mode::Plan`].
+    plan: Option<plan::Plan>,
+}
+
+/// Whether a run does what it decides, or only decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Install,
+    /// Decide, change nothing: no directory is created, no develop egg recorded or removed, no
+    /// recipe runs but its constructor, nothing is recorded.
+    Plan,
 }
 
 fn info(log: &dyn Log, message: &str) {
@@ -51,23 +65,44 @@ pub fn install(
     parts: &[String],
     prepare: Box<Prepare<'_>>,
 ) -> crate::config::Result<()> {
-    let mut run = Run {
-        buildout,
-        recipes: None,
-        log,
-        env,
-        path: None,
-        state: Installed::default(),
-        initial: Installed::default(),
-        changed: false,
-    };
+    let mut run = Run::new(buildout, log, env, Mode::Install);
     let result = run.run(parts, prepare);
     // Whatever happened, what finished is recorded.
     let saved = run.finish();
     result.and(saved)
 }
 
-impl Run<'_> {
+/// What `buildout install [parts]` would do, and why, changing nothing: the parts are
+/// constructed (their recipes loaded, their constructors run) but no directory is created and
+/// nothing installed, updated, uninstalled or recorded. `prepare` must not build anything either.
+pub fn plan(
+    buildout: &mut Buildout,
+    log: Rc<dyn Log>,
+    env: &Environment,
+    parts: &[String],
+    prepare: Box<Prepare<'_>>,
+) -> crate::config::Result<plan::Plan> {
+    let mut run = Run::new(buildout, log, env, Mode::Plan);
+    run.run(parts, prepare)?;
+    Ok(run.plan.take().unwrap_or_default())
+}
+
+impl<'a> Run<'a> {
+    fn new(buildout: &'a mut Buildout, log: Rc<dyn Log>, env: &'a Environment, mode: Mode) -> Run<'a> {
+        Run {
+            buildout,
+            recipes: None,
+            log,
+            env,
+            path: None,
+            state: Installed::default(),
+            initial: Installed::default(),
+            changed: false,
+            mode,
+            plan: None,
+        }
+    }
+
     fn option(&mut self, name: &str) -> crate::config::Result<String> {
         self.buildout.sections.require("buildout", name)
     }
@@ -88,7 +123,11 @@ impl Run<'_> {
     }
 
     fn run(&mut self, parts: &[String], prepare: Box<Prepare<'_>>) -> crate::config::Result<()> {
-        self.setup_directories().doing(|| "Setting up buildout directories".into()).doing(|| "Installing.".into())?;
+        if self.mode == Mode::Install {
+            self.setup_directories()
+                .doing(|| "Setting up buildout directories".into())
+                .doing(|| "Installing.".into())?;
+        }
         let installed = self.option("installed").doing(|| "Installing.".into())?;
         if !installed.is_empty() {
             let path = PathBuf::from(&installed);
@@ -102,7 +141,9 @@ impl Run<'_> {
         let recipes = Rc::new(Recipes::new(loader, Rc::clone(&self.log)));
         self.recipes = Some(recipes.clone());
         self.buildout.sections.set_hook(recipes.clone()).doing(|| "Installing.".into())?;
-        self.develop(&developed)?;
+        if self.mode == Mode::Install {
+            self.develop(&developed)?;
+        }
         self.install_parts(parts)
     }
 
@@ -169,25 +210,39 @@ impl Run<'_> {
             self.dump_configuration()?;
         }
         self.compute_signatures(&install_parts)?;
+        // A recorded part's options are compared the way zc.buildout compares them, which reads
+        // (and so uses) every one; a new part's are only looked at, so that the options no
+        // recipe reads are still reported as unused after its install.
+        let mut constructed = Vec::with_capacity(install_parts.len());
+        for part in &install_parts {
+            let options = if self.state.parts.contains(part) {
+                self.current_options(part)?
+            } else {
+                self.buildout.sections.snapshot(part)?
+            };
+            constructed.push(plan::Constructed { name: part.clone(), options });
+        }
+        let directory = self.buildout.directory.clone();
+        let exists = |path: &str| Path::new(&pypath::join(&directory, path)).exists();
+        let plan = plan::plan(&self.state, &constructed, !uninstall_missing, &exists);
+        if self.mode == Mode::Plan {
+            self.plan = Some(plan);
+            return Ok(());
+        }
+        for step in &plan.steps {
+            self.log.log(Level::Debug, BUILDOUT_LOGGER, &format!("Plan: {}", step.describe()));
+        }
 
-        let to_install: std::collections::HashSet<&str> = install_parts.iter().map(String::as_str).collect();
-        for part in self.state.parts.clone().iter().rev() {
-            if to_install.contains(part.as_str()) {
-                let old = self.state.options.get(part).cloned().unwrap_or_default();
-                let mut old_options = old.clone();
-                let files = old_options.remove(INSTALLED).unwrap_or_default();
-                let new_options = self.current_options(part)?;
-                if old_options == new_options {
-                    if files.is_empty()
-                        || files.split('\n').all(|f| Path::new(&pypath::join(&self.buildout.directory, f)).exists())
-                    {
-                        continue;
-                    }
-                } else if self.buildout.log_threshold < 10 {
-                    self.explain_changes(part, &old_options, &new_options);
+        for step in plan.steps.iter().filter(|s| s.action == plan::Action::Uninstall) {
+            let part = step.part.as_str();
+            if self.buildout.log_threshold < 10
+                && let Some(new_options) = constructed.iter().find(|c| c.name == part).map(|c| &c.options)
+            {
+                let mut old_options = self.state.options.get(part).cloned().unwrap_or_default();
+                old_options.remove(INSTALLED);
+                if old_options != *new_options {
+                    self.explain_changes(part, &old_options, new_options);
                 }
-            } else if !uninstall_missing {
-                continue;
             }
             interrupted().doing(|| "Installing.".into())?;
             self.uninstall_part(part).doing(|| "Installing.".into())?;
@@ -198,9 +253,9 @@ impl Run<'_> {
 
         self.check_unused("buildout");
 
-        for part in &install_parts {
+        for step in plan.steps.iter().filter(|s| s.action != plan::Action::Uninstall) {
             interrupted().doing(|| "Installing.".into())?;
-            self.install_part(part)?;
+            self.install_part(&step.part)?;
         }
         self.print_picked_versions()
     }
@@ -290,7 +345,17 @@ impl Run<'_> {
             };
             let meta = &p.library.metadata;
             let signature = if p.library.path.starts_with(&develop_eggs) {
-                format!("{}-{:016x}", meta.distribution, file_hash(&p.library.path))
+                let content = std::fs::read(&p.library.path).unwrap_or_default();
+                let signature = format!("{}-{}", meta.distribution, stable_hash::hex16(&content));
+                // Recorded by a buildout before stable hashes, for this very library: the same
+                // signature, written anew.
+                let legacy = format!("{}-{:016x}", meta.distribution, stable_hash::legacy(&content));
+                if let Some(recorded) = self.state.options.get_mut(part)
+                    && recorded.get(SIGNATURE) == Some(&legacy)
+                {
+                    recorded.insert(SIGNATURE.to_owned(), signature.clone());
+                }
+                signature
             } else {
                 format!("{}-{}", meta.distribution, meta.version)
             };
@@ -442,13 +507,6 @@ impl Run<'_> {
 /// finished so far stay recorded, and no other is started.
 fn interrupted() -> crate::config::Result<()> {
     crate::interrupt::check().map_err(|e| Error::user(e.to_string()))
-}
-
-fn file_hash(path: &Path) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    std::fs::read(path).unwrap_or_default().hash(&mut h);
-    h.finish()
 }
 
 /// Removes a path a failing recipe registered as created.

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{PythonError, io};
+use crate::stable_hash::StableHash;
 
 /// Where the cache is, or `None` when it is turned off or there is no home directory.
 pub fn dir() -> Option<PathBuf> {
@@ -41,29 +42,6 @@ pub fn content_key(zip: &mut super::egg::Zip, wheel: &Path) -> Result<String, Py
         h.field(&member.unix_mode().unwrap_or(u32::MAX).to_le_bytes());
     }
     Ok(h.hex(16))
-}
-
-/// Names on disk (cache entries, probe files) come from SHA-256, whose output no Rust release
-/// changes: `std`'s `DefaultHasher` may, and a new buildout would then miss the whole cache.
-/// Each field is length-prefixed, so that `("ab", "c")` and `("a", "bc")` differ.
-#[derive(Default)]
-struct StableHash(sha2::Sha256);
-
-impl StableHash {
-    fn field(&mut self, bytes: &[u8]) {
-        use sha2::Digest;
-        self.0.update((bytes.len() as u64).to_le_bytes());
-        self.0.update(bytes);
-    }
-
-    /// The first `chars` hex digits.
-    fn hex(self, chars: usize) -> String {
-        use sha2::Digest;
-        let digest = self.0.finalize();
-        let mut out: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        out.truncate(chars);
-        out
-    }
 }
 
 /// A wheel the cache has unpacked, found by the SHA-256 of its file (which an index or a lock

@@ -8,13 +8,13 @@
 //! zc.buildout runs pip on every run. We run it again only when a file that holds the project's
 //! metadata (`setup.py`, `setup.cfg`, `pyproject.toml`) changed: editing code needs no rerun.
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::egg::Egg;
 use super::requirement::canonical_name;
 use super::{PythonError, io};
+use crate::stable_hash::StableHash;
 
 /// The files whose content decides what pip records about a project.
 const METADATA_FILES: [&str; 3] = ["setup.py", "setup.cfg", "pyproject.toml"];
@@ -24,16 +24,59 @@ pub fn is_python_project(dir: &Path) -> bool {
     dir.join("setup.py").is_file() || dir.join("pyproject.toml").is_file()
 }
 
+/// The size and modification time of each metadata file.
+fn metadata_files(dir: &Path) -> Vec<(&'static str, Option<u64>, Option<std::time::SystemTime>)> {
+    METADATA_FILES
+        .iter()
+        .map(|name| {
+            let meta = std::fs::metadata(dir.join(name)).ok();
+            (*name, meta.as_ref().map(|m| m.len()), meta.and_then(|m| m.modified().ok()))
+        })
+        .collect()
+}
+
 /// What decides whether pip must run again for `dir` (its real path, the interpreter, and the
-/// size and modification time of each metadata file).
-fn fingerprint(dir: &Path, python: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (dir, python).hash(&mut h);
-    for name in METADATA_FILES {
-        let meta = std::fs::metadata(dir.join(name)).ok();
-        (name, meta.as_ref().map(|m| m.len()), meta.and_then(|m| m.modified().ok())).hash(&mut h);
+/// size and modification time of each metadata file), as a stable hash: it is kept on disk.
+fn fingerprint(dir: &Path, python: &str) -> String {
+    let mut h = StableHash::default();
+    h.field(dir.as_os_str().as_encoded_bytes()).field(python.as_bytes());
+    for (name, len, mtime) in metadata_files(dir) {
+        let mtime = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        h.field(name.as_bytes()).field(&len.map_or(Vec::new(), |l| l.to_le_bytes().to_vec())).field(
+            &mtime.map_or(Vec::new(), |t| {
+                [t.as_secs().to_le_bytes(), u64::from(t.subsec_nanos()).to_le_bytes()].concat()
+            }),
+        );
     }
-    h.finish()
+    h.hex(32)
+}
+
+/// The stamp file of the project in `dir` (its real path).
+fn stamp_path(develop_eggs: &Path, real: &Path) -> PathBuf {
+    develop_eggs.join(format!(".develop-{}.json", crate::stable_hash::hex16(real.as_os_str().as_encoded_bytes())))
+}
+
+/// A stamp written before stable hashes, taken over when it still describes the project: its
+/// name and fingerprint were `DefaultHasher` values. Answers the recorded paths, with the stamp
+/// renamed to its stable name and rewritten with the stable fingerprint.
+fn take_over_legacy_stamp(develop_eggs: &Path, real: &Path, python: &str, stamp: &Path) -> Option<Vec<PathBuf>> {
+    struct Legacy<'a>(&'a Path, &'a str, Vec<(&'static str, Option<u64>, Option<std::time::SystemTime>)>);
+    impl std::hash::Hash for Legacy<'_> {
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            (self.0, self.1).hash(h);
+            for file in &self.2 {
+                file.hash(h);
+            }
+        }
+    }
+    let old = develop_eggs.join(format!(".develop-{:016x}.json", crate::stable_hash::legacy(&real.to_path_buf())));
+    let legacy_print = crate::stable_hash::legacy(&Legacy(real, python, metadata_files(real))).to_string();
+    let paths: Vec<PathBuf> =
+        unchanged(&old, &legacy_print)?.into_iter().map(|p| if p == old { stamp.to_path_buf() } else { p }).collect();
+    let record = serde_json::json!({ "fingerprint": fingerprint(real, python), "paths": paths }).to_string();
+    write_atomically(stamp, &record).ok()?;
+    let _ = std::fs::remove_file(&old);
+    Some(paths)
 }
 
 /// Installs the project in `dir` editable into `develop_eggs` with `python`'s pip, unless it is
@@ -42,11 +85,14 @@ fn fingerprint(dir: &Path, python: &str) -> u64 {
 pub fn develop(dir: &Path, develop_eggs: &Path, python: &str) -> Result<Vec<PathBuf>, PythonError> {
     let real = dir.canonicalize().map_err(|e| io(dir, e))?;
     std::fs::create_dir_all(develop_eggs).map_err(|e| io(develop_eggs, e))?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    real.hash(&mut h);
-    let stamp = develop_eggs.join(format!(".develop-{:016x}.json", h.finish()));
-    let print = fingerprint(&real, python).to_string();
+    let stamp = stamp_path(develop_eggs, &real);
+    let print = fingerprint(&real, python);
     if let Some(paths) = unchanged(&stamp, &print) {
+        return Ok(paths);
+    }
+    if !stamp.exists()
+        && let Some(paths) = take_over_legacy_stamp(develop_eggs, &real, python, &stamp)
+    {
         return Ok(paths);
     }
     let tmp = tempfile::Builder::new()
@@ -211,5 +257,53 @@ mod tests {
         assert_ne!(fingerprint(dir, "/usr/bin/python3.12"), before);
         std::fs::write(dir.join("setup.cfg"), "[metadata]\n").expect("write");
         assert_ne!(fingerprint(dir, "/usr/bin/python3"), before);
+    }
+
+    /// A stamp written before stable hashes (its name and fingerprint `DefaultHasher` values)
+    /// still describes the project: taken over without running pip, renamed and rewritten.
+    #[test]
+    fn legacy_stamps_are_taken_over() {
+        use std::hash::{Hash, Hasher};
+        let root = tempfile::tempdir().expect("temp dir");
+        let project = root.path().join("project");
+        let eggs = root.path().join("develop-eggs");
+        std::fs::create_dir_all(&project).expect("mkdir");
+        std::fs::create_dir_all(&eggs).expect("mkdir");
+        std::fs::write(project.join("setup.py"), "setup()\n").expect("write");
+        let real = project.canonicalize().expect("real path");
+        let python = "/usr/bin/python3";
+
+        // What the release before wrote, computed as it did.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        real.hash(&mut h);
+        let old = eggs.join(format!(".develop-{:016x}.json", h.finish()));
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (real.as_path(), python).hash(&mut h);
+        for name in METADATA_FILES {
+            let meta = std::fs::metadata(real.join(name)).ok();
+            (name, meta.as_ref().map(|m| m.len()), meta.and_then(|m| m.modified().ok())).hash(&mut h);
+        }
+        let link = eggs.join("project.egg-link");
+        std::fs::write(&link, format!("{}\n.", real.display())).expect("write");
+        let record = serde_json::json!({ "fingerprint": h.finish().to_string(), "paths": [link, old] });
+        std::fs::write(&old, record.to_string()).expect("write");
+
+        let stamp = stamp_path(&eggs, &real);
+        let mut expected = vec![link.clone(), stamp.clone()];
+        expected.sort();
+        let mut taken = take_over_legacy_stamp(&eggs, &real, python, &stamp).expect("taken over");
+        taken.sort();
+        assert_eq!(taken, expected);
+        assert!(!old.exists(), "the legacy stamp is gone");
+        assert_eq!(
+            unchanged(&stamp, &fingerprint(&real, python)).map(|mut p| {
+                p.sort();
+                p
+            }),
+            Some(expected)
+        );
+
+        // Another interpreter's stamp is not this one's.
+        assert_eq!(take_over_legacy_stamp(&eggs, &real, "/usr/bin/python3.12", &stamp), None);
     }
 }

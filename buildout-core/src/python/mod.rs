@@ -17,9 +17,12 @@ pub mod links;
 mod lock;
 mod newest;
 mod other_python;
+// Wheels of native code (recipe wheels, buildout's own) read ELF files and load libraries: host only.
+#[cfg(feature = "host")]
 pub mod package;
 mod pip;
 pub mod recipe;
+#[cfg(feature = "host")]
 pub mod recipe_wheel;
 pub mod requirement;
 mod resolve;

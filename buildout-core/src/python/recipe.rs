@@ -88,7 +88,7 @@ impl Eggs {
         };
         let progress = |done: u64, total: u64, message: &str| ctx.progress(done, total, message);
         let mut ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
-            let mut error = RecipeError::user(e.to_string());
+            let mut message = e.to_string();
             // Say where the pin involved in a conflict is set: the users' most time-consuming
             // question about a conflict is which file pins what.
             if let (PythonError::Conflict { pins, .. }, Some(section)) = (&e, &versions_section) {
@@ -96,16 +96,17 @@ impl Eggs {
                     if let Some((name, value)) = versions.iter().find(|(name, _)| canonical_name(name) == *key)
                         && let Some(origin) = ctx.origin(section, name)
                     {
-                        error.message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
+                        message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
                     }
                 }
             }
+            let mut error = RecipeError::user(message);
             if let Some(req) = e.requirement() {
                 let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
                 if !e.step_logged() {
                     ctx.info_as("zc.buildout.easy_install", &step);
                 }
-                error.doing.push(step);
+                error = error.within(step);
             }
             error
         })?;

@@ -15,10 +15,9 @@
 //! crate's `Cargo.toml`.
 
 use std::fs;
-use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use buildout_core::sdk::{Context, Options, Recipe, RecipeError};
+use buildout_core::sdk::{Context, Options, Recipe, RecipeError, write_if_changed};
 
 mod template;
 
@@ -55,14 +54,16 @@ impl Template {
         let part = options.part().to_owned();
         let (source, text) = match (options.get("input"), options.get("inline")) {
             (Some(_), Some(_)) => {
-                return Err(RecipeError::user(format!("Conflicting options: {part}:input and {part}:inline (use one)")));
+                return Err(RecipeError::user(format!(
+                    "Conflicting options: {part}:input and {part}:inline (use one)"
+                )));
             }
             (None, None) => return Err(RecipeError::user(format!("Missing option: {part}:input or {part}:inline"))),
             (Some(input), None) => {
                 let input = non_empty(&part, "input", input)?;
                 let path = absolute(directory, input);
                 let text = fs::read_to_string(&path)
-                    .map_err(|e| RecipeError::user(format!("Couldn't read {part}:input {}: {}", path.display(), describe(&e))))?;
+                    .map_err(|e| RecipeError::io(&format!("Couldn't read {part}:input"), &path, &e))?;
                 (Source::Input(path), text)
             }
             (None, Some(inline)) => (Source::Inline, inline_text(inline)),
@@ -70,7 +71,10 @@ impl Template {
 
         let output = absolute(directory, non_empty(&part, "output", options.require("output")?)?);
         if output.file_name().is_none() {
-            return Err(RecipeError::user(format!("Invalid value for {part}:output: {} is not a file path", output.display())));
+            return Err(RecipeError::user(format!(
+                "Invalid value for {part}:output: {} is not a file path",
+                output.display()
+            )));
         }
         if matches!(&source, Source::Input(input) if *input == output) {
             return Err(RecipeError::user(format!(
@@ -84,7 +88,9 @@ impl Template {
         let mode = match options.get("mode") {
             None => None,
             Some(mode) => Some(parse_mode(mode).ok_or_else(|| {
-                RecipeError::user(format!("Invalid value for {part}:mode: {mode} (expected octal permissions, such as 755)"))
+                RecipeError::user(format!(
+                    "Invalid value for {part}:mode: {mode} (expected octal permissions, such as 755)"
+                ))
             })?),
         };
 
@@ -92,25 +98,20 @@ impl Template {
         Ok(Template { output, content, mode })
     }
 
-    /// Whether the output already has the rendered content (and mode, if one is set).
-    fn is_current(&self) -> bool {
-        let content_ok = fs::read(&self.output).is_ok_and(|bytes| bytes == self.content.as_bytes());
-        content_ok && self.mode.is_none_or(|mode| current_mode(&self.output) == Some(mode))
-    }
-
     fn create_parent(&self, part: &str) -> Result<(), RecipeError> {
         let Some(dir) = self.output.parent() else { return Ok(()) };
-        fs::create_dir_all(dir).map_err(|e| {
-            RecipeError::user(format!("Couldn't create the directory of {part}:output {}: {}", dir.display(), describe(&e)))
-        })
+        fs::create_dir_all(dir)
+            .map_err(|e| RecipeError::io(&format!("Couldn't create the directory of {part}:output"), dir, &e))
     }
 
-    fn write(&self, ctx: &Context<'_>) -> Result<(), RecipeError> {
-        write_file(&self.output, &self.content, self.mode).map_err(|e| {
-            RecipeError::user(format!("Couldn't write {}:output {}: {}", ctx.part(), self.output.display(), describe(&e)))
-        })?;
-        ctx.info(&format!("Rendered {}", self.output.display()));
-        Ok(())
+    /// Writes the rendering if the output differs from it (content, or permissions when `mode`
+    /// is set); answers whether it wrote.
+    fn write(&self, ctx: &Context<'_>) -> Result<bool, RecipeError> {
+        let written = write_if_changed(&self.output, self.content.as_bytes(), self.mode)?;
+        if written {
+            ctx.info(&format!("Rendered {}", self.output.display()));
+        }
+        Ok(written)
     }
 }
 
@@ -124,24 +125,23 @@ impl Recipe for Template {
         // The directories are left alone on uninstall: other parts may write there too.
         self.create_parent(ctx.part())?;
         ctx.created(&[&self.output])?;
-        self.write(ctx)?;
+        if !self.write(ctx)? {
+            // Already there as rendered (left by an earlier install): say so all the same.
+            ctx.info(&format!("Rendered {}", self.output.display()));
+        }
         Ok(vec![self.output.clone()])
     }
 
     /// Runs when the part's options did not change, but the template file or the output may
     /// have: rewrites the output only if it differs from the rendering.
     fn update(&mut self, ctx: &Context<'_>, _options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
-        if self.is_current() {
-            return Ok(None);
-        }
         let existed = fs::symlink_metadata(&self.output).is_ok();
         self.create_parent(ctx.part())?;
         if !existed {
             // Only a file this call creates: an existing one is replaced atomically or kept.
             ctx.created(&[&self.output])?;
         }
-        self.write(ctx)?;
-        Ok(Some(vec![self.output.clone()]))
+        Ok(self.write(ctx)?.then(|| vec![self.output.clone()]))
     }
 }
 
@@ -215,60 +215,6 @@ fn absolute(directory: &Path, path: &str) -> PathBuf {
     out
 }
 
-/// An I/O error without Rust's ` (os error N)` suffix.
-fn describe(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_owned(),
-        _ => text,
-    }
-}
-
-/// Writes `content` to `path` through a temporary file renamed into place, so that readers
-/// never see half a file and a read-only output can be replaced. Sets `mode` if given, keeps
-/// the existing file's permissions otherwise.
-fn write_file(path: &Path, content: &str, mode: Option<u32>) -> io::Result<()> {
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".buildout-tmp");
-    let tmp = path.with_file_name(tmp_name);
-    let permissions = match mode {
-        Some(mode) => permissions(mode),
-        None => fs::metadata(path).ok().map(|m| m.permissions()),
-    };
-    let result = fs::write(&tmp, content)
-        .and_then(|()| permissions.map_or(Ok(()), |p| fs::set_permissions(&tmp, p)))
-        .and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-#[cfg(unix)]
-fn permissions(mode: u32) -> Option<fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt;
-    Some(fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn permissions(_mode: u32) -> Option<fs::Permissions> {
-    None
-}
-
-#[cfg(unix)]
-fn current_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn current_mode(path: &Path) -> Option<u32> {
-    let _ = path;
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -320,21 +266,42 @@ mod tests {
             ),
             (
                 "absolute input, dotted output",
-                &[("input", &dir.join("templates/hello.in").display().to_string()), ("output", "./x/../etc/hello.conf"), ("port", "1")],
+                &[
+                    ("input", &dir.join("templates/hello.in").display().to_string()),
+                    ("output", "./x/../etc/hello.conf"),
+                    ("port", "1"),
+                ],
                 &out,
                 &format!("port=1\nout={out}\n"),
                 None,
             ),
-            ("inline, one line", &[("inline", "Hello, {{who}}"), ("output", "etc/hello.conf"), ("who", "you")], &out, "Hello, you\n", None),
+            (
+                "inline, one line",
+                &[("inline", "Hello, {{who}}"), ("output", "etc/hello.conf"), ("who", "you")],
+                &out,
+                "Hello, you\n",
+                None,
+            ),
             (
                 "inline, multi-line value",
-                &[("inline", "\n#!/bin/sh\n  echo {{who}}"), ("output", "etc/hello.conf"), ("who", "you"), ("mode", "755")],
+                &[
+                    ("inline", "\n#!/bin/sh\n  echo {{who}}"),
+                    ("output", "etc/hello.conf"),
+                    ("who", "you"),
+                    ("mode", "755"),
+                ],
                 &out,
                 "#!/bin/sh\n  echo you\n",
                 Some(0o755),
             ),
             ("inline, empty", &[("inline", ""), ("output", "etc/hello.conf")], &out, "", None),
-            ("inline, escape", &[("inline", "{{{{x}}"), ("output", "etc/hello.conf"), ("mode", "0o600")], &out, "{{x}}\n", Some(0o600)),
+            (
+                "inline, escape",
+                &[("inline", "{{{{x}}"), ("output", "etc/hello.conf"), ("mode", "0o600")],
+                &out,
+                "{{x}}\n",
+                Some(0o600),
+            ),
         ];
         for (what, pairs, output, content, mode) in cases {
             let mut opts = options(pairs);
@@ -397,7 +364,10 @@ mod tests {
             (
                 "syntax error in input",
                 &[("input", "broken.in"), ("output", "x")],
-                format!("Invalid template for part hello at {} line 1: unclosed {{{{ (write {{{{{{{{ for a literal {{{{)", at("broken.in")),
+                format!(
+                    "Invalid template for part hello at {} line 1: unclosed {{{{ (write {{{{{{{{ for a literal {{{{)",
+                    at("broken.in")
+                ),
             ),
             (
                 "syntax error inline",
@@ -452,68 +422,60 @@ mod tests {
 
     #[test]
     fn inline_text_is_a_file() {
-        let cases: &[(&str, &str)] = &[
-            ("", ""),
-            ("x", "x\n"),
-            ("x\n", "x\n"),
-            ("\nx\ny", "x\ny\n"),
-            ("\n  \n  indented\nx", "  indented\nx\n"),
-        ];
+        let cases: &[(&str, &str)] =
+            &[("", ""), ("x", "x\n"), ("x\n", "x\n"), ("\nx\ny", "x\ny\n"), ("\n  \n  indented\nx", "  indented\nx\n")];
         for (inline, expected) in cases {
             assert_eq!(inline_text(inline), *expected, "{inline:?}");
         }
     }
 
-    #[test]
-    fn describes_io_errors() {
-        let e = io::Error::from_raw_os_error(2);
-        assert_eq!(describe(&e), "No such file or directory");
-        assert_eq!(describe(&io::Error::other("plain")), "plain");
-    }
-
+    /// install, then update through the SDK's test host, as buildout runs them: update rewrites
+    /// the output only when it differs from the rendering (content, or mode when one is set).
     #[cfg(unix)]
     #[test]
-    fn writes_files() {
-        let scratch = Scratch::new("write");
-        let path = scratch.0.join("out.txt");
+    fn installs_and_updates_only_what_changed() {
+        use buildout_core::sdk::testing::TestHost;
+        use std::os::unix::fs::PermissionsExt;
 
-        write_file(&path, "one\n", Some(0o640)).expect("first write");
-        assert_eq!(fs::read_to_string(&path).ok().as_deref(), Some("one\n"));
-        assert_eq!(current_mode(&path), Some(0o640));
+        let scratch = Scratch::new("update");
+        let mut host = TestHost::default();
+        host.buildout.insert("directory".into(), scratch.0.display().to_string());
+        let output = scratch.0.join("etc/out.conf");
+        let rendered = format!("Rendered {}", output.display());
+        let mode = || fs::metadata(&output).map(|m| m.permissions().mode() & 0o7777).ok();
 
-        // Without a mode the file keeps its permissions, even read-only ones.
-        fs::set_permissions(&path, permissions(0o444).expect("unix")).expect("chmod");
-        write_file(&path, "two\n", None).expect("rewrite read-only");
-        assert_eq!(fs::read_to_string(&path).ok().as_deref(), Some("two\n"));
-        assert_eq!(current_mode(&path), Some(0o444));
+        let (mut recipe, options) = host
+            .construct::<Template>(
+                "hello",
+                &[("inline", "port={{port}}"), ("output", "etc/out.conf"), ("port", "80"), ("mode", "640")],
+            )
+            .expect("constructs");
+        assert_eq!(host.install(&mut recipe, &options).expect("installs"), std::slice::from_ref(&output));
+        assert_eq!((fs::read_to_string(&output).ok().as_deref(), mode()), (Some("port=80\n"), Some(0o640)));
+        assert_eq!(*host.created.borrow(), [output.display().to_string()]);
 
-        write_file(&path, "three\n", Some(0o755)).expect("rewrite with mode");
-        assert_eq!(current_mode(&path), Some(0o755));
-
-        // No temporary file left behind, also after a failure.
-        let dir_as_output = scratch.0.join("sub");
-        fs::create_dir(&dir_as_output).expect("mkdir");
-        assert!(write_file(&dir_as_output, "x", None).is_err());
-        let mut names: Vec<_> = fs::read_dir(&scratch.0).expect("readdir").map(|e| e.expect("entry").file_name()).collect();
-        names.sort();
-        assert_eq!(names, ["out.txt", "sub"]);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn knows_when_current() {
-        let scratch = Scratch::new("current");
-        let output = scratch.0.join("out.txt");
-        let template = Template { output: output.clone(), content: "x\n".into(), mode: Some(0o600) };
-        assert!(!template.is_current(), "missing file");
-        write_file(&output, "x\n", Some(0o600)).expect("write");
-        assert!(template.is_current());
-        fs::set_permissions(&output, permissions(0o644).expect("unix")).expect("chmod");
-        assert!(!template.is_current(), "mode changed");
-        write_file(&output, "y\n", Some(0o600)).expect("write");
-        assert!(!template.is_current(), "content changed");
-        let no_mode = Template { mode: None, ..template };
-        write_file(&output, "x\n", Some(0o644)).expect("write");
-        assert!(no_mode.is_current(), "mode not managed");
+        // (what is done to the output first, update's answer, log lines afterwards)
+        type Step<'a> = (&'a str, &'a dyn Fn(), Option<Vec<PathBuf>>, usize);
+        let steps: [Step<'_>; 3] = [
+            ("unchanged", &|| {}, None, 1),
+            ("edited", &|| fs::write(&output, "port=1\n").expect("edit"), Some(vec![output.clone()]), 2),
+            (
+                "chmod",
+                &|| fs::set_permissions(&output, fs::Permissions::from_mode(0o600)).expect("chmod"),
+                Some(vec![output.clone()]),
+                3,
+            ),
+        ];
+        for (what, change, answer, logged) in steps {
+            change();
+            assert_eq!(host.update(&mut recipe, &options).expect("updates"), answer, "{what}");
+            assert_eq!(
+                (fs::read_to_string(&output).ok().as_deref(), mode()),
+                (Some("port=80\n"), Some(0o640)),
+                "{what}"
+            );
+            assert_eq!(host.logs.borrow().len(), logged, "{what}");
+            assert!(host.logs.borrow().iter().all(|l| *l == format!("hello: {rendered}")), "{what}");
+        }
     }
 }

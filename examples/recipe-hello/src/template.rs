@@ -31,7 +31,9 @@ impl fmt::Display for TemplateErrorKind {
             TemplateErrorKind::Missing(name) => write!(f, "no value for {{{{{name}}}}}"),
             TemplateErrorKind::Unclosed => f.write_str("unclosed {{ (write {{{{ for a literal {{)"),
             TemplateErrorKind::Empty => f.write_str("empty {{}}"),
-            TemplateErrorKind::InvalidName(name) => write!(f, "invalid name {{{{{name}}}}} (write {{{{{{{{ for a literal {{{{)"),
+            TemplateErrorKind::InvalidName(name) => {
+                write!(f, "invalid name {{{{{name}}}}} (write {{{{{{{{ for a literal {{{{)")
+            }
         }
     }
 }
@@ -46,7 +48,10 @@ impl std::error::Error for TemplateError {}
 
 /// Renders `template`, asking `lookup` for the value of each `{{name}}` (in order of
 /// appearance, once per placeholder). Stops at the first error.
-pub fn render<S: AsRef<str>>(template: &str, mut lookup: impl FnMut(&str) -> Option<S>) -> Result<String, TemplateError> {
+pub fn render<S: AsRef<str>>(
+    template: &str,
+    mut lookup: impl FnMut(&str) -> Option<S>,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     for (index, mut line) in template.split_inclusive('\n').enumerate() {
         let error = |kind| TemplateError { line: index + 1, kind };
