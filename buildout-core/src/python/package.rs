@@ -18,9 +18,6 @@ use sha2::{Digest, Sha256};
 /// The file in a recipe wheel's `.dist-info` that says what it carries.
 pub const RECIPE_INFO: &str = "buildout_recipe.json";
 
-/// The recipe ABI majors this buildout loads.
-pub const ACCEPTED_ABI_MAJORS: [u64; 2] = [1, 2];
-
 /// The oldest glibc a tag names: manylinux2014's, what Rust's own targets need.
 pub const MIN_GLIBC: (u32, u32) = (2, 17);
 
@@ -365,13 +362,14 @@ pub struct RecipeInfo {
 }
 
 /// The major version of an ABI version string (`1.0.0` → 1).
-pub fn abi_major(abi: &str) -> Option<u64> {
+pub fn abi_major(abi: &str) -> Option<u32> {
     abi.trim().split('.').next()?.parse().ok()
 }
 
-/// Whether this buildout loads libraries of recipe ABI `abi`.
+/// Whether this buildout loads libraries of recipe ABI `abi` (see
+/// [`crate::abi::LOADABLE_MAJORS`]).
 pub fn abi_accepted(abi: &str) -> bool {
-    abi_major(abi).is_some_and(|m| ACCEPTED_ABI_MAJORS.contains(&m))
+    abi_major(abi).is_some_and(|m| crate::abi::LOADABLE_MAJORS.contains(&m))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -722,7 +720,9 @@ pub fn package_library(library: &Path, crate_info: &CrateInfo, out_dir: &Path) -
     let needs = elf_needs(library)?;
     let platform_tag = needs.platform_tag();
     let mut wheel = Wheel::new(&meta.distribution, &meta.version, &format!("py3-none-{platform_tag}"))?;
-    let abi = crate::abi::ABI_VERSION.to_owned();
+    // The ABI the library speaks (a library of an older ABI this buildout still loads keeps
+    // its own).
+    let abi = loaded.abi.clone();
     let mut entries = meta.entries.clone();
     entries.sort();
     let info = RecipeInfo {

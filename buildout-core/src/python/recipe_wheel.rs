@@ -62,7 +62,7 @@ pub enum RecipeWheelError {
     #[error(
         "{wheel} needs recipe ABI {abi}, this buildout speaks {} (and loads recipe libraries of ABI {}): use a release of {name} built for one of those",
         crate::abi::ABI_VERSION,
-        package::ACCEPTED_ABI_MAJORS.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+        crate::abi::LOADABLE_MAJORS.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
     )]
     Abi { wheel: String, name: String, abi: String },
     #[error(
