@@ -388,7 +388,7 @@ impl<'a> Run<'a> {
         let spec = options.get("recipe").cloned().unwrap_or_default();
         // A library that cannot be loaded any more has no uninstall entry to run.
         let recipes_handle = self.recipes()?;
-        if let Ok((library, entry)) = recipes_handle.library(&spec) {
+        if let Ok((library, entry)) = recipes_handle.library(&spec, &mut self.buildout.sections) {
             if library.metadata.uninstall.contains(&entry) {
                 info(&*self.log, "Running uninstall recipe.");
                 let request = wire::Uninstall { entry, part: part.to_owned(), options: options.clone() };

@@ -52,19 +52,14 @@ pub fn or_from_eggs(
 }
 
 /// For a recipe that is not constructed (a part being uninstalled): when `loaded` says the
-/// library is on no directory of the search path, the best recipe distribution of its name
-/// already in `eggs-directory` (`buildout` options as sent to recipes), without the network.
-pub fn or_installed(
-    loaded: Loaded,
-    loader: &RefCell<Loader>,
-    buildout: Option<&std::collections::BTreeMap<String, String>>,
-    spec: &str,
-) -> Loaded {
+/// library is on no directory of the search path, the recipe distribution of its name that
+/// `eggs-directory` has (the best the pins allow), without the network.
+pub fn or_installed(loaded: Loaded, loader: &RefCell<Loader>, sections: &mut Sections, spec: &str) -> Loaded {
     let Err(LoadError::NotFound { .. }) = &loaded else { return loaded };
-    let (Ok((dist, _)), Some(eggs)) = (loader::parse_spec(spec), buildout.and_then(|b| b.get("eggs-directory"))) else {
+    let (Ok((dist, _)), Ok(settings)) = (loader::parse_spec(spec), settings(sections)) else {
         return loaded;
     };
-    match recipe_wheel::installed(&dist, None, &PathBuf::from(eggs)).into_iter().next() {
+    match recipe_wheel::installed_for(&dist, &settings) {
         Some(provided) => {
             loader.borrow_mut().prepend([provided.dir]);
             loader.borrow_mut().entry(spec)

@@ -75,10 +75,10 @@ impl Recipes {
     }
 
     /// The library of a recipe spec, for uninstalling parts whose recipe is not constructed.
-    pub fn library(&self, spec: &str) -> Result<(Rc<Library>, String), loader::LoadError> {
+    pub fn library(&self, spec: &str, sections: &mut Sections) -> Result<(Rc<Library>, String), loader::LoadError> {
         let loaded = self.loader.borrow_mut().entry(spec);
         // Not on the search path: a recipe distribution in eggs-directory (issue 11).
-        super::recipe_dist::or_installed(loaded, &self.loader, self.summary.borrow().as_ref(), spec)
+        super::recipe_dist::or_installed(loaded, &self.loader, sections, spec)
     }
 
     pub fn loaded_libraries(&self) -> usize {
