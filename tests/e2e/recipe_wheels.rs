@@ -21,12 +21,6 @@ struct Wheels {
     v2: PathBuf,
 }
 
-/// The cargo target directory this test binary was built in (`<target>/debug/deps/e2e-…`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary");
-    exe.ancestors().nth(3).expect("the target directory").to_owned()
-}
-
 /// Runs `buildout recipes package ...` and returns the wheel it names.
 fn package(crate_dir: &Path, out: &Path, cargo_target: &Path, extra: &[&str]) -> PathBuf {
     let (_guard, dir) = scratch();
@@ -47,10 +41,10 @@ fn package(crate_dir: &Path, out: &Path, cargo_target: &Path, extra: &[&str]) ->
 
 /// hello.recipes 0.1.0 is `examples/recipe-hello` itself, packaged as documented (release),
 /// in the target directory the develop test builds it in, so that it is built once. 0.2.0 is a
-/// copy with that version, packaged from a debug build in the workspace's target directory,
-/// which has the debug build of buildout-core's dependencies: a second crate whose library has
-/// the same file name cannot share the first's target directory and profile (the second build
-/// would replace the first's library file, which the develop test copies).
+/// copy with that version, packaged from a debug build (quicker) in a target directory of its
+/// own: a second crate whose library has the same file name cannot share the first's (its build
+/// would replace the first's library file, which the develop test copies), and must not build
+/// into the workspace's, which would put it beside `buildout`, on the recipe search path.
 fn wheels() -> &'static Wheels {
     static WHEELS: OnceLock<Wheels> = OnceLock::new();
     WHEELS.get_or_init(|| {
@@ -73,12 +67,7 @@ fn wheels() -> &'static Wheels {
         if std::fs::read_to_string(copy.join("Cargo.toml")).ok().as_deref() != Some(manifest.as_str()) {
             std::fs::write(copy.join("Cargo.toml"), &manifest).expect("write Cargo.toml");
         }
-        let v2 = package(&copy, &out.join("0.2.0"), &target_dir(), &["--debug"]);
-        // Cargo also leaves the library beside the debug `buildout`, whose directory is on the
-        // recipe search path: there it would be found before any wheel is looked for.
-        let _ = std::fs::remove_file(
-            target_dir().join("debug").join(buildout_core::loader::library_file_name("hello.recipes")),
-        );
+        let v2 = package(&copy, &out.join("0.2.0"), &root.join("target/recipe-wheel-tests/target"), &["--debug"]);
         Wheels { v1, v2 }
     })
 }
@@ -337,6 +326,54 @@ fn a_wheel_for_another_platform_or_abi_is_refused_with_one_line() {
         let eggs = std::fs::read_dir(dir.join("eggs/v5")).map(|d| d.flatten().count()).unwrap_or(0);
         assert_eq!(eggs, 0, "{links}: nothing unpacked");
     }
+}
+
+/// A library of recipe ABI 1 (built from the frozen sources in `tests/abi1`) packaged by the
+/// same code: its wheel says ABI 1, and buildout installs it by name, runs it, and runs its
+/// uninstall entry when the part goes, though no configured part loads it any more.
+#[test]
+fn a_recipe_wheel_of_recipe_abi_1() {
+    let (_guard, dir) = scratch();
+    let links = dir.join("links");
+    let info = buildout_core::python::package::CrateInfo::default();
+    let packaged =
+        buildout_core::python::package::package_library(&tests::abi1_library(), &info, &links).expect("packaged");
+    assert_eq!((packaged.info.distribution.as_str(), packaged.info.abi.as_str()), ("abi1.recipes", "1.0.0"));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&packaged.wheel).expect("open")).expect("a zip");
+    let mut metadata = String::new();
+    zip.by_name("abi1_recipes-1.0.0.dist-info/METADATA")
+        .expect("METADATA")
+        .read_to_string(&mut metadata)
+        .expect("read");
+    assert!(metadata.contains("\nKeywords: buildout,buildout-recipe,buildout-recipe-abi-1\n"), "{metadata}");
+    assert!(metadata.contains("\nClassifier: Framework :: Buildout :: Recipe\n"), "{metadata}");
+
+    let config = |parts: &str| {
+        format!(
+            "[buildout]\nparts = {parts}\nfind-links = ${{buildout:directory}}/links\nindex = file:///nonexistent\n\n\
+             [versions]\nabi1.recipes = 1.0.0\n\n[greeting]\nwho = world\n\n\
+             [note]\nrecipe = abi1.recipes:note\npath = note.txt\ntext = hello\n"
+        )
+    };
+    std::fs::write(dir.join("buildout.cfg"), config("note")).expect("write");
+    let installed = run_buildout(&dir, &args(&["-U"]), &[]);
+    ok(&installed, "install");
+    assert!(
+        installed.stdout.contains("Got abi1.recipes 1.0.0.\nInstalling note.\nnote: written by an ABI 1 library"),
+        "{}",
+        installed.stdout
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("note.txt")).expect("written"), "hello world\n");
+
+    std::fs::write(dir.join("buildout.cfg"), config("")).expect("write");
+    let removed = run_buildout(&dir, &args(&["-U", "-o"]), &[]);
+    ok(&removed, "uninstall");
+    assert!(
+        removed.stdout.contains("Uninstalling note.\nRunning uninstall recipe.\nnote: uninstalling {DIR}/note.txt"),
+        "{}",
+        removed.stdout
+    );
+    assert!(!dir.join("note.txt").exists());
 }
 
 #[test]
