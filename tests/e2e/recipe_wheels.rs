@@ -116,6 +116,14 @@ fn a_recipe_wheel_from_find_links_pinned_offline_and_reinstalled_on_a_pin_change
     };
 
     write(Some("0.1.0"), "");
+    // A plan changes nothing: it takes recipe distributions from eggs-directory only.
+    let planned = run_buildout(&dir, &args(&["-U", "plan"]), &[]);
+    assert_eq!(
+        error_line(&planned),
+        "Error: We don't have a distribution for hello.recipes==0.1.0 yet, and planning gets none: `buildout` would \
+         get it first."
+    );
+    assert!(!dir.join("eggs").exists(), "nothing fetched by a plan");
     let first = run_buildout(&dir, &args(&["-U"]), &[]);
     ok(&first, "first install");
     assert!(
@@ -147,6 +155,10 @@ fn a_recipe_wheel_from_find_links_pinned_offline_and_reinstalled_on_a_pin_change
         "{}",
         listed.stdout
     );
+
+    let planned = run_buildout(&dir, &args(&["-U", "plan"]), &[]);
+    ok(&planned, "plan");
+    assert!(planned.stdout.contains("hello"), "{}", planned.stdout);
 
     // Offline, with the find-links directory gone: what eggs-directory has.
     std::fs::rename(&links, dir.join("links-away")).expect("move the links away");

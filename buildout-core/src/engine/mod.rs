@@ -138,7 +138,11 @@ impl<'a> Run<'a> {
             self.path = Some(path);
         }
         let (loader, developed) = prepare(self.buildout).doing(|| "Installing.".into())?;
-        let recipes = Rc::new(Recipes::new(loader, Rc::clone(&self.log)));
+        let recipes = match self.mode {
+            Mode::Install => Recipes::new(loader, Rc::clone(&self.log)),
+            Mode::Plan => Recipes::new(loader, Rc::clone(&self.log)).without_fetching(),
+        };
+        let recipes = Rc::new(recipes);
         self.recipes = Some(recipes.clone());
         self.buildout.sections.set_hook(recipes.clone()).doing(|| "Installing.".into())?;
         if self.mode == Mode::Install {

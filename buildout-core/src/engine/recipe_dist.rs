@@ -28,21 +28,31 @@ const LOGGER: &str = "zc.buildout.easy_install";
 
 /// When `loaded` says the library is on no directory of the search path, gets the recipe
 /// distribution (see the module's documentation) and loads the entry from it; otherwise
-/// `loaded` as it is. An error getting the distribution is the run's error.
+/// `loaded` as it is. An error getting the distribution is the run's error. `(picked, fetch)`:
+/// where unpinned versions are reported, and whether the index may be asked (else, as for
+/// `buildout plan`, only what eggs-directory has is taken).
 pub fn or_from_eggs(
     loaded: Loaded,
     loader: &RefCell<Loader>,
     sections: &mut Sections,
-    picked: &RefCell<Vec<Picked>>,
+    (picked, fetch): (&RefCell<Vec<Picked>>, bool),
     log: &dyn Log,
     spec: &str,
 ) -> crate::config::Result<Loaded> {
     let Err(not_found @ LoadError::NotFound { .. }) = loaded else { return Ok(loaded) };
     let Ok((dist, entry)) = loader::parse_spec(spec) else { return Ok(Err(not_found)) };
-    let settings = settings(sections)?;
-    let mut logger = |level, message: &str| log.log(level, LOGGER, message);
-    let provided = recipe_wheel::provide(&dist, &settings, &mut logger)
-        .map_err(|e| error(e, &not_found, &dist, &entry, &settings))?;
+    let mut settings = settings(sections)?;
+    let got = if fetch {
+        let mut logger = |level, message: &str| log.log(level, LOGGER, message);
+        recipe_wheel::provide(&dist, &settings, &mut logger)
+    } else {
+        settings.offline = true;
+        recipe_wheel::provide(&dist, &settings, &mut |_, _| {}).map_err(|e| match e {
+            RecipeWheelError::Offline { requirement } => RecipeWheelError::NotYet { requirement },
+            e => e,
+        })
+    };
+    let provided = got.map_err(|e| error(e, &not_found, &dist, &entry, &settings))?;
     if settings.versions.get(&canonical_name(&dist)).is_none_or(|v| v.trim().is_empty()) {
         let version = provided.version.clone();
         picked.borrow_mut().push(Picked { name: provided.name.clone(), version, required_by: Vec::new() });

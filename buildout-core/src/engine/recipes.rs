@@ -41,6 +41,8 @@ pub struct Recipes {
     log: Rc<dyn Log>,
     /// Versions recipes picked without a pin, for `show-picked-versions`.
     pub picked: RefCell<Vec<Picked>>,
+    /// Whether recipe distributions may be got from the index (not while planning).
+    fetch: bool,
 }
 
 impl Recipes {
@@ -51,7 +53,14 @@ impl Recipes {
             parts: RefCell::new(HashMap::new()),
             log,
             picked: RefCell::new(Vec::new()),
+            fetch: true,
         }
+    }
+
+    /// These recipes, taking recipe distributions from eggs-directory only (for a plan, which
+    /// changes nothing).
+    pub fn without_fetching(self) -> Recipes {
+        Recipes { fetch: false, ..self }
     }
 
     /// The `[buildout]` options sent with every construction (computed once: `[buildout]` is
@@ -112,7 +121,14 @@ impl RecipeHook for Recipes {
         let before = self.loader.borrow().loaded();
         let loaded = self.loader.borrow_mut().entry(&spec);
         // Not on the search path: the recipe distribution from eggs-directory or the index (issue 11).
-        let loaded = super::recipe_dist::or_from_eggs(loaded, &self.loader, sections, &self.picked, &*self.log, &spec)?;
+        let loaded = super::recipe_dist::or_from_eggs(
+            loaded,
+            &self.loader,
+            sections,
+            (&self.picked, self.fetch),
+            &*self.log,
+            &spec,
+        )?;
         if let Ok((library, _)) = &loaded
             && self.loader.borrow().loaded() > before
         {

@@ -40,6 +40,11 @@ pub struct Provided {
 pub enum RecipeWheelError {
     #[error("We don't have a distribution for {requirement}\nand can't install one in offline (no-install) mode.\n")]
     Offline { requirement: String },
+    /// Not in `eggs-directory`, and only that may be used (planning).
+    #[error(
+        "We don't have a distribution for {requirement} yet, and planning gets none: `buildout` would get it first."
+    )]
+    NotYet { requirement: String },
     /// The index and `find-links` know nothing of the project: the caller adds this to what
     /// the search path said.
     #[error("{}", unknown_text(.dist, .index.as_deref(), .find_links))]
@@ -94,7 +99,9 @@ impl RecipeWheelError {
     /// ...` step), if any.
     pub fn requirement(&self) -> Option<&str> {
         match self {
-            RecipeWheelError::Offline { requirement } | RecipeWheelError::Missing { requirement } => Some(requirement),
+            RecipeWheelError::Offline { requirement }
+            | RecipeWheelError::NotYet { requirement }
+            | RecipeWheelError::Missing { requirement } => Some(requirement),
             _ => None,
         }
     }
