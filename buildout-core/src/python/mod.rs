@@ -18,10 +18,11 @@ mod lock;
 mod newest;
 mod other_python;
 mod pip;
-pub mod recipe;
 pub mod requirement;
 mod resolve;
 pub mod scripts;
+mod settings;
+pub mod tree;
 pub mod uv;
 
 pub use egg::Egg;
