@@ -26,8 +26,21 @@ pub(crate) struct Failure {
 }
 
 impl From<buildout_core::config::Error> for Failure {
+    /// The message in zc.buildout's words; `-D` adds the error's detail and its chain of causes
+    /// (the operating system's own error, with its number).
     fn from(e: buildout_core::config::Error) -> Failure {
-        Failure { message: e.kind.to_string(), doing: e.doing, detail: e.detail }
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&e.kind);
+        while let Some(cause) = source {
+            causes.push(format!("Caused by: {cause}"));
+            source = cause.source();
+        }
+        let detail = match (e.detail, causes.is_empty()) {
+            (detail, true) => detail,
+            (None, false) => Some(causes.join("\n")),
+            (Some(detail), false) => Some(format!("{detail}\n{}", causes.join("\n"))),
+        };
+        Failure { message: e.kind.to_string(), doing: e.doing, detail }
     }
 }
 
@@ -130,5 +143,29 @@ pub(crate) fn farewell(interrupted: Interrupted) {
     // while the stuck run may hold that lock.
     if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
         let _ = std::fs::File::from(fd).write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Failure;
+    use buildout_core::config::Error;
+
+    /// The message is zc.buildout's; `-D` adds the causes, down to the operating system's error.
+    #[test]
+    fn errors_keep_their_causes_for_debug() {
+        let denied = std::io::Error::from_raw_os_error(13);
+        let failure = Failure::from(Error::file("create", "/srv/app/parts", denied).within("Installing."));
+        assert_eq!(
+            failure.render(false),
+            "While:\n  Installing.\nError: Couldn't create /srv/app/parts: Permission denied\n"
+        );
+        assert_eq!(
+            failure.render(true),
+            "While:\n  Installing.\nError: Couldn't create /srv/app/parts: Permission denied\n\
+             Detail: Caused by: Permission denied (os error 13)\n"
+        );
+        let plain = Failure::from(Error::user("Missing option: a:b"));
+        assert_eq!(plain.render(true), "Error: Missing option: a:b\n");
     }
 }

@@ -111,7 +111,7 @@ impl Opener<'_> {
         let bytes = std::fs::read(&abs).map_err(|e| {
             Error::new(match e.kind() {
                 std::io::ErrorKind::NotFound => ErrorKind::FileNotFound(path.to_owned()),
-                _ => ErrorKind::Io { path: path.to_owned(), message: e.to_string() },
+                _ => ErrorKind::Io { path: path.to_owned(), source: e },
             })
         })?;
         String::from_utf8(bytes).map_err(|e| {
