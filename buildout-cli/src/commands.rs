@@ -11,9 +11,9 @@ use buildout_core::engine::{self, lock::DirectoryLock};
 use buildout_core::log::{BUILDOUT_LOGGER, Level, Log, Silent};
 
 use crate::args::Invocation;
+use crate::failure::Failure;
 use crate::output::Console;
 use crate::recipes;
-use crate::run::Failure;
 
 fn out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod failure;
 mod output;
 mod package;
 mod recipes;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use buildout_core::python::package;
 
-use crate::run::Failure;
+use crate::failure::Failure;
 
 const USAGE: &str = "buildout recipes package [CRATE_DIR] [--out DIR] [--profile PROFILE]";
 

@@ -11,7 +11,7 @@ use buildout_core::loader::{self, Library, LoadError, Loader};
 use buildout_core::log::{BUILDOUT_LOGGER, Level, Log};
 use buildout_core::{develop, python};
 
-use crate::run::Failure;
+use crate::failure::Failure;
 
 const DEVELOP: &str = "Processing directories listed in the develop option";
 

@@ -399,7 +399,7 @@ mod tests {
         let eggs = work.path().join("eggs");
         let unpacked = crate::python::egg::unpack_wheel(&wheel, &eggs.join("demo-1.0.egg"), None);
         assert_eq!(unpacked, Err(crate::python::PythonError::Interrupted { signal }));
-        let linked = crate::python::cache::link_tree(work.path(), &eggs.join("linked"));
+        let linked = crate::python::tree::link_tree(work.path(), &eggs.join("linked"));
         assert_eq!(linked, Err(crate::python::PythonError::Interrupted { signal }));
         let left: Vec<_> = std::fs::read_dir(&eggs).expect("eggs").flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "{left:?}");

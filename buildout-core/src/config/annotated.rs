@@ -40,6 +40,8 @@ pub struct HistoryItem {
     pub op: Op,
     pub value: String,
     pub source: Source,
+    /// The line of `source` that set it, where it came from a file the parser read.
+    pub line: Option<u32>,
 }
 
 /// One option's current value and how it got there.
@@ -55,12 +57,25 @@ pub type Annotated = BTreeMap<String, AnnotatedSection>;
 impl SectionKey {
     pub fn new(value: impl Into<String>, source: &Source) -> SectionKey {
         let value = value.into();
-        SectionKey { history: vec![HistoryItem { op: Op::Set, value: value.clone(), source: source.clone() }], value }
+        let first = HistoryItem { op: Op::Set, value: value.clone(), source: source.clone(), line: None };
+        SectionKey { history: vec![first], value }
     }
 
     pub fn source(&self) -> &Source {
         // A key is never created without a first history entry.
         &self.history[self.history.len() - 1].source
+    }
+
+    /// The line of the last change, where it is known.
+    pub fn line(&self) -> Option<u32> {
+        self.history.last().and_then(|h| h.line)
+    }
+
+    /// Records the line of the file that set this value (the parser knows it).
+    pub fn set_line(&mut self, line: u32) {
+        if let Some(last) = self.history.last_mut() {
+            last.line = Some(line);
+        }
     }
 
     fn last_op(&self) -> Op {
@@ -71,29 +86,29 @@ impl SectionKey {
         if matches!(newer.last_op(), Op::Add | Op::Remove) {
             *self = newer;
         } else {
-            let source = newer.source().clone();
-            self.history.push(HistoryItem { op: Op::Override, value: newer.value.clone(), source });
+            let (source, line) = (newer.source().clone(), newer.line());
+            self.history.push(HistoryItem { op: Op::Override, value: newer.value.clone(), source, line });
             self.value = newer.value;
         }
     }
 
     pub fn set_directory(&mut self, value: String) {
-        let source = self.source().clone();
-        self.history.push(HistoryItem { op: Op::Directory, value: value.clone(), source });
+        let (source, line) = (self.source().clone(), self.line());
+        self.history.push(HistoryItem { op: Op::Directory, value: value.clone(), source, line });
         self.value = value;
     }
 
     pub fn add(&mut self, added: &str, source: Source) {
         self.value.push('\n');
         self.value.push_str(added);
-        self.history.push(HistoryItem { op: Op::Add, value: added.to_owned(), source });
+        self.history.push(HistoryItem { op: Op::Add, value: added.to_owned(), source, line: None });
     }
 
     pub fn remove(&mut self, removed: &str, source: Source) {
         let gone: Vec<&str> = removed.split('\n').collect();
         let kept: Vec<&str> = self.value.split('\n').filter(|l| !gone.contains(l)).collect();
         self.value = kept.join("\n");
-        self.history.push(HistoryItem { op: Op::Remove, value: removed.to_owned(), source });
+        self.history.push(HistoryItem { op: Op::Remove, value: removed.to_owned(), source, line: None });
     }
 }
 

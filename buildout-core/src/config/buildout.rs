@@ -139,13 +139,13 @@ impl Buildout {
                 let abs = pypath::abspath(&path, &opts.cwd);
                 if !std::path::Path::new(&abs).exists() {
                     log.log(Level::Info, BUILDOUT_LOGGER, &format!("Creating directory {}.", repr(&path)));
-                    std::fs::create_dir_all(&abs).map_err(|e| Error::user(format!("Couldn't create {path}: {e}")))?;
+                    std::fs::create_dir_all(&abs).map_err(|e| Error::file("create", path.clone(), e))?;
                 }
             }
             if let Some(cache) = download_cache.as_deref().filter(|c| !c.is_empty()) {
                 let dist = pypath::abspath(&pypath::join(&pypath::join(&self.directory, cache), "dist"), &opts.cwd);
                 if !std::path::Path::new(&dist).exists() {
-                    std::fs::create_dir(&dist).map_err(|e| Error::user(format!("Couldn't create {dist}: {e}")))?;
+                    std::fs::create_dir(&dist).map_err(|e| Error::file("create", dist.clone(), e))?;
                 }
             }
         }

@@ -4,7 +4,7 @@
 use super::parser::ParseError;
 use super::pytext::repr;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("{kind}")]
 pub struct Error {
     /// The `While:` lines, outermost first (`Initializing.`, `Getting section x.`, ...).
@@ -14,7 +14,7 @@ pub struct Error {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ErrorKind {
     #[error(transparent)]
     Parse(#[from] ParseError),
@@ -22,8 +22,31 @@ pub enum ErrorKind {
     CouldNotOpen(String),
     #[error("[Errno 2] No such file or directory: {}", repr(.0))]
     FileNotFound(String),
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file-system operation that failed: `Couldn't create /srv/app/parts: Permission denied`.
+    #[error("Couldn't {operation} {path}: {}", describe_io(.source))]
+    File {
+        operation: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `.installed.cfg` could not be read.
+    #[cfg(feature = "host")]
+    #[error(transparent)]
+    Installed(crate::engine::installed::InstalledError),
+    /// `.installed.cfg` (or its journal) could not be written.
+    #[cfg(feature = "host")]
+    #[error("Couldn't record what was installed: {0}")]
+    Record(#[source] crate::engine::installed::InstalledError),
+    /// Ctrl-C or SIGTERM between two steps.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     #[error("{path}, line {line}: 'utf-8' codec can't decode byte 0x{byte:02x} in position {position}: {reason}")]
     NotUtf8 { path: String, line: usize, byte: u8, position: usize, reason: &'static str },
     #[error("Recursive file include {} {}", super::pytext::repr_list(.chain.iter().map(String::as_str)), .file)]
@@ -49,7 +72,18 @@ pub enum ErrorKind {
     User(String),
 }
 
+/// An I/O error's reason as people read it: without Rust's ` (os error N)`.
+fn describe_io(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_owned()
+}
+
 impl Error {
+    /// A failed file-system `operation` ("create", "write", ...) on `path`.
+    pub fn file(operation: &'static str, path: impl Into<String>, source: std::io::Error) -> Error {
+        Error::new(ErrorKind::File { operation, path: path.into(), source })
+    }
+
     pub fn new(kind: impl Into<ErrorKind>) -> Error {
         Error { doing: Vec::new(), kind: kind.into(), detail: None }
     }

@@ -85,19 +85,15 @@ impl Sections {
     /// when that is not a file (`the command line`); `None` for an option no file set.
     pub fn origin(&self, section: &str, option: &str) -> Option<String> {
         let history = &self.history.as_ref()?.get(section)?.get(option)?.history;
-        let source = &history.iter().rev().find(|h| matches!(h.op, Op::Set | Op::Override))?.source;
-        match &**source {
+        let set = history.iter().rev().find(|h| matches!(h.op, Op::Set | Op::Override))?;
+        match &*set.source {
             COMMAND_LINE_VALUE => return Some("the command line".to_owned()),
             DEFAULT_VALUE | COMPUTED_VALUE | IMPLICIT_VALUE => return None,
             _ => {}
         }
-        let env = super::condition::Environment::current();
-        let line = std::fs::read_to_string(&**source)
-            .ok()
-            .and_then(|text| super::parser::option_line(&text, source, env, section, option));
-        Some(match line {
-            Some(line) => format!("{source}, line {line}"),
-            None => source.to_string(),
+        Some(match set.line {
+            Some(line) => format!("{}, line {line}", set.source),
+            None => set.source.to_string(),
         })
     }
 

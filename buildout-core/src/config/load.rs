@@ -111,7 +111,7 @@ impl Opener<'_> {
         let bytes = std::fs::read(&abs).map_err(|e| {
             Error::new(match e.kind() {
                 std::io::ErrorKind::NotFound => ErrorKind::FileNotFound(path.to_owned()),
-                _ => ErrorKind::Io { path: path.to_owned(), message: e.to_string() },
+                _ => ErrorKind::Io { path: path.to_owned(), source: e },
             })
         })?;
         String::from_utf8(bytes).map_err(|e| {
@@ -200,7 +200,8 @@ impl Opener<'_> {
         let root = seen.is_empty();
         seen.push((filename.clone(), identity));
 
-        let mut parsed = parser::parse(&content, &shown, self.env).map_err(|e| Error::new(ErrorKind::Parse(e)))?;
+        let (mut parsed, lines) =
+            parser::parse_with_lines(&content, &shown, self.env).map_err(|e| Error::new(ErrorKind::Parse(e)))?;
         let mut extends = None;
         let mut optional_extends = None;
         if let Some(buildout) = parsed.get_mut("buildout") {
@@ -212,6 +213,14 @@ impl Opener<'_> {
         }
         let source = Source::from(filename.as_str());
         let mut result = annotate(parsed, &source);
+        // The file's lines go with its values, for messages that send the user to one.
+        for (section, options) in &mut result {
+            for (option, key) in options.iter_mut() {
+                if let Some(line) = lines.get(&(section.clone(), option.clone())) {
+                    key.set_line(*line);
+                }
+            }
+        }
 
         let mut download_options = download_options.clone();
         if root && let Some(b) = result.get("buildout") {

@@ -121,18 +121,18 @@ pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, Par
     parse_noting_lines(text, file, env, &mut |_, _, _| {})
 }
 
-/// The line that sets `option` in `section` of a file's text (the last one, as later lines
-/// win), when it parses. Lines are not kept while loading, as only an explanation needs one.
-pub fn option_line(text: &str, file: &str, env: &Environment, section: &str, option: &str) -> Option<usize> {
-    let mut found = None;
-    parse_noting_lines(text, file, env, &mut |s, o, line| {
-        if s == section && o == option {
-            found = Some(line);
-        }
-    })
-    .ok()?;
-    found
+/// [`parse`], with the line that sets each option (the last one, as later lines win), by
+/// section and option name as written (`x +` for `x += ...`).
+pub fn parse_with_lines(text: &str, file: &str, env: &Environment) -> Result<(RawConfig, OptionLines), ParseError> {
+    let mut lines = OptionLines::new();
+    let parsed = parse_noting_lines(text, file, env, &mut |section, option, line| {
+        lines.insert((section.to_owned(), option.to_owned()), u32::try_from(line).unwrap_or(u32::MAX));
+    })?;
+    Ok((parsed, lines))
 }
+
+/// Where each option of a file is set: `(section, option)` → line.
+pub type OptionLines = std::collections::HashMap<(String, String), u32>;
 
 /// [`parse`], telling `note` the section, option and line of every assignment.
 fn parse_noting_lines(
@@ -263,7 +263,8 @@ mod tests {
     fn option_lines() {
         let text = "[buildout]\nparts =\n  a\n  b\n\n[versions]\n# pins\nZEO = 6.2\nzdaemon=5.0\nzdaemon = 5.2.1\n\n[other]\nZEO = 1\n";
         let env = Environment::current();
-        let cases: [(&str, &str, Option<usize>); 5] = [
+        let (_, lines) = parse_with_lines(text, "b.cfg", env).expect("parses");
+        let cases: [(&str, &str, Option<u32>); 5] = [
             ("versions", "ZEO", Some(8)),
             ("versions", "zdaemon", Some(10)),
             ("other", "ZEO", Some(13)),
@@ -271,9 +272,9 @@ mod tests {
             ("versions", "missing", None),
         ];
         for (section, option, expected) in cases {
-            assert_eq!(option_line(text, "b.cfg", env, section, option), expected, "{section}:{option}");
+            assert_eq!(lines.get(&(section.to_owned(), option.to_owned())).copied(), expected, "{section}:{option}");
         }
-        assert_eq!(option_line("no header = 1\n", "b.cfg", env, "versions", "no"), None);
+        assert!(parse_with_lines("no header = 1\n", "b.cfg", env).is_err());
     }
 
     fn env() -> Environment {

@@ -78,7 +78,7 @@ fn write_terse(out: &mut String, key: &SectionKey, basedir: &str) {
 
 fn write_verbose(out: &mut String, key: &SectionKey, basedir: &str) {
     out.push('\n');
-    for HistoryItem { op, value, source } in key.history.iter().rev() {
+    for HistoryItem { op, value, source, .. } in key.history.iter().rev() {
         let prefix = if [DEFAULT_VALUE, COMPUTED_VALUE, COMMAND_LINE_VALUE].contains(&&**source) { "AS" } else { "IN" };
         let _ = writeln!(out, "   {prefix} {}", source_for_human(source, basedir));
         let lines = splitlines(value);

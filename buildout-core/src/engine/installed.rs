@@ -32,14 +32,18 @@ pub struct Installed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstalledError {
-    #[error("{}: {reason}", .path.display())]
-    Io { path: PathBuf, reason: String },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Parse(#[from] parser::ParseError),
 }
 
 fn io(path: &Path, e: std::io::Error) -> InstalledError {
-    InstalledError::Io { path: path.to_owned(), reason: e.to_string() }
+    InstalledError::Io { path: path.to_owned(), source: e }
 }
 
 const SPACES: [(&str, &str); 5] = [

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use crate::abi::wire::{self, ErrorKind as WireKind};
 use crate::config::error::Doing;
 use crate::config::pytext::repr;
-use crate::config::{Buildout, Environment, Error, pypath};
+use crate::config::{Buildout, Environment, Error, ErrorKind, pypath};
 use crate::loader::Loader;
 use crate::log::{BUILDOUT_LOGGER, Level, Log};
 
@@ -112,7 +112,7 @@ impl<'a> Run<'a> {
             let dir = self.option(name)?;
             if !Path::new(&dir).exists() {
                 info(&*self.log, &format!("Creating directory {}.", repr(&dir)));
-                std::fs::create_dir(&dir).map_err(|e| Error::user(format!("Couldn't create {dir}: {e}")))?;
+                std::fs::create_dir(&dir).map_err(|e| Error::file("create", dir.clone(), e))?;
             }
         }
         Ok(())
@@ -131,8 +131,8 @@ impl<'a> Run<'a> {
         let installed = self.option("installed").doing(|| "Installing.".into())?;
         if !installed.is_empty() {
             let path = PathBuf::from(&installed);
-            let read =
-                Installed::read(&path, self.env).map_err(|e| Error::user(e.to_string()).within("Installing."))?;
+            let read = Installed::read(&path, self.env)
+                .map_err(|e| Error::new(ErrorKind::Installed(e)).within("Installing."))?;
             self.state = read.unwrap_or_default();
             self.initial = self.state.clone();
             self.path = Some(path);
@@ -169,7 +169,7 @@ impl<'a> Run<'a> {
     fn record(&mut self, step: Step<'_>) -> crate::config::Result<()> {
         self.changed = true;
         if let Some(path) = &self.path {
-            installed::journal(path, step).map_err(|e| Error::user(e.to_string()))?;
+            installed::journal(path, step).map_err(|e| Error::new(ErrorKind::Record(e)))?;
         }
         Ok(())
     }
@@ -180,15 +180,17 @@ impl<'a> Run<'a> {
         };
         let result = if self.state.parts.is_empty() && self.state.develop_eggs.is_empty() {
             match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                _ => installed::remove_journal(path).map_err(|e| e.to_string()),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(installed::InstalledError::Io { path: path.clone(), source: e })
+                }
+                _ => installed::remove_journal(path),
             }
         } else if self.changed || self.state != self.initial {
-            self.state.save(path).map_err(|e| e.to_string())
+            self.state.save(path)
         } else {
             Ok(())
         };
-        result.map_err(|e| Error::user(format!("Couldn't record what was installed: {e}")))
+        result.map_err(|e| Error::new(ErrorKind::Record(e)))
     }
 
     fn install_parts(&mut self, requested: &[String]) -> crate::config::Result<()> {
@@ -286,7 +288,7 @@ impl<'a> Run<'a> {
         }
         if let Some(file) = file {
             picked::append(Path::new(&file), output).map_err(|e| {
-                crate::config::Error::new(crate::config::ErrorKind::Io { path: file.clone(), message: e.to_string() })
+                crate::config::Error::new(crate::config::ErrorKind::Io { path: file.clone(), source: e })
                     .within("Writing picked versions.")
             })?;
             info(&*self.log, &format!("Picked versions have been written to {file}"));
@@ -510,7 +512,7 @@ impl<'a> Run<'a> {
 /// Stops the run between two parts once a signal has arrived, as a failure would: the parts
 /// finished so far stay recorded, and no other is started.
 fn interrupted() -> crate::config::Result<()> {
-    crate::interrupt::check().map_err(|e| Error::user(e.to_string()))
+    crate::interrupt::check().map_err(|e| Error::new(ErrorKind::Interrupted(e)))
 }
 
 /// Removes a path a failing recipe registered as created.

@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PythonError, io};
 use crate::stable_hash::StableHash;
 
 /// Where the cache is, or `None` when it is turned off or there is no home directory.
@@ -25,23 +24,6 @@ fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf>
         return Some(PathBuf::from(xdg).join("buildout"));
     }
     var("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("buildout"))
-}
-
-/// A stable name for a wheel's content: the member names, sizes and CRCs its zip directory
-/// lists. A wheel downloaded again, or copied elsewhere, maps to the same entry; a rebuilt wheel
-/// with other content does not.
-pub fn content_key(zip: &mut super::egg::Zip, wheel: &Path) -> Result<String, PythonError> {
-    let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
-    let mut h = StableHash::default();
-    for i in 0..zip.len() {
-        let member = zip.by_index_raw(i).map_err(|e| bad(e.to_string()))?;
-        let name = member.name().map_err(|e| bad(e.to_string()))?;
-        h.field(name.as_bytes());
-        h.field(&member.size().to_le_bytes());
-        h.field(&member.crc32().to_le_bytes());
-        h.field(&member.unix_mode().unwrap_or(u32::MAX).to_le_bytes());
-    }
-    Ok(h.hex(16))
 }
 
 /// A wheel the cache has unpacked, found by the SHA-256 of its file (which an index or a lock
@@ -92,41 +74,6 @@ pub fn remember_sha256(cache: &Path, sha256: &str, info: &super::egg::WheelInfo)
             let _ = tmp.persist(&file);
         }
     }
-}
-
-/// Fills `dest` (which must not exist) with a copy of the tree `from`: directories are made,
-/// files hard-linked (copied where the file system cannot link them). Built beside `dest` and
-/// renamed into place, so a killed run leaves no half-made `dest`.
-pub fn link_tree(from: &Path, dest: &Path) -> Result<(), PythonError> {
-    let parent = dest.parent().ok_or_else(|| io(dest, "no parent directory"))?;
-    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let prefix = crate::interrupt::temp_prefix("linking");
-    let tmp = tempfile::Builder::new().prefix(&prefix).tempdir_in(parent).map_err(|e| io(parent, e))?;
-    let mut can_link = true;
-    link_dir(from, tmp.path(), &mut can_link)?;
-    super::egg::put_in_place(tmp, dest)
-}
-
-fn link_dir(from: &Path, to: &Path, can_link: &mut bool) -> Result<(), PythonError> {
-    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
-        // Returning drops the staging directory of `link_tree`, which removes it.
-        crate::interrupt::check()?;
-        let entry = entry.map_err(|e| io(from, e))?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().map_err(|e| io(&source, e))?;
-        if kind.is_dir() {
-            std::fs::create_dir(&target).map_err(|e| io(&target, e))?;
-            link_dir(&source, &target, can_link)?;
-            continue;
-        }
-        if *can_link && std::fs::hard_link(&source, &target).is_ok() {
-            continue;
-        }
-        // Another file system, or one without hard links: copy from here on.
-        *can_link = false;
-        std::fs::copy(&source, &target).map_err(|e| io(&target, e))?;
-    }
-    Ok(())
 }
 
 /// A probe file name for `executable`: its path, size and modification time and, when it is a
@@ -230,64 +177,5 @@ mod tests {
             _ => vars(name),
         });
         assert_ne!(pinned, local);
-    }
-
-    #[test]
-    fn linked_tree_shares_files_and_not_directories() {
-        use std::os::unix::fs::MetadataExt;
-        let root = tempfile::tempdir().expect("temp dir");
-        let from = root.path().join("from");
-        std::fs::create_dir_all(from.join("pkg/sub")).expect("mkdir");
-        std::fs::write(from.join("pkg/__init__.py"), "x = 1\n").expect("write");
-        std::fs::write(from.join("pkg/sub/data.txt"), "data").expect("write");
-        let dest = root.path().join("eggs/pkg-1.0.egg");
-        link_tree(&from, &dest).expect("links");
-        let linked = std::fs::metadata(dest.join("pkg/__init__.py")).expect("linked file");
-        assert_eq!(linked.ino(), std::fs::metadata(from.join("pkg/__init__.py")).expect("source").ino());
-        assert_eq!(std::fs::read_to_string(dest.join("pkg/sub/data.txt")).expect("read"), "data");
-        // Python writes `__pycache__` into the egg; that must not reach the cache.
-        std::fs::create_dir(dest.join("pkg/__pycache__")).expect("mkdir");
-        assert!(!from.join("pkg/__pycache__").exists());
-        // No staging directory is left beside the egg.
-        let names: Vec<_> = std::fs::read_dir(root.path().join("eggs")).expect("list").flatten().collect();
-        assert_eq!(names.len(), 1);
-        // A second linker finding the directory made keeps it.
-        link_tree(&from, &dest).expect("already there");
-    }
-
-    #[test]
-    fn stable_hash_values_are_pinned() {
-        // On-disk names: these values must never change (a change misses every cache entry).
-        // Computed independently with Python: sha256 over (u64 LE length, bytes) per field.
-        let cases: [(&[&[u8]], &str); 3] =
-            [(&[], "e3b0c44298fc1c14"), (&[b"ab", b"c"], "43ee655579de01ca"), (&[b"a", b"bc"], "9a8acca1b6c6c0be")];
-        for (fields, expected) in cases {
-            let mut h = StableHash::default();
-            for f in fields {
-                h.field(f);
-            }
-            assert_eq!(h.hex(16), expected, "{fields:?}");
-        }
-    }
-
-    #[test]
-    fn content_key_follows_content() {
-        use std::io::Write;
-        let root = tempfile::tempdir().expect("temp dir");
-        let key = |name: &str, body: &str| {
-            let path = root.path().join(name);
-            let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
-            zip.start_file("demo/__init__.py", zip::write::SimpleFileOptions::default()).expect("start");
-            zip.write_all(body.as_bytes()).expect("write");
-            zip.finish().expect("finish");
-            let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).expect("open")).expect("zip");
-            content_key(&mut archive, &path).expect("key")
-        };
-        let a = key("a.whl", "x = 1\n");
-        assert_eq!(a, key("copy.whl", "x = 1\n"));
-        assert_ne!(a, key("b.whl", "x = 2\n"));
-        let broken = root.path().join("broken.whl");
-        std::fs::write(&broken, "not a zip").expect("write");
-        assert!(matches!(super::super::egg::wheel_info(&broken), Err(PythonError::BadWheel { .. })));
     }
 }

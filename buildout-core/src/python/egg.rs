@@ -240,7 +240,7 @@ fn egg_info_requires(info: &Path) -> Vec<Requirement> {
 pub struct WheelInfo {
     pub name: String,
     pub version: String,
-    /// Its content's name in the user cache (see [`super::cache::content_key`]).
+    /// Its content's name in the user cache (see [`content_key`]).
     pub key: String,
 }
 
@@ -268,12 +268,29 @@ fn read_member(zip: &mut Zip, path: &Path, member: &str) -> Result<String, Pytho
     Ok(text)
 }
 
+/// A stable name for a wheel's content: the member names, sizes and CRCs its zip directory
+/// lists. A wheel downloaded again, or copied elsewhere, maps to the same entry; a rebuilt wheel
+/// with other content does not.
+pub fn content_key(zip: &mut Zip, wheel: &Path) -> Result<String, PythonError> {
+    let bad = |reason: String| PythonError::BadWheel { path: wheel.display().to_string(), reason };
+    let mut h = crate::stable_hash::StableHash::default();
+    for i in 0..zip.len() {
+        let member = zip.by_index_raw(i).map_err(|e| bad(e.to_string()))?;
+        let name = member.name().map_err(|e| bad(e.to_string()))?;
+        h.field(name.as_bytes());
+        h.field(&member.size().to_le_bytes());
+        h.field(&member.crc32().to_le_bytes());
+        h.field(&member.unix_mode().unwrap_or(u32::MAX).to_le_bytes());
+    }
+    Ok(h.hex(16))
+}
+
 /// Reads a wheel's name and version from its `.dist-info`, and names its content.
 pub fn wheel_info(path: &Path) -> Result<WheelInfo, PythonError> {
     let (mut zip, dist_info) = open_wheel(path)?;
     let metadata = headers(&read_member(&mut zip, path, &format!("{dist_info}/METADATA"))?);
     let get = |k: &str| metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    Ok(WheelInfo { name: get("Name"), version: get("Version"), key: super::cache::content_key(&mut zip, path)? })
+    Ok(WheelInfo { name: get("Name"), version: get("Version"), key: content_key(&mut zip, path)? })
 }
 
 /// Makes the egg directory `dest` (which must not exist) from a wheel, atomically, so a killed
@@ -292,7 +309,7 @@ pub fn unpack_wheel(wheel: &Path, dest: &Path, cache: Option<(&Path, &str)>) -> 
             crate::interrupt::sweep(dir);
         }
         if entry.is_dir() || unpack_into(wheel, &entry).is_ok() {
-            return super::cache::link_tree(&entry, dest);
+            return super::tree::link_tree(&entry, dest);
         }
     }
     unpack_into(wheel, dest)
@@ -353,20 +370,7 @@ fn unpack_into(wheel: &Path, dest: &Path) -> Result<(), PythonError> {
             }
         }
     }
-    put_in_place(tmp, dest)
-}
-
-/// Renames a directory built beside `dest` to `dest`. If another run made `dest` meanwhile,
-/// theirs is as good as ours, and ours goes.
-pub(super) fn put_in_place(staged: tempfile::TempDir, dest: &Path) -> Result<(), PythonError> {
-    let staged = staged.keep();
-    if let Err(e) = std::fs::rename(&staged, dest) {
-        let _ = std::fs::remove_dir_all(&staged);
-        if !dest.is_dir() {
-            return Err(io(dest, e));
-        }
-    }
-    Ok(())
+    super::tree::put_in_place(tmp, dest)
 }
 
 /// A distribution for tests: `name` `version` requiring `requires`, providing `extras`.
@@ -470,5 +474,26 @@ mod tests {
         let env = super::super::requirement::test_environment();
         assert_eq!(egg.requires_for(&[], &env).len(), 1);
         assert_eq!(egg.requires_for(&["x".to_owned()], &env).len(), 2);
+    }
+
+    #[test]
+    fn content_key_follows_content() {
+        use std::io::Write;
+        let root = tempfile::tempdir().expect("temp dir");
+        let key = |name: &str, body: &str| {
+            let path = root.path().join(name);
+            let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+            zip.start_file("demo/__init__.py", zip::write::SimpleFileOptions::default()).expect("start");
+            zip.write_all(body.as_bytes()).expect("write");
+            zip.finish().expect("finish");
+            let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).expect("open")).expect("zip");
+            content_key(&mut archive, &path).expect("key")
+        };
+        let a = key("a.whl", "x = 1\n");
+        assert_eq!(a, key("copy.whl", "x = 1\n"));
+        assert_ne!(a, key("b.whl", "x = 2\n"));
+        let broken = root.path().join("broken.whl");
+        std::fs::write(&broken, "not a zip").expect("write");
+        assert!(matches!(wheel_info(&broken), Err(PythonError::BadWheel { .. })));
     }
 }

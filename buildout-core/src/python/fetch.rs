@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::egg::{egg_dir_name, unpack_wheel, wheel_info};
-use super::install::{Progress, Settings};
 use super::interpreter::Interpreter;
 use super::lock::LockedFile;
+use super::settings::{Progress, Settings};
 use super::{PythonError, io};
 use crate::http::Client;
 
@@ -99,7 +99,7 @@ impl Fetcher<'_> {
             && let Some(entry) = super::cache::by_sha256(cache, sha)
         {
             let dest = self.settings.eggs_dir.join(entry.egg_name(self.interp));
-            if dest.is_dir() || super::cache::link_tree(&entry.path(cache, self.interp), &dest).is_ok() {
+            if dest.is_dir() || super::tree::link_tree(&entry.path(cache, self.interp), &dest).is_ok() {
                 return Ok(());
             }
         }

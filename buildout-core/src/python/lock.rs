@@ -87,6 +87,18 @@ pub(super) fn preferences(prefer: &[(String, String)]) -> String {
     text
 }
 
+/// A distribution a resolver chose, with the file to get it from (none when it is installed
+/// already).
+pub(super) struct Picked {
+    pub name: String,
+    pub version: String,
+    pub file: Option<LockedFile>,
+    /// `file` is a source distribution, to be built into a wheel.
+    pub sdist: bool,
+    /// The (constrained) requirement it was picked for, when picked in zc.buildout's walk.
+    pub requirement: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,12 +21,13 @@ mod other_python;
 #[cfg(feature = "host")]
 pub mod package;
 mod pip;
-pub mod recipe;
 #[cfg(feature = "host")]
 pub mod recipe_wheel;
 pub mod requirement;
 mod resolve;
 pub mod scripts;
+mod settings;
+pub mod tree;
 pub mod uv;
 
 pub use egg::Egg;

@@ -9,9 +9,9 @@ use pep508_rs::MarkerEnvironment;
 
 use super::egg::Egg;
 use super::index::{DistFile, Index};
-use super::install::{Logger, Progress, Settings};
 use super::interpreter::Interpreter;
 use super::requirement::{Requirement, parse_version};
+use super::settings::{Logger, Progress, Settings};
 use crate::log::Level;
 
 /// A distribution the index has a better version of than the one installed.

@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::install::{Picked, Settings, pins_mentioned};
 use super::interpreter::Interpreter;
 use super::lock::LockedFile;
+use super::lock::Picked;
 use super::requirement::Requirement;
+use super::settings::{Settings, pins_mentioned};
 use super::{PythonError, io};
 
 fn pip(interp: &Interpreter) -> Command {

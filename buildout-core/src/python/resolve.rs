@@ -8,8 +8,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::egg::{Egg, safe_name};
-use super::install::Settings;
 use super::requirement::{Requirement, canonical_name, compare_versions};
+use super::settings::Settings;
 use crate::config::pytext::repr;
 use pep508_rs::MarkerEnvironment as Environment;
 

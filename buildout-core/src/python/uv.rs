@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::index::Index;
-use super::install::Settings;
 use super::interpreter::Interpreter;
 use super::lock::{self, Locked};
 use super::requirement::Requirement;
+use super::settings::Settings;
 use super::{PythonError, io};
 
 /// The uv buildout gets for itself when none is on PATH.
@@ -187,7 +187,7 @@ fn failure(output: &std::process::Output, reqs: &[Requirement], settings: &Setti
         }
     }
     if text.starts_with("No solution found") {
-        return PythonError::Conflict { pins: super::install::pins_mentioned(&text, settings), message: text };
+        return PythonError::Conflict { pins: super::settings::pins_mentioned(&text, settings), message: text };
     }
     PythonError::Resolve(text)
 }

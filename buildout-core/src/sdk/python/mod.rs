@@ -8,11 +8,13 @@ use std::path::PathBuf;
 
 use super::{Context, RecipeError};
 
+mod eggs;
+
 pub use crate::config::pypath as path;
 pub use crate::config::pytext::repr;
-pub use crate::python::recipe::{Eggs, ScriptOptions};
 pub use crate::python::scripts::{Scripts, Target};
 pub use crate::python::{Egg, Interpreter, Requirement};
+pub use eggs::{Eggs, ScriptOptions};
 
 /// The logger zc.buildout's installer logs under; script generation logs there too.
 pub const INSTALLER_LOGGER: &str = "zc.buildout.easy_install";

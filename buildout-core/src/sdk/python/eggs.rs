@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::install::Settings;
-use super::requirement::canonical_name;
-use super::{Egg, Interpreter, PythonError, working_set};
 use crate::abi::wire::Picked;
+use crate::python::install::Settings;
+use crate::python::requirement::canonical_name;
+use crate::python::{Egg, Interpreter, PythonError, working_set};
 use crate::sdk::{Context, Options, RecipeError};
 
 /// What `zc.recipe.egg:eggs` and the script recipes share: where eggs come from.
