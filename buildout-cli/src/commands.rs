@@ -1,14 +1,13 @@
-//! The commands: `annotate`, `query`, `resolve`, `init`, `bootstrap`, and `install` once the
-//! engine exists.
+//! The commands, as a typed [`Command`]: each loads the configuration the way it needs (or not
+//! at all), calls its operation in `buildout_core::ops` (or `config::render`), and prints.
 
 use std::io::Write;
 
 use std::rc::Rc;
 
-use buildout_core::config::pytext::repr;
 use buildout_core::config::{Buildout, Environment, LoadOptions, Startup, pypath, render};
-use buildout_core::engine::{self, lock::DirectoryLock};
-use buildout_core::log::{BUILDOUT_LOGGER, Level, Log, Silent};
+use buildout_core::log::{Log, Silent};
+use buildout_core::ops;
 
 use crate::args::Invocation;
 use crate::failure::Failure;
@@ -54,61 +53,141 @@ fn load_options(inv: &Invocation) -> Result<LoadOptions, Failure> {
     })
 }
 
+/// A command and its arguments, from the words after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    Install {
+        parts: Vec<String>,
+    },
+    Plan {
+        json: bool,
+        parts: Vec<String>,
+    },
+    Annotate {
+        sections: Vec<String>,
+    },
+    /// The arguments as given: their number is checked once the configuration is loaded, as
+    /// zc.buildout does.
+    Query {
+        args: Vec<String>,
+    },
+    Resolve {
+        sections: Vec<String>,
+    },
+    Bootstrap,
+    Init {
+        requirements: Vec<String>,
+    },
+    Recipes {
+        args: Vec<String>,
+    },
+    RecipesPackage {
+        args: Vec<String>,
+    },
+    /// `setup` and `runsetup`, which run Python setup scripts: refused.
+    Setup {
+        name: String,
+    },
+}
+
+impl Command {
+    /// The command named `name` with its arguments; `name` is one of [`crate::args::COMMANDS`].
+    pub(crate) fn new(name: &str, args: Vec<String>) -> Result<Command, Failure> {
+        Ok(match name {
+            "annotate" => Command::Annotate { sections: args },
+            "query" => Command::Query { args },
+            "resolve" => Command::Resolve { sections: args },
+            "bootstrap" => Command::Bootstrap,
+            "init" => Command::Init { requirements: args },
+            "setup" | "runsetup" => Command::Setup { name: name.to_owned() },
+            "recipes" if args.first().is_some_and(|a| a == "package") => {
+                Command::RecipesPackage { args: args[1..].to_vec() }
+            }
+            "recipes" => Command::Recipes { args },
+            "plan" => {
+                if let Some(other) = args.iter().find(|a| a.starts_with('-') && *a != "--json") {
+                    return Err(Failure::plain(format!(
+                        "Invalid option for the plan command: {other} (it takes --json and part names)"
+                    )));
+                }
+                let json = args.iter().any(|a| a == "--json");
+                Command::Plan { json, parts: args.into_iter().filter(|a| a != "--json").collect() }
+            }
+            _ => Command::Install { parts: args },
+        })
+    }
+}
+
 pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Failure> {
+    let command = Command::new(&inv.command, inv.args.clone())?;
     // Packaging a recipe crate needs no buildout.
-    if inv.command == "recipes" && inv.args.first().is_some_and(|a| a == "package") {
-        return crate::package::run(&inv.args[1..]);
+    if let Command::RecipesPackage { args } = &command {
+        return crate::package::run(args);
     }
     let opts = load_options(inv)?;
     let env = Environment::current();
-    if inv.command == "init" {
-        init_config(&opts, &inv.args, console)?;
+    if let Command::Init { requirements } = &command {
+        ops::setup::init_config(&opts.config_file, &opts.cwd, requirements, &**console)?;
     }
     // `resolve` only looks: no directories, no log output, nothing but the configuration.
-    // `recipes` only looks too: it creates no directory (zc.buildout's commands all do).
-    let (startup, log): (Startup, &dyn Log) = match inv.command.as_str() {
-        "resolve" => (Startup::ReadOnly, &Silent),
-        "recipes" | "plan" => (Startup::ReadOnly, &**console),
+    // `recipes` and `plan` only look too: they create no directory (zc.buildout's commands all
+    // do).
+    let (startup, log): (Startup, &dyn Log) = match &command {
+        Command::Resolve { .. } => (Startup::ReadOnly, &Silent),
+        Command::Recipes { .. } | Command::Plan { .. } => (Startup::ReadOnly, &**console),
         _ => (Startup::CreateDirectories, &**console),
     };
     let loaded = Buildout::load(&opts, env, log, startup);
-    if inv.command == "recipes" {
-        return recipes_command(loaded, inv, console);
+    if let Command::Recipes { args } = &command {
+        return recipes_command(loaded, args, inv.verbose(), console);
     }
     let mut buildout = loaded?;
     // zc.buildout works from the buildout directory once it is loaded.
     let _ = std::env::set_current_dir(&buildout.directory);
-    let result = run_command(inv, &mut buildout, console);
+    let result = run_command(&command, &mut buildout, console);
     // The process ends right after; freeing a large configuration piece by piece would only
     // cost time (a tenth of a no-op run at 1000 parts).
     std::mem::forget(buildout);
     result
 }
 
-fn run_command(inv: &Invocation, buildout: &mut Buildout, console: &Rc<Console>) -> Result<u8, Failure> {
-    match inv.command.as_str() {
-        "annotate" => {
+fn run_command(command: &Command, buildout: &mut Buildout, console: &Rc<Console>) -> Result<u8, Failure> {
+    match command {
+        Command::Annotate { sections } => {
             let verbose = buildout.verbose_output()?;
-            out(&render::annotate(&buildout.annotated, verbose, &inv.args, &buildout.directory));
+            out(&render::annotate(&buildout.annotated, verbose, sections, &buildout.directory));
             Ok(0)
         }
-        "query" => query(buildout, &inv.args),
-        "resolve" => {
-            let (text, ok) = render::resolve(buildout, &inv.args);
+        Command::Query { args } => {
+            let [arg] = args.as_slice() else {
+                return Err(Failure::plain("The query command requires a single argument."));
+            };
+            if buildout.verbose_output()? {
+                let (section, option) = arg.split_once(':').unwrap_or(("buildout", arg));
+                if !option.contains(':') {
+                    out(&format!("${{{section}:{option}}}\n"));
+                }
+            }
+            let found = ops::query(buildout, arg)?;
+            out(&format!("{}\n", found.value));
+            Ok(0)
+        }
+        Command::Resolve { sections } => {
+            let (text, ok) = render::resolve(buildout, sections);
             out(&text);
             Ok(if ok { 0 } else { 1 })
         }
-        "bootstrap" => bootstrap(buildout, console).map(|()| 0),
-        "plan" => plan(buildout, &inv.args, console),
-        "init" => {
+        Command::Bootstrap => bootstrap(buildout, console).map(|()| 0),
+        Command::Plan { json, parts } => plan(buildout, *json, parts, console),
+        Command::Init { requirements } => {
             bootstrap(buildout, console)?;
-            if inv.args.is_empty() { Ok(0) } else { install(buildout, &[], console) }
+            if requirements.is_empty() { Ok(0) } else { install(buildout, &[], console) }
         }
-        "setup" | "runsetup" => Err(Failure::plain(format!(
-            "The {} command runs Python setup scripts, which this buildout does not do.",
-            inv.command
+        Command::Setup { name } => Err(Failure::plain(format!(
+            "The {name} command runs Python setup scripts, which this buildout does not do."
         ))),
-        _ => install(buildout, &inv.args, console),
+        Command::Install { parts } => install(buildout, parts, console),
+        Command::Recipes { .. } | Command::RecipesPackage { .. } => Ok(0),
     }
 }
 
@@ -116,49 +195,32 @@ fn run_command(inv: &Invocation, buildout: &mut Buildout, console: &Rc<Console>)
 /// `recipe-path` and the current directory stands for the buildout directory.
 fn recipes_command(
     loaded: Result<Buildout, buildout_core::config::Error>,
-    inv: &Invocation,
+    args: &[String],
+    verbose: bool,
     console: &Console,
 ) -> Result<u8, Failure> {
-    let verbose = inv.verbose();
     let mut settings = None;
     let mut loader = match loaded {
         Ok(mut buildout) => {
             // Recipe distributions already in eggs-directory are found too (nothing is fetched).
             settings = Some(buildout_core::engine::recipe_dist::settings(&mut buildout.sections)?);
-            recipes::develop_and_load(&mut buildout, console)?.0
+            ops::prepare(&mut buildout, console, ops::Build::Yes)?.0
         }
         Err(e) if matches!(e.kind, buildout_core::config::ErrorKind::CouldNotOpen(_)) => {
             let cwd = std::path::PathBuf::from(current_dir()?);
-            let env_path = std::env::var_os("BUILDOUT_RECIPE_PATH");
-            let exe = std::env::current_exe().ok();
-            buildout_core::loader::Loader::new(buildout_core::loader::search_path(
-                None,
-                &cwd,
-                env_path.as_deref(),
-                exe.as_deref(),
-            ))
+            buildout_core::loader::Loader::new(ops::search_path(None, &cwd))
         }
         Err(e) => return Err(e.into()),
     };
-    recipes::list(&mut loader, &inv.args, verbose, settings.as_ref())
+    recipes::list(&mut loader, args, verbose, settings.as_ref())
 }
 
-/// `plan [--json] [parts]`: what `install [parts]` would do and why, changing nothing (no lock,
-/// no directory, no develop build, no recipe run but constructors, no record).
-fn plan(buildout: &mut Buildout, args: &[String], console: &Rc<Console>) -> Result<u8, Failure> {
-    let json = args.iter().any(|a| a == "--json");
-    if let Some(other) = args.iter().find(|a| a.starts_with('-') && *a != "--json") {
-        return Err(Failure::plain(format!(
-            "Invalid option for the plan command: {other} (it takes --json and part names)"
-        )));
-    }
-    let parts: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+/// `plan [--json] [parts]`: what `install [parts]` would do and why, changing nothing.
+fn plan(buildout: &mut Buildout, json: bool, parts: &[String], console: &Rc<Console>) -> Result<u8, Failure> {
     if json {
         console.records_to_stderr();
     }
-    let log: Rc<dyn Log> = console.clone();
-    let prepare = Box::new(|b: &mut Buildout| recipes::load_without_building(b).map_err(Failure::into_error));
-    let plan = engine::plan(buildout, log, Environment::current(), &parts, prepare)?;
+    let plan = ops::plan(buildout, console.clone(), parts)?;
     if json {
         out(&format!("{}\n", plan.to_json()));
     } else {
@@ -169,109 +231,21 @@ fn plan(buildout: &mut Buildout, args: &[String], console: &Rc<Console>) -> Resu
 
 /// `install [parts]`, holding the buildout directory's lock.
 fn install(buildout: &mut Buildout, parts: &[String], console: &Rc<Console>) -> Result<u8, Failure> {
-    let dir = std::path::PathBuf::from(&buildout.directory);
-    let _lock = DirectoryLock::acquire(&dir, |path| {
+    let dir = buildout.directory.clone();
+    ops::install(buildout, console.clone(), parts, |path| {
         let _ = writeln!(
             std::io::stderr().lock(),
-            "Another buildout is running in {}; waiting for it to finish (lock {}).",
-            dir.display(),
+            "Another buildout is running in {dir}; waiting for it to finish (lock {}).",
             path.display()
         );
-    })
-    .map_err(|e| Failure::plain(format!("Couldn't lock {}: {e}", dir.display())))?;
-    let log: Rc<dyn Log> = console.clone();
-    let prepare_log = console.clone();
-    let prepare =
-        Box::new(move |b: &mut Buildout| recipes::develop_and_load(b, &*prepare_log).map_err(Failure::into_error));
-    engine::install(buildout, log, Environment::current(), parts, prepare)?;
+    })?;
     Ok(0)
 }
 
-fn query(buildout: &mut Buildout, args: &[String]) -> Result<u8, Failure> {
-    let [arg] = args else {
-        return Err(Failure::plain("The query command requires a single argument."));
-    };
-    let parts: Vec<&str> = arg.split(':').collect();
-    let (section, option) = match parts.as_slice() {
-        [option] => ("buildout", *option),
-        [section, option] => (*section, *option),
-        _ => return Err(Failure::plain(format!("Invalid option: {arg}"))),
-    };
-    if buildout.verbose_output()? {
-        out(&format!("${{{section}:{option}}}\n"));
-    }
-    let Some(raw) = buildout.sections.raw(section) else {
-        return Err(Failure::plain(format!("Section not found: {section}")));
-    };
-    let Some(value) = raw.get(option) else {
-        return Err(Failure::plain(format!("Key not found: {option}")));
-    };
-    out(&format!("{value}\n"));
-    Ok(0)
-}
-
-/// `init`: write a minimal configuration (with a `py` interpreter part when requirements are
-/// given) unless one exists.
-fn init_config(opts: &LoadOptions, requirements: &[String], console: &Console) -> Result<(), Failure> {
-    let path = pypath::abspath(&opts.config_file, &opts.cwd);
-    if std::path::Path::new(&path).exists() {
-        return Err(Failure::doing(&["Initializing."], format!("{} already exists.", repr(&path))));
-    }
-    console.print(&format!("Creating {}.", repr(&path)));
-    let is_path = |r: &&String| r.contains(['/', '\\']);
-    let text = if requirements.is_empty() {
-        "[buildout]\nparts =\n".to_owned()
-    } else {
-        let mut text =
-            String::from("[buildout]\nparts = py\n\n[py]\nrecipe = zc.recipe.egg\ninterpreter = py\neggs =\n");
-        let eggs: Vec<&str> = requirements.iter().filter(|r| !is_path(r)).map(String::as_str).collect();
-        if !eggs.is_empty() {
-            text.push_str(&format!("  {}\n", eggs.join("\n  ")));
-        }
-        let paths: Vec<&str> = requirements.iter().filter(is_path).map(String::as_str).collect();
-        if !paths.is_empty() {
-            text.push_str(&format!("extra-paths =\n  {}\n", paths.join("\n  ")));
-            for p in &paths {
-                let dir = pypath::abspath(p, &opts.cwd);
-                if !std::path::Path::new(&dir).exists() {
-                    std::fs::create_dir(&dir).map_err(|e| Failure::plain(format!("Couldn't create {dir}: {e}")))?;
-                }
-            }
-        }
-        text
-    };
-    std::fs::write(&path, text).map_err(|e| Failure::doing(&["Initializing."], format!("Couldn't write {path}: {e}")))
-}
-
-/// `bootstrap`: the standard directories, and `bin/buildout` pointing at this program so the
-/// buildout can be rebuilt from inside it.
+/// `bootstrap`, with `bin/buildout` linked to this program.
 fn bootstrap(buildout: &mut Buildout, console: &Console) -> Result<(), Failure> {
-    let step = |e: buildout_core::config::Error| Failure::from(e.within("Bootstrapping."));
-    let develop = buildout.sections.require("buildout", "develop-eggs-directory").map_err(step)?;
-    if std::path::Path::new(&develop).is_dir() {
-        std::fs::remove_dir_all(&develop).map_err(|e| Failure::plain(format!("Couldn't remove {develop}: {e}")))?;
-    }
-    for name in ["bin-directory", "parts-directory", "develop-eggs-directory"] {
-        let dir = buildout.sections.require("buildout", name).map_err(step)?;
-        if !std::path::Path::new(&dir).exists() {
-            console.log(Level::Info, BUILDOUT_LOGGER, &format!("Creating directory {}.", repr(&dir)));
-            std::fs::create_dir(&dir).map_err(|e| {
-                Failure::doing(
-                    &["Bootstrapping.", "Setting up buildout directories"],
-                    format!("Couldn't create {dir}: {e}"),
-                )
-            })?;
-        }
-    }
-    let bin = buildout.sections.require("buildout", "bin-directory").map_err(step)?;
-    let script = pypath::join(&bin, "buildout");
-    let exe =
+    let program =
         std::env::current_exe().map_err(|e| Failure::plain(format!("Cannot locate the buildout program: {e}")))?;
-    if std::fs::read_link(&script).ok().as_deref() != Some(exe.as_path()) {
-        let _ = std::fs::remove_file(&script);
-        std::os::unix::fs::symlink(&exe, &script)
-            .map_err(|e| Failure::plain(format!("Couldn't create {script}: {e}")))?;
-        console.log(Level::Info, BUILDOUT_LOGGER, &format!("Generated script {}.", repr(&script)));
-    }
+    ops::setup::bootstrap(buildout, &program, console)?;
     Ok(())
 }

@@ -35,20 +35,7 @@ impl Failure {
         Failure { doing: Vec::new(), message: message.into(), detail: None }
     }
 
-    /// A failure during the given steps (outermost first).
-    pub(crate) fn doing(steps: &[&str], message: impl Into<String>) -> Failure {
-        Failure { doing: steps.iter().map(|s| (*s).to_owned()).collect(), message: message.into(), detail: None }
-    }
-
-    /// Back into a library error, for failures of CLI steps run inside the engine.
-    pub(crate) fn into_error(self) -> buildout_core::config::Error {
-        buildout_core::config::Error {
-            doing: self.doing,
-            kind: buildout_core::config::ErrorKind::User(self.message),
-            detail: self.detail,
-        }
-    }
-
+    /// The error as zc.buildout prints it; with `debug` (`-D`, `-v`) what more is known.
     pub(crate) fn render(&self, debug: bool) -> String {
         let mut out = String::new();
         if !self.doing.is_empty() {

@@ -37,7 +37,7 @@ fn parse(args: &[String]) -> Result<Request, Failure> {
                 .ok_or_else(|| Failure::plain(format!("{name} needs a value (usage: {USAGE})")))
         };
         match flag {
-            "--out" | "-o" => request.out = Some(PathBuf::from(value("--out")?)),
+            "--out" => request.out = Some(PathBuf::from(value("--out")?)),
             "--profile" => request.profile = value("--profile")?,
             "--release" => request.profile = "release".to_owned(),
             "--debug" => request.profile = "dev".to_owned(),

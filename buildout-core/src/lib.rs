@@ -22,6 +22,8 @@ pub mod interrupt;
 pub mod loader;
 #[cfg(feature = "python")]
 pub mod log;
+#[cfg(feature = "host")]
+pub mod ops;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod sdk;

@@ -39,11 +39,18 @@ pub enum ErrorKind {
     /// `.installed.cfg` could not be read.
     #[cfg(feature = "host")]
     #[error(transparent)]
-    Installed(crate::engine::installed::InstalledError),
+    Installed(Box<crate::engine::installed::InstalledError>),
     /// `.installed.cfg` (or its journal) could not be written.
     #[cfg(feature = "host")]
     #[error("Couldn't record what was installed: {0}")]
-    Record(#[source] crate::engine::installed::InstalledError),
+    Record(#[source] Box<crate::engine::installed::InstalledError>),
+    /// A `develop` recipe crate that could not be built.
+    #[cfg(feature = "host")]
+    #[error(transparent)]
+    Develop(Box<crate::develop::DevelopError>),
+    /// Installing Python distributions (a develop egg, an egg) failed.
+    #[error(transparent)]
+    Python(Box<crate::python::PythonError>),
     /// Ctrl-C or SIGTERM between two steps.
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),

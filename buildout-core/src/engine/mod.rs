@@ -132,7 +132,7 @@ impl<'a> Run<'a> {
         if !installed.is_empty() {
             let path = PathBuf::from(&installed);
             let read = Installed::read(&path, self.env)
-                .map_err(|e| Error::new(ErrorKind::Installed(e)).within("Installing."))?;
+                .map_err(|e| Error::new(ErrorKind::Installed(Box::new(e))).within("Installing."))?;
             self.state = read.unwrap_or_default();
             self.initial = self.state.clone();
             self.path = Some(path);
@@ -169,7 +169,7 @@ impl<'a> Run<'a> {
     fn record(&mut self, step: Step<'_>) -> crate::config::Result<()> {
         self.changed = true;
         if let Some(path) = &self.path {
-            installed::journal(path, step).map_err(|e| Error::new(ErrorKind::Record(e)))?;
+            installed::journal(path, step).map_err(|e| Error::new(ErrorKind::Record(Box::new(e))))?;
         }
         Ok(())
     }
@@ -190,7 +190,7 @@ impl<'a> Run<'a> {
         } else {
             Ok(())
         };
-        result.map_err(|e| Error::new(ErrorKind::Record(e)))
+        result.map_err(|e| Error::new(ErrorKind::Record(Box::new(e))))
     }
 
     fn install_parts(&mut self, requested: &[String]) -> crate::config::Result<()> {

@@ -1,0 +1,67 @@
+//! One operation per command, as cargo splits `cargo::ops` from its command line: each takes
+//! the loaded configuration (or what it needs) and returns its result or a typed error; the
+//! `buildout` program parses arguments into a command, calls one of these, and prints.
+//!
+//! * [`install`] and [`plan`]: the engine, with the directory's lock and the recipe search path
+//!   (after building `develop` crates, for `install`);
+//! * [`develop`]: `develop =` (recipe crates built, Python projects installed editable) and the
+//!   recipe search path, built in one place;
+//! * [`setup`]: `init` and `bootstrap`;
+//! * [`query`]: one raw value.
+
+pub mod develop;
+pub mod setup;
+
+use std::path::Path;
+use std::rc::Rc;
+
+use crate::config::{Buildout, Environment, Error, ErrorKind};
+use crate::engine::{self, lock::DirectoryLock, plan::Plan};
+use crate::log::Log;
+
+pub use develop::{Build, prepare, search_path};
+
+/// `install [parts]`, holding the buildout directory's lock (`waiting` is told when another
+/// buildout holds it).
+pub fn install(
+    buildout: &mut Buildout,
+    log: Rc<dyn Log>,
+    parts: &[String],
+    waiting: impl FnOnce(&Path),
+) -> crate::config::Result<()> {
+    let dir = std::path::PathBuf::from(&buildout.directory);
+    let _lock = DirectoryLock::acquire(&dir, waiting).map_err(|e| Error::file("lock", dir.display().to_string(), e))?;
+    let prepare_log = Rc::clone(&log);
+    let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::Yes));
+    engine::install(buildout, log, Environment::current(), parts, prepare)
+}
+
+/// `plan [parts]`: what [`install`] would do and why, changing nothing (no lock, no directory,
+/// no develop build, no recipe run but the constructors, nothing recorded).
+pub fn plan(buildout: &mut Buildout, log: Rc<dyn Log>, parts: &[String]) -> crate::config::Result<Plan> {
+    let prepare_log = Rc::clone(&log);
+    let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::No));
+    engine::plan(buildout, log, Environment::current(), parts, prepare)
+}
+
+/// What `query` found: the option it names and its raw value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queried {
+    pub section: String,
+    pub option: String,
+    pub value: String,
+}
+
+/// `query [section:]option`: the raw (unevaluated) value, as zc.buildout prints it.
+pub fn query(buildout: &Buildout, arg: &str) -> crate::config::Result<Queried> {
+    let parts: Vec<&str> = arg.split(':').collect();
+    let (section, option) = match parts.as_slice() {
+        [option] => ("buildout", *option),
+        [section, option] => (*section, *option),
+        _ => return Err(Error::user(format!("Invalid option: {arg}"))),
+    };
+    let raw = buildout.sections.raw(section).ok_or_else(|| Error::user(format!("Section not found: {section}")))?;
+    let value =
+        raw.get(option).cloned().ok_or_else(|| Error::new(ErrorKind::User(format!("Key not found: {option}"))))?;
+    Ok(Queried { section: section.to_owned(), option: option.to_owned(), value })
+}
