@@ -208,117 +208,112 @@ impl WithOption for RecipeError {
     }
 }
 
-fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
-    let runzeo = options.require("runzeo")?.to_owned();
-    if !Path::new(&runzeo).exists() {
-        warn(ctx, NO_RUNZEO, &runzeo);
-    }
-    let name = &server.name;
-    let run_directory = options.require("run-directory")?.to_owned();
-    let rc_directory = options.require("rc-directory")?.to_owned();
-    let mut created: Vec<PathBuf> = Vec::new();
-    let register = |created: &mut Vec<PathBuf>, paths: &[PathBuf]| -> Result<(), RecipeError> {
-        ctx.created(paths)?;
-        created.extend(paths.iter().cloned());
-        Ok(())
-    };
-    let (zeo_conf_path, zdaemon_conf_path, event_log, socket, rc, pack) = match &server.deployment {
-        Some(deployment) => {
-            let etc = options.require("etc-directory")?.to_owned();
-            let log = options.require("log-directory")?.to_owned();
-            let zeo_conf = PathBuf::from(pypath::join(&etc, &format!("{name}-zeo.conf")));
-            let zdaemon_conf = PathBuf::from(pypath::join(&etc, &format!("{name}-zdaemon.conf")));
-            let event_log = pypath::join(&log, &format!("{name}-zeo.log"));
-            let socket = pypath::join(&run_directory, &format!("{name}-zdaemon.sock"));
-            let rc = format!("{}-{name}", deployment.name);
-            let rc_path = PathBuf::from(pypath::join(&rc_directory, &rc));
-            for (option, dir) in [("etc-directory", &etc), ("rc-directory", &rc_directory)] {
-                if !Path::new(dir).is_dir() {
-                    return Err(RecipeError::user(format!("The deployment's {option} does not exist: {dir}")));
-                }
-            }
-            register(&mut created, &[zeo_conf.clone(), zdaemon_conf.clone(), rc_path.clone()])?;
-            let logrotate = options.require("logrotate")?.to_owned();
-            if !logrotate.is_empty() {
-                let path = PathBuf::from(&logrotate);
-                if !path.parent().is_some_and(Path::is_dir) {
-                    return Err(RecipeError::user(format!(
-                        "The deployment's logrotate directory does not exist: {logrotate}"
-                    )));
-                }
-                write(
-                    &path,
-                    &format!(
-                        "{event_log} {{\n  rotate 5\n  weekly\n  postrotate\n    {} -C {} reopen_transcript\n  endscript\n}}\n",
-                        rc_path.display(),
-                        zdaemon_conf.display()
-                    ),
-                )?;
-                register(&mut created, &[path])?;
-            }
-            let pack = match options.get("pack") {
-                Some(spec) if !spec.trim().is_empty() => {
-                    let fields: Vec<String> = spec.split_whitespace().map(str::to_owned).collect();
-                    if fields.len() < 5 {
-                        return Err(RecipeError::user("Too few crontab fields in pack specification"));
-                    }
-                    if fields.len() > 7 {
-                        return Err(RecipeError::user("Too many values in pack option"));
-                    }
-                    if fields.len() == 7 && !fields[6].contains('@') {
-                        return Err(RecipeError::user(format!(
-                            "The 7th value of the pack option must be an e-mail address for MAILTO, not {:?}",
-                            fields[6]
-                        )));
-                    }
-                    if let Some(days) = fields.get(5)
-                        && days.parse::<u64>().is_err()
-                    {
-                        ctx.log(
-                            LogLevel::Warning,
-                            LOGGER,
-                            &format!("pack: zeopack -d needs a whole number of days, not {days:?}"),
-                        );
-                    }
-                    let crontab = options.require("crontab-directory")?.to_owned();
-                    if !Path::new(&crontab).is_dir() {
-                        return Err(RecipeError::user(format!(
-                            "The deployment's crontab-directory does not exist: {crontab}"
-                        )));
-                    }
-                    let path = PathBuf::from(pypath::join(&crontab, &format!("pack-{}-{name}", deployment.name)));
-                    let zeopack = options.require("zeopack")?;
-                    if !Path::new(zeopack).exists() {
-                        ctx.log(
-                            LogLevel::Warning,
-                            LOGGER,
-                            &format!("Couln'e find zeopack script, {}", python::repr(zeopack)),
-                        );
-                    }
-                    Some((fields, path))
-                }
-                _ => None,
-            };
-            (zeo_conf, zdaemon_conf, event_log, socket, rc, pack)
-        }
-        None => {
-            let run = PathBuf::from(&run_directory);
-            let rc_path = PathBuf::from(pypath::join(&rc_directory, name));
-            register(&mut created, &[run.clone(), rc_path])?;
-            if !run.exists() {
-                std::fs::create_dir(&run).map_err(|e| io("Couldn't create", &run, e))?;
-            }
-            (
-                run.join("zeo.conf"),
-                run.join("zdaemon.conf"),
-                pypath::join(&run_directory, "zeo.log"),
-                pypath::join(&run_directory, "zdaemon.sock"),
-                name.clone(),
-                None,
-            )
-        }
-    };
+/// Where the part's files go: under the deployment's directories, or in the part's run
+/// directory.
+struct Layout {
+    zeo_conf: PathBuf,
+    zdaemon_conf: PathBuf,
+    event_log: String,
+    socket: String,
+    /// The control script's name, in `rc-directory`.
+    rc: String,
+    run_directory: String,
+    rc_directory: String,
+}
 
+impl Layout {
+    fn new(server: &Server, options: &Options) -> Result<Layout, RecipeError> {
+        let name = &server.name;
+        let run_directory = options.require("run-directory")?.to_owned();
+        let rc_directory = options.require("rc-directory")?.to_owned();
+        Ok(match &server.deployment {
+            Some(deployment) => {
+                let etc = options.require("etc-directory")?.to_owned();
+                let log = options.require("log-directory")?.to_owned();
+                Layout {
+                    zeo_conf: PathBuf::from(pypath::join(&etc, &format!("{name}-zeo.conf"))),
+                    zdaemon_conf: PathBuf::from(pypath::join(&etc, &format!("{name}-zdaemon.conf"))),
+                    event_log: pypath::join(&log, &format!("{name}-zeo.log")),
+                    socket: pypath::join(&run_directory, &format!("{name}-zdaemon.sock")),
+                    rc: format!("{}-{name}", deployment.name),
+                    run_directory,
+                    rc_directory,
+                }
+            }
+            None => {
+                let run = PathBuf::from(&run_directory);
+                Layout {
+                    zeo_conf: run.join("zeo.conf"),
+                    zdaemon_conf: run.join("zdaemon.conf"),
+                    event_log: pypath::join(&run_directory, "zeo.log"),
+                    socket: pypath::join(&run_directory, "zdaemon.sock"),
+                    rc: name.clone(),
+                    run_directory,
+                    rc_directory,
+                }
+            }
+        })
+    }
+
+    fn rc_path(&self) -> PathBuf {
+        PathBuf::from(pypath::join(&self.rc_directory, &self.rc))
+    }
+
+    /// The logrotate file's text: the event log, rotated weekly, the transcript reopened.
+    fn logrotate(&self) -> String {
+        format!(
+            "{} {{\n  rotate 5\n  weekly\n  postrotate\n    {} -C {} reopen_transcript\n  endscript\n}}\n",
+            self.event_log,
+            self.rc_path().display(),
+            self.zdaemon_conf.display()
+        )
+    }
+}
+
+/// The `pack` option (crontab time fields, then days and MAILTO), checked, and the crontab
+/// file it goes to; `None` without one.
+fn pack_schedule(
+    ctx: &Context<'_>,
+    options: &Options,
+    deployment: &Deployment,
+    name: &str,
+) -> Result<Option<(Vec<String>, PathBuf)>, RecipeError> {
+    let Some(spec) = options.get("pack").filter(|spec| !spec.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let fields: Vec<String> = spec.split_whitespace().map(str::to_owned).collect();
+    if fields.len() < 5 {
+        return Err(RecipeError::user("Too few crontab fields in pack specification"));
+    }
+    if fields.len() > 7 {
+        return Err(RecipeError::user("Too many values in pack option"));
+    }
+    if fields.len() == 7 && !fields[6].contains('@') {
+        return Err(RecipeError::user(format!(
+            "The 7th value of the pack option must be an e-mail address for MAILTO, not {:?}",
+            fields[6]
+        )));
+    }
+    if let Some(days) = fields.get(5)
+        && days.parse::<u64>().is_err()
+    {
+        ctx.log(LogLevel::Warning, LOGGER, &format!("pack: zeopack -d needs a whole number of days, not {days:?}"));
+    }
+    let crontab = options.require("crontab-directory")?.to_owned();
+    if !Path::new(&crontab).is_dir() {
+        return Err(RecipeError::user(format!("The deployment's crontab-directory does not exist: {crontab}")));
+    }
+    let path = PathBuf::from(pypath::join(&crontab, &format!("pack-{}-{name}", deployment.name)));
+    let zeopack = options.require("zeopack")?;
+    if !Path::new(zeopack).exists() {
+        ctx.log(LogLevel::Warning, LOGGER, &format!("Couln'e find zeopack script, {}", python::repr(zeopack)));
+    }
+    Ok(Some((fields, path)))
+}
+
+/// `zeo.conf` as it will be written (an event log to standard output added when it names
+/// none), its `<zeo>` addresses and its storages' names. Keys ZEO rejects are warned about.
+fn zeo_configuration(ctx: &Context<'_>, options: &Options) -> Result<(Config, Vec<String>, Vec<String>), RecipeError> {
     let mut zeo_conf = parse_conf("zeo.conf", options.get("zeo.conf").unwrap_or(""))?;
     let zeo: Vec<&Section> = zeo_conf.top.sections.iter().filter(|s| s.kind == "zeo").collect();
     let zeo = match zeo.as_slice() {
@@ -355,21 +350,31 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
     if !zeo_conf.top.sections.iter().any(|s| s.kind == "eventlog") {
         zeo_conf.top.sections.push(Section::event_log("STDOUT"));
     }
+    Ok((zeo_conf, addresses, storages))
+}
 
+/// `zdaemon.conf` as it will be written: the user's, with the `<runner>` defaults that run
+/// `runzeo` on `zeo.conf` (and as the deployment's user) and an event log.
+fn zdaemon_configuration(
+    options: &Options,
+    layout: &Layout,
+    runzeo: &str,
+    deployment: bool,
+) -> Result<Config, RecipeError> {
     let mut zdaemon_conf = parse_conf("zdaemon.conf", options.get("zdaemon.conf").unwrap_or(""))?;
     let mut defaults = vec![
         ("program", {
-            program_path("runzeo", &runzeo)?;
-            let conf = zeo_conf_path.display().to_string();
+            program_path("runzeo", runzeo)?;
+            let conf = layout.zeo_conf.display().to_string();
             program_path("zeo.conf", &conf)?;
             format!("{runzeo} -C {conf}")
         }),
         ("daemon", "on".to_owned()),
-        ("transcript", event_log.clone()),
-        ("socket-name", socket),
-        ("directory", run_directory.clone()),
+        ("transcript", layout.event_log.clone()),
+        ("socket-name", layout.socket.clone()),
+        ("directory", layout.run_directory.clone()),
     ];
-    if server.deployment.is_some() {
+    if deployment {
         defaults.push(("user", options.require("user")?.to_owned()));
     }
     let position = match zdaemon_conf.top.sections.iter().position(|s| s.kind == "runner") {
@@ -384,27 +389,108 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         runner.values.entry(key.to_owned()).or_insert_with(|| vec![value]);
     }
     if !zdaemon_conf.top.sections.iter().any(|s| s.kind == "eventlog") {
-        zdaemon_conf.top.sections.push(Section::event_log(&event_log));
+        zdaemon_conf.top.sections.push(Section::event_log(&layout.event_log));
     }
+    Ok(zdaemon_conf)
+}
 
+/// The `shell-script = true` control script: zdaemon on `zdaemon.conf`, through `su` when a
+/// user is set.
+fn shell_script(ctx: &Context<'_>, options: &Options, layout: &Layout) -> Result<String, RecipeError> {
+    let zdaemon = options.require("zdaemon")?;
+    if !Path::new(zdaemon).exists() {
+        warn(ctx, NO_ZDAEMON, zdaemon);
+    }
+    let conf = layout.zdaemon_conf.display().to_string().replace('\'', "'\\''");
+    let command = format!("{} -C '{conf}'", shell_word(zdaemon));
+    let mut contents = format!("{command} $*");
+    if let Some(user) = options.get("user").filter(|u| !u.is_empty()) {
+        plain_user(user)?;
+        contents = format!("su {user} -c \\\n  \"{} $*\"", double_quoted(&command));
+    }
+    Ok(format!("#!/bin/sh\n{contents}\n"))
+}
+
+/// The pack crontab: one `zeopack` line per storage, at the scheduled time.
+fn pack_crontab(
+    mut fields: Vec<String>,
+    addresses: &[String],
+    storages: &[String],
+    options: &Options,
+) -> Result<String, RecipeError> {
+    let [address] = addresses else {
+        return Err(RecipeError::user("zeo.conf: pack needs a single address in <zeo>, not several"));
+    };
+    let address = pack_address(address)?;
+    let mut text = String::new();
+    if fields.len() == 7 {
+        text.push_str(&format!("MAILTO={}\n", fields.pop().unwrap_or_default()));
+    }
+    let days = if fields.len() == 6 { fields.pop().unwrap_or_default() } else { "1".to_owned() };
+    let user = options.require("user")?;
+    let zeopack = options.require("zeopack")?;
+    for storage in storages {
+        text.push_str(&crontab_line(&fields.join(" "), user, zeopack, &format!("{address} -S {storage} -d {days}")));
+    }
+    Ok(text)
+}
+
+/// Installs (and updates) the part: decides every file from the options (the functions above),
+/// writing each as soon as zc.zodbrecipes does, so that messages and failures come in its order.
+fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
+    let runzeo = options.require("runzeo")?.to_owned();
+    if !Path::new(&runzeo).exists() {
+        warn(ctx, NO_RUNZEO, &runzeo);
+    }
+    let layout = Layout::new(server, options)?;
+    let mut created: Vec<PathBuf> = Vec::new();
+    let register = |created: &mut Vec<PathBuf>, paths: &[PathBuf]| -> Result<(), RecipeError> {
+        ctx.created(paths)?;
+        created.extend(paths.iter().cloned());
+        Ok(())
+    };
+    let pack = match &server.deployment {
+        Some(deployment) => {
+            for (option, dir) in
+                [("etc-directory", options.require("etc-directory")?), ("rc-directory", &layout.rc_directory)]
+            {
+                if !Path::new(dir).is_dir() {
+                    return Err(RecipeError::user(format!("The deployment's {option} does not exist: {dir}")));
+                }
+            }
+            register(&mut created, &[layout.zeo_conf.clone(), layout.zdaemon_conf.clone(), layout.rc_path()])?;
+            let logrotate = options.require("logrotate")?.to_owned();
+            if !logrotate.is_empty() {
+                let path = PathBuf::from(&logrotate);
+                if !path.parent().is_some_and(Path::is_dir) {
+                    return Err(RecipeError::user(format!(
+                        "The deployment's logrotate directory does not exist: {logrotate}"
+                    )));
+                }
+                write(&path, &layout.logrotate())?;
+                register(&mut created, &[path])?;
+            }
+            pack_schedule(ctx, options, deployment, &server.name)?
+        }
+        None => {
+            let run = PathBuf::from(&layout.run_directory);
+            register(&mut created, &[run.clone(), layout.rc_path()])?;
+            if !run.exists() {
+                std::fs::create_dir(&run).map_err(|e| io("Couldn't create", &run, e))?;
+            }
+            None
+        }
+    };
+
+    let (zeo_conf, addresses, storages) = zeo_configuration(ctx, options)?;
+    let zdaemon_conf = zdaemon_configuration(options, &layout, &runzeo, server.deployment.is_some())?;
     let (_, ws, interpreter) = server.eggs.working_set(ctx, options, &[])?;
-    write(&zeo_conf_path, &zeo_conf.to_string())?;
-    write(&zdaemon_conf_path, &zdaemon_conf.to_string())?;
+    write(&layout.zeo_conf, &zeo_conf.to_string())?;
+    write(&layout.zdaemon_conf, &zdaemon_conf.to_string())?;
 
-    let rc_path = PathBuf::from(pypath::join(&rc_directory, &rc));
+    let rc_path = layout.rc_path();
     if options.get("shell-script") == Some("true") {
-        let zdaemon = options.require("zdaemon")?;
-        if !Path::new(zdaemon).exists() {
-            warn(ctx, NO_ZDAEMON, zdaemon);
-        }
-        let conf = zdaemon_conf_path.display().to_string().replace('\'', "'\\''");
-        let command = format!("{} -C '{conf}'", shell_word(zdaemon));
-        let mut contents = format!("{command} $*");
-        if let Some(user) = options.get("user").filter(|u| !u.is_empty()) {
-            plain_user(user)?;
-            contents = format!("su {user} -c \\\n  \"{} $*\"", double_quoted(&command));
-        }
-        let contents = format!("#!/bin/sh\n{contents}\n");
+        let contents = shell_script(ctx, options, &layout)?;
         if std::fs::read_to_string(&rc_path).ok().as_deref() != Some(contents.as_str()) {
             write(&rc_path, &contents)?;
             use std::os::unix::fs::PermissionsExt;
@@ -419,48 +505,28 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
     } else {
         let spec = Scripts {
             targets: vec![Target::EntryPoint {
-                name: rc.clone(),
+                name: layout.rc.clone(),
                 module: "zdaemon.zdctl".into(),
                 attrs: "main".into(),
             }],
             executable: interpreter.executable.clone(),
-            dest: PathBuf::from(&rc_directory),
+            dest: PathBuf::from(&layout.rc_directory),
             arguments: format!(
                 "[\n        '-C', {},\n        ]+sys.argv[1:]\n        ",
-                python::repr(&zdaemon_conf_path.display().to_string())
+                python::repr(&layout.zdaemon_conf.display().to_string())
             ),
             ..Scripts::default()
         };
         python::generate_scripts(ctx, &spec, &ws)?;
     }
 
-    if let Some((mut fields, path)) = pack {
-        let [address] = addresses.as_slice() else {
-            return Err(RecipeError::user("zeo.conf: pack needs a single address in <zeo>, not several"));
-        };
-        let address = pack_address(address)?;
-        let mut text = String::new();
-        if fields.len() == 7 {
-            text.push_str(&format!("MAILTO={}\n", fields.pop().unwrap_or_default()));
-        }
-        let days = if fields.len() == 6 { fields.pop().unwrap_or_default() } else { "1".to_owned() };
-        let user = options.require("user")?;
-        let zeopack = options.require("zeopack")?;
-        for storage in &storages {
-            text.push_str(&crontab_line(
-                &fields.join(" "),
-                user,
-                zeopack,
-                &format!("{address} -S {storage} -d {days}"),
-            ));
-        }
-        write(&path, &text)?;
+    if let Some((fields, path)) = pack {
+        write(&path, &pack_crontab(fields, &addresses, &storages, options)?)?;
         register(&mut created, &[path])?;
     }
     Ok(created)
 }
 
-/// The keys ZEO 6's `<zeo>` schema accepts.
 const ZEO_KEYS: [&str; 8] = [
     "address",
     "read-only",
