@@ -418,6 +418,41 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Runs the part's `update` (or, for a recipe without one, with zc.buildout's warning, its
+    /// `install`) or `install`; on failure what the call registered as created is removed.
+    fn call_recipe(
+        &mut self,
+        part: &str,
+        recipe: &recipes::Part,
+        updating: bool,
+    ) -> crate::config::Result<wire::Installed> {
+        let recipes_handle = self.recipes()?;
+        let mut method = if updating { "update" } else { "install" };
+        loop {
+            let host = PartHost::new(&mut self.buildout.sections, &*self.log, &recipes_handle.picked, part);
+            let result = recipe.recipe.call(&host, method);
+            let created = host.created.take();
+            drop(host);
+            match result {
+                Err(e) if e.kind == WireKind::NoUpdate && method == "update" => {
+                    self.log.log(
+                        Level::Warning,
+                        BUILDOUT_LOGGER,
+                        &format!("The recipe for {part} doesn't define an update method. Using its install method."),
+                    );
+                    method = "install";
+                }
+                Err(e) => {
+                    for path in &created {
+                        remove_created(path, &*self.log);
+                    }
+                    return Err(recipe_error(part, e));
+                }
+                Ok(reply) => return Ok(reply),
+            }
+        }
+    }
+
     fn install_part(&mut self, part: &str) -> crate::config::Result<()> {
         let signature = self.buildout.sections.peek(part, SIGNATURE)?.unwrap_or_default();
         let mut saved = self.buildout.sections.snapshot(part)?;
@@ -437,35 +472,12 @@ impl<'a> Run<'a> {
             .map(|f| f.split('\n').filter(|p| !p.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
 
-        let recipes_handle = self.recipes()?;
-        let mut method = if updating { "update" } else { "install" };
-        let outcome = loop {
-            let host = PartHost::new(&mut self.buildout.sections, &*self.log, &recipes_handle.picked, part);
-            let result = recipe.recipe.call(&host, method);
-            let created = host.created.take();
-            drop(host);
-            match result {
-                Err(e) if e.kind == WireKind::NoUpdate && method == "update" => {
-                    self.log.log(
-                        Level::Warning,
-                        BUILDOUT_LOGGER,
-                        &format!("The recipe for {part} doesn't define an update method. Using its install method."),
-                    );
-                    method = "install";
-                }
-                Err(e) => {
-                    for path in &created {
-                        remove_created(path, &*self.log);
-                    }
-                    break Err(recipe_error(part, e));
-                }
-                Ok(reply) => break Ok(reply),
-            }
-        };
-        let reply = match outcome {
+        let reply = match self.call_recipe(part, &recipe, updating) {
             Ok(reply) => reply,
             Err(e) => {
                 if updating {
+                    // A failed update leaves the part in an unknown state: forget it, so that
+                    // the next run installs it afresh.
                     for path in &old_files {
                         remove_path(path, &self.buildout.directory, &*self.log, part);
                     }
@@ -477,19 +489,7 @@ impl<'a> Run<'a> {
             }
         };
         self.buildout.sections.mark_used(part, &reply.used);
-        let files = match reply.paths {
-            None => old_files,
-            Some(paths) if updating => {
-                let mut all = old_files;
-                for p in paths {
-                    if !all.contains(&p) {
-                        all.push(p);
-                    }
-                }
-                all
-            }
-            Some(paths) => paths,
-        };
+        let files = recorded_paths(old_files, reply.paths, updating);
         saved.insert(INSTALLED.to_owned(), files.join("\n"));
         saved.insert(SIGNATURE.to_owned(), signature);
         self.check_unused(part);
@@ -506,6 +506,24 @@ impl<'a> Run<'a> {
         self.state.parts.push(part.to_owned());
         self.state.options.insert(part.to_owned(), saved);
         Ok(())
+    }
+}
+
+/// The paths a part records after `install` or `update` answered `answered`: an update's
+/// `None` keeps the recorded ones and its paths are added to them; an install's replace them.
+fn recorded_paths(recorded: Vec<String>, answered: Option<Vec<String>>, updating: bool) -> Vec<String> {
+    match answered {
+        None => recorded,
+        Some(paths) if updating => {
+            let mut all = recorded;
+            for p in paths {
+                if !all.contains(&p) {
+                    all.push(p);
+                }
+            }
+            all
+        }
+        Some(paths) => paths,
     }
 }
 
@@ -594,6 +612,24 @@ mod tests {
         ];
         for (path, refused) in cases {
             assert_eq!(protected(&path, &buildout).is_some(), refused, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn paths_recorded_after_install_and_update() {
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        // (recorded, answered, updating, recorded afterwards)
+        type Case<'a> = (&'a [&'a str], Option<&'a [&'a str]>, bool, &'a [&'a str]);
+        let cases: [Case<'_>; 5] = [
+            (&["a"], None, true, &["a"]),
+            (&["a", "b"], Some(&["b", "c"]), true, &["a", "b", "c"]),
+            (&["a"], Some(&[]), true, &["a"]),
+            (&["a"], Some(&["c"]), false, &["c"]),
+            (&[], None, false, &[]),
+        ];
+        for (recorded, answered, updating, expected) in cases {
+            let got = recorded_paths(strings(recorded), answered.map(strings), updating);
+            assert_eq!(got, strings(expected), "{recorded:?} {answered:?} {updating}");
         }
     }
 }
