@@ -1,12 +1,12 @@
 //! `buildout recipes package [CRATE_DIR] [--out DIR] [--profile PROFILE]`: builds a recipe
 //! crate (release by default) and writes its recipe wheel, which buildout then installs by
 //! distribution name from a `find-links` directory or an index (see
-//! `buildout_core::python::recipe_wheel`).
+//! `buildout_core::recipe_wheel`).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use buildout_core::python::package;
+use buildout_core::package;
 
 use crate::failure::Failure;
 

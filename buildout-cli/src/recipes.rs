@@ -19,7 +19,7 @@ fn describe(out: &mut String, lib: &Library, note: &str) {
         out.push_str(&format!("  uninstall: {}\n", m.uninstall.join(", ")));
     }
     out.push_str(&format!("  file: {}\n", lib.path.display()));
-    if let Some((info, platform)) = python::recipe_wheel::origin(&lib.path) {
+    if let Some((info, platform)) = buildout_core::recipe_wheel::origin(&lib.path) {
         out.push_str(&format!(
             "  from: the recipe wheel of {} {} for {platform} (recipe ABI {}), unpacked in eggs-directory\n",
             info.distribution, info.version, info.abi
@@ -92,7 +92,7 @@ pub(crate) fn list(
             // Not on the search path: the recipe distribution eggs-directory has, as a run
             // would take it offline.
             if let (Err(LoadError::NotFound { .. }), Some(settings)) = (loader.find(dist), settings)
-                && let Some(provided) = python::recipe_wheel::installed_for(dist, settings)
+                && let Some(provided) = buildout_core::recipe_wheel::installed_for(dist, settings)
             {
                 loader.prepend([provided.dir]);
             }

@@ -24,8 +24,13 @@ pub mod loader;
 pub mod log;
 #[cfg(feature = "host")]
 pub mod ops;
+// Wheels of native code (recipe wheels, buildout's own) read ELF files and load libraries.
+#[cfg(feature = "host")]
+pub mod package;
 #[cfg(feature = "python")]
 pub mod python;
+#[cfg(feature = "host")]
+pub mod recipe_wheel;
 pub mod sdk;
 #[cfg(feature = "python")]
 mod stable_hash;

@@ -310,7 +310,7 @@ fn a_wheel_for_another_platform_or_abi_is_refused_with_one_line() {
     std::fs::create_dir_all(&abi9).expect("mkdir");
     with_abi(&wheels.v1, "9.0.0", &abi9.join(&v1));
 
-    let glibc = buildout_core::python::package::Platform::host().describe();
+    let glibc = buildout_core::package::Platform::host().describe();
     let speaks = buildout_core::abi::ABI_VERSION;
     let cases = [
         (
@@ -347,9 +347,8 @@ fn a_wheel_for_another_platform_or_abi_is_refused_with_one_line() {
 fn a_recipe_wheel_of_recipe_abi_1() {
     let (_guard, dir) = scratch();
     let links = dir.join("links");
-    let info = buildout_core::python::package::CrateInfo::default();
-    let packaged =
-        buildout_core::python::package::package_library(&tests::abi1_library(), &info, &links).expect("packaged");
+    let info = buildout_core::package::CrateInfo::default();
+    let packaged = buildout_core::package::package_library(&tests::abi1_library(), &info, &links).expect("packaged");
     assert_eq!((packaged.info.distribution.as_str(), packaged.info.abi.as_str()), ("abi1.recipes", "1.0.0"));
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&packaged.wheel).expect("open")).expect("a zip");
     let mut metadata = String::new();

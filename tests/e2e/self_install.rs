@@ -78,7 +78,7 @@ fn the_wheel_of_buildout_works_once_pip_installed_into_a_venv() {
     let wheel = PathBuf::from(printed.trim().strip_prefix("Wrote ").unwrap_or_else(|| panic!("{printed}")));
     let name = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
-    let arch = buildout_core::python::package::Platform::host().arch.clone();
+    let arch = buildout_core::package::Platform::host().arch.clone();
     assert!(name.starts_with(&format!("buildout-{version}-py3-none-manylinux_2_")), "{name}");
     assert!(name.ends_with(&format!("_{arch}.whl")), "{name}");
 

@@ -7,7 +7,7 @@
 //!   `buildout-<version>-py3-none-manylinux_2_N_<arch>.whl` (the binary as a script, the
 //!   libraries as data), which `pip install` puts at `<venv>/bin/buildout` and
 //!   `<venv>/lib/buildout/recipes/`, as ruff and uv ship on PyPI. Written by buildout's own
-//!   packaging code (`buildout_core::python::package`), in `target/wheels/` by default.
+//!   packaging code (`buildout_core::package`), in `target/wheels/` by default.
 //!
 //! Both take `--debug` (or `--profile PROFILE`): the debug build the tests use, instead of a
 //! release build.
@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use buildout_core::python::package::{self, ElfNeeds, Wheel};
+use buildout_core::package::{self, ElfNeeds, Wheel};
 
 /// The recipe libraries that ship with buildout: (package, library target).
 const SHIPPED: [(&str, &str); 2] = [("recipe-zodb", "zc_zodbrecipes"), ("recipe-egg", "zc_recipe_egg")];

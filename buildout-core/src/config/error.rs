@@ -36,21 +36,15 @@ pub enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
-    /// `.installed.cfg` could not be read.
-    #[cfg(feature = "host")]
+    /// An error of a layer above the configuration (reading `.installed.cfg`, building a
+    /// `develop` crate, installing Python distributions), shown as it is and kept whole, with
+    /// its chain of causes, for `-D`. Boxed as a trait object so that this module names none of
+    /// those layers (they all build on it).
     #[error(transparent)]
-    Installed(Box<crate::engine::installed::InstalledError>),
+    Other(Box<dyn std::error::Error + Send + Sync>),
     /// `.installed.cfg` (or its journal) could not be written.
-    #[cfg(feature = "host")]
     #[error("Couldn't record what was installed: {0}")]
-    Record(#[source] Box<crate::engine::installed::InstalledError>),
-    /// A `develop` recipe crate that could not be built.
-    #[cfg(feature = "host")]
-    #[error(transparent)]
-    Develop(Box<crate::develop::DevelopError>),
-    /// Installing Python distributions (a develop egg, an egg) failed.
-    #[error(transparent)]
-    Python(Box<crate::python::PythonError>),
+    Record(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Ctrl-C or SIGTERM between two steps.
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),
@@ -93,6 +87,11 @@ impl Error {
 
     pub fn new(kind: impl Into<ErrorKind>) -> Error {
         Error { doing: Vec::new(), kind: kind.into(), detail: None }
+    }
+
+    /// An error of another layer, kept whole (see [`ErrorKind::Other`]).
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::new(ErrorKind::Other(Box::new(error)))
     }
 
     pub fn user(message: impl Into<String>) -> Error {

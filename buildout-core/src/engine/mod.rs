@@ -131,8 +131,7 @@ impl<'a> Run<'a> {
         let installed = self.option("installed").doing(|| "Installing.".into())?;
         if !installed.is_empty() {
             let path = PathBuf::from(&installed);
-            let read = Installed::read(&path, self.env)
-                .map_err(|e| Error::new(ErrorKind::Installed(Box::new(e))).within("Installing."))?;
+            let read = Installed::read(&path, self.env).map_err(|e| Error::other(e).within("Installing."))?;
             self.state = read.unwrap_or_default();
             self.initial = self.state.clone();
             self.path = Some(path);

@@ -1,7 +1,7 @@
 //! Recipe distributions during a run (issue 11): a recipe whose library is on no directory of
 //! the search path is had as zc.buildout has a recipe egg, from `eggs-directory` or the index
 //! and `find-links`, under the buildout's `[versions]` pins, offline and newest modes and
-//! `allow-picked-versions` (see [`crate::python::recipe_wheel`]); its egg directory then goes
+//! `allow-picked-versions` (see [`crate::recipe_wheel`]); its egg directory then goes
 //! first on the search path. An unpinned one is reported with the picked versions.
 //!
 //! The part's signature in `.installed.cfg` names the library's distribution and version, so a
@@ -17,8 +17,8 @@ use crate::config::{Error, Sections, pypath};
 use crate::loader::{self, Library, LoadError, Loader};
 use crate::log::Log;
 use crate::python::Settings;
-use crate::python::recipe_wheel::{self, RecipeWheelError};
 use crate::python::requirement::canonical_name;
+use crate::recipe_wheel::{self, RecipeWheelError};
 
 /// What loading a recipe entry gave.
 pub type Loaded = Result<(Rc<Library>, String), LoadError>;

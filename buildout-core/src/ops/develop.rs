@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::pytext::{self, repr};
-use crate::config::{Buildout, Error, ErrorKind, pypath};
+use crate::config::{Buildout, Error, pypath};
 use crate::loader::{self, Loader};
 use crate::log::{BUILDOUT_LOGGER, Level, Log};
 
@@ -104,7 +104,7 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
             log.log(Level::Info, BUILDOUT_LOGGER, &format!("Develop: {}", repr(&shown)));
             if crate::develop::is_recipe_crate(&path) {
                 let library = crate::develop::develop_recipe_crate(&path, &develop_eggs)
-                    .map_err(|e| Error::new(ErrorKind::Develop(Box::new(e))).within(DEVELOP))?;
+                    .map_err(|e| Error::other(e).within(DEVELOP))?;
                 built.push(library.display().to_string());
                 crates = true;
                 continue;
@@ -125,7 +125,7 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
             }
             let executable = buildout.sections.require("buildout", "executable")?;
             let made = crate::python::develop::develop(&path, &develop_eggs, &executable)
-                .map_err(|e| Error::new(ErrorKind::Python(Box::new(e))).within(doing))?;
+                .map_err(|e| Error::other(e).within(doing))?;
             built.extend(made.iter().map(|p| p.display().to_string()));
         }
     }

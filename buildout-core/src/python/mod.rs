@@ -17,12 +17,7 @@ pub mod links;
 mod lock;
 mod newest;
 mod other_python;
-// Wheels of native code (recipe wheels, buildout's own) read ELF files and load libraries: host only.
-#[cfg(feature = "host")]
-pub mod package;
 mod pip;
-#[cfg(feature = "host")]
-pub mod recipe_wheel;
 pub mod requirement;
 mod resolve;
 pub mod scripts;
@@ -136,6 +131,6 @@ fn run_error(executable: &str) -> impl FnOnce(crate::interrupt::RunError) -> Pyt
     }
 }
 
-fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {
+pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {
     PythonError::Io { path: path.display().to_string(), reason: e.to_string() }
 }

@@ -28,7 +28,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub(super) fn pin(&self, key: &str) -> Option<String> {
+    pub(crate) fn pin(&self, key: &str) -> Option<String> {
         let pin = self.versions.get(key)?.trim();
         if pin.is_empty() {
             return None;
@@ -39,7 +39,7 @@ impl Settings {
     /// zc.buildout's `_constrain`: an exact pin replaces the specifier (the requirement must
     /// allow the pinned version); a pin that is itself a specifier is added to it. A pin that
     /// is no PEP 440 specifier constrains nothing.
-    pub(super) fn constrained(&self, req: &Requirement) -> Requirement {
+    pub(crate) fn constrained(&self, req: &Requirement) -> Requirement {
         let Some(pin) = self.pin(&req.key()) else { return req.clone() };
         let constrained = match pin.strip_prefix("==").filter(|v| !v.contains([',', '*'])) {
             Some(exact) if req.allows(exact) => req.with_specifier(&pin),

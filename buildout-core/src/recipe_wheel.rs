@@ -11,14 +11,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::egg::{egg_dir_name, unpack_wheel, wheel_info};
-use super::index::{DistFile, Index, IndexError, Sources};
-use super::install::{Logger, Settings};
-use super::package::{self, Platform, RECIPE_INFO, RecipeInfo};
-use super::requirement::{Requirement, canonical_name, parse_version};
-use super::{PythonError, io};
 use crate::config::pytext::repr;
 use crate::log::Level;
+use crate::package::{self, Platform, RECIPE_INFO, RecipeInfo};
+use crate::python::egg::{egg_dir_name, unpack_wheel, wheel_info};
+use crate::python::index::{DistFile, Index, IndexError, Sources};
+use crate::python::install::{Logger, Settings};
+use crate::python::requirement::{Requirement, canonical_name, parse_version};
+use crate::python::{PythonError, io};
 
 /// A recipe distribution in `eggs-directory`, ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +177,7 @@ pub fn origin(library: &Path) -> Option<(RecipeInfo, String)> {
 /// `allow-picked-versions`), as zc.buildout gets a recipe egg. `log` gets zc.buildout's
 /// `Getting distribution for ...` and `Got ...` lines when it is fetched.
 pub fn provide(dist: &str, settings: &Settings, log: Logger<'_>) -> Result<Provided, RecipeWheelError> {
-    provide_with(dist, settings, super::cache::dir().as_deref(), log)
+    provide_with(dist, settings, crate::python::cache::dir().as_deref(), log)
 }
 
 /// [`provide`] with the user cache `cache` (pages and unpacked wheels; `None`: none).
@@ -241,7 +241,7 @@ fn provide_with(
     refuse_unpinned(dist, &file.version.to_string())?;
     log(Level::Info, &format!("Getting distribution for {}.", repr(&requirement)));
     let provided = fetch(file, dist, settings, &index, cache)?;
-    log(Level::Info, &format!("Got {} {}.", super::egg::safe_name(&provided.name), provided.version));
+    log(Level::Info, &format!("Got {} {}.", crate::python::egg::safe_name(&provided.name), provided.version));
     Ok(provided)
 }
 
@@ -291,7 +291,7 @@ fn explain_missing(
 /// The index a buildout uses, as it names it (`None`: no index at all, only `find-links`).
 fn index_url(settings: &Settings) -> Option<String> {
     match settings.index.as_deref().map(str::trim) {
-        None | Some("") => Some(super::index::PYPI.to_owned()),
+        None | Some("") => Some(crate::python::index::PYPI.to_owned()),
         Some(url) if crate::http::file_path(url).is_some_and(|p| !p.exists()) => None,
         Some(url) => Some(url.to_owned()),
     }

@@ -5,7 +5,7 @@
 //! Two kinds of wheel are written with it: a *recipe wheel* (`buildout recipes package`), one
 //! recipe library at the root with `<dist>.dist-info/buildout_recipe.json` saying which recipe
 //! ABI it speaks, which buildout installs by name as it installs eggs (see
-//! [`super::recipe_wheel`]); and the wheel of buildout itself (`cargo xtask wheel`), the binary
+//! [`crate::recipe_wheel`]); and the wheel of buildout itself (`cargo xtask wheel`), the binary
 //! as a script and the shipped recipe libraries as data, as ruff and uv ship on PyPI.
 
 use std::io::{Read, Write};
