@@ -7,20 +7,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Why a develop directory could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DevelopError {
-    #[error("Couldn't run cargo to build the recipe crate {}: {reason}", .dir.display())]
-    Cargo { dir: PathBuf, reason: String },
+    #[error("Couldn't run cargo to build the recipe crate {}: {source}", .dir.display())]
+    Cargo {
+        dir: PathBuf,
+        #[source]
+        source: crate::interrupt::RunError,
+    },
     #[error("Building the recipe crate {} failed:\n{output}", .dir.display())]
     Build { dir: PathBuf, output: String },
     #[error("The crate {} builds no recipe library (a cdylib)", .dir.display())]
     NoLibrary { dir: PathBuf },
-    #[error("{}: {reason}", .path.display())]
-    Io { path: PathBuf, reason: String },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn io(path: &Path, e: std::io::Error) -> DevelopError {
-    DevelopError::Io { path: path.to_owned(), reason: e.to_string() }
+    DevelopError::Io { path: path.to_owned(), source: e }
 }
 
 /// A fingerprint of everything cargo would look at: every file's path, size and modification
@@ -97,7 +105,7 @@ pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, 
             .args(["build", "--release", "--message-format=json-render-diagnostics", "--manifest-path"])
             .arg(dir.join("Cargo.toml")),
     )
-    .map_err(|e| DevelopError::Cargo { dir: dir.to_owned(), reason: e.to_string() })?;
+    .map_err(|source| DevelopError::Cargo { dir: dir.to_owned(), source })?;
     if !output.status.success() {
         return Err(DevelopError::Build {
             dir: dir.to_owned(),
