@@ -127,7 +127,12 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
     let opts = load_options(inv)?;
     let env = Environment::current();
     if let Command::Init { requirements } = &command {
-        ops::setup::init_config(&opts.config_file, &opts.cwd, requirements, &**console)?;
+        let init = ops::setup::InitOptions {
+            config_file: opts.config_file.clone(),
+            cwd: opts.cwd.clone(),
+            requirements: requirements.clone(),
+        };
+        ops::setup::init_config(&init, &**console)?;
     }
     // `resolve` only looks: no directories, no log output, nothing but the configuration.
     // `recipes` and `plan` only look too: they create no directory (zc.buildout's commands all
@@ -220,7 +225,7 @@ fn plan(buildout: &mut Buildout, json: bool, parts: &[String], console: &Rc<Cons
     if json {
         console.records_to_stderr();
     }
-    let plan = ops::plan(buildout, console.clone(), parts)?;
+    let plan = ops::plan(buildout, console.clone(), &ops::InstallOptions { parts: parts.to_vec() })?;
     if json {
         out(&format!("{}\n", plan.to_json()));
     } else {
@@ -232,7 +237,7 @@ fn plan(buildout: &mut Buildout, json: bool, parts: &[String], console: &Rc<Cons
 /// `install [parts]`, holding the buildout directory's lock.
 fn install(buildout: &mut Buildout, parts: &[String], console: &Rc<Console>) -> Result<u8, Failure> {
     let dir = buildout.directory.clone();
-    ops::install(buildout, console.clone(), parts, |path| {
+    ops::install(buildout, console.clone(), &ops::InstallOptions { parts: parts.to_vec() }, |path| {
         let _ = writeln!(
             std::io::stderr().lock(),
             "Another buildout is running in {dir}; waiting for it to finish (lock {}).",

@@ -21,27 +21,35 @@ use crate::log::Log;
 
 pub use develop::{Build, prepare, search_path};
 
+/// What `install` and `plan` are asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstallOptions {
+    /// The parts named on the command line; none for the configured `parts` (then parts no
+    /// longer configured are uninstalled, else only the named ones are touched).
+    pub parts: Vec<String>,
+}
+
 /// `install [parts]`, holding the buildout directory's lock (`waiting` is told when another
 /// buildout holds it).
 pub fn install(
     buildout: &mut Buildout,
     log: Rc<dyn Log>,
-    parts: &[String],
+    options: &InstallOptions,
     waiting: impl FnOnce(&Path),
 ) -> crate::config::Result<()> {
     let dir = std::path::PathBuf::from(&buildout.directory);
     let _lock = DirectoryLock::acquire(&dir, waiting).map_err(|e| Error::file("lock", dir.display().to_string(), e))?;
     let prepare_log = Rc::clone(&log);
     let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::Yes));
-    engine::install(buildout, log, Environment::current(), parts, prepare)
+    engine::install(buildout, log, Environment::current(), &options.parts, prepare)
 }
 
 /// `plan [parts]`: what [`install`] would do and why, changing nothing (no lock, no directory,
 /// no develop build, no recipe run but the constructors, nothing recorded).
-pub fn plan(buildout: &mut Buildout, log: Rc<dyn Log>, parts: &[String]) -> crate::config::Result<Plan> {
+pub fn plan(buildout: &mut Buildout, log: Rc<dyn Log>, options: &InstallOptions) -> crate::config::Result<Plan> {
     let prepare_log = Rc::clone(&log);
     let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::No));
-    engine::plan(buildout, log, Environment::current(), parts, prepare)
+    engine::plan(buildout, log, Environment::current(), &options.parts, prepare)
 }
 
 /// What `query` found: the option it names and its raw value.

@@ -7,11 +7,22 @@ use crate::config::pytext::repr;
 use crate::config::{Buildout, Error, pypath};
 use crate::log::{BUILDOUT_LOGGER, Level, Log};
 
-/// `init [requirements]`: writes a minimal configuration at `config_file` (relative to `cwd`),
-/// with a `py` interpreter part when requirements are given, unless one exists. A requirement
-/// that is a path becomes an `extra-paths` entry (its directory created).
-pub fn init_config(config_file: &str, cwd: &str, requirements: &[String], log: &dyn Log) -> crate::config::Result<()> {
-    let path = pypath::abspath(config_file, cwd);
+/// What `init` is asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitOptions {
+    /// The configuration file to write (`-c`), relative to `cwd`.
+    pub config_file: String,
+    pub cwd: String,
+    /// Distributions (and paths) for a `py` interpreter part.
+    pub requirements: Vec<String>,
+}
+
+/// `init [requirements]`: writes a minimal configuration, with a `py` interpreter part when
+/// requirements are given, unless one exists. A requirement that is a path becomes an
+/// `extra-paths` entry (its directory created).
+pub fn init_config(options: &InitOptions, log: &dyn Log) -> crate::config::Result<()> {
+    let (cwd, requirements) = (options.cwd.as_str(), options.requirements.as_slice());
+    let path = pypath::abspath(&options.config_file, cwd);
     if Path::new(&path).exists() {
         return Err(Error::user(format!("{} already exists.", repr(&path))).within("Initializing."));
     }
