@@ -116,6 +116,76 @@ fn constraints_text(settings: &Settings, reqs: &[Requirement]) -> String {
         .collect()
 }
 
+/// Finds each requirement's distribution among the installed eggs and the wheels of local
+/// `find-links` directories, for zc.buildout's walk, noting along the way what only an installer
+/// could settle.
+struct LinkFinder<'a> {
+    interp: &'a Interpreter,
+    settings: &'a Settings,
+    eggs: &'a HashMap<String, Vec<Egg>>,
+    links: super::links::Links,
+    /// Egg directory → the wheel it would be unpacked from.
+    from_wheels: RefCell<HashMap<PathBuf, PathBuf>>,
+    /// Set when the best distribution is there, but not as a wheel for this Python.
+    needs_installer: std::cell::Cell<bool>,
+    /// A wheel that cannot be read: an error whoever resolves (pip would stop at it too).
+    broken: RefCell<Option<PythonError>>,
+    /// Versions passed over because they need another Python, by name.
+    other_python: RefCell<HashMap<String, Vec<String>>>,
+}
+
+impl LinkFinder<'_> {
+    /// The distribution for `req`: the installed one when it will do (a develop egg, not newest
+    /// mode, or nothing better among the wheels), else the best wheel for this Python.
+    fn find(&self, req: &Requirement) -> Option<Egg> {
+        let settings = self.settings;
+        let have = installed_for(self.eggs, settings, req);
+        if let Some(egg) = &have
+            && (egg.develop || !settings.newest)
+        {
+            return have;
+        }
+        for found in self.links.candidates(&settings.constrained(req)) {
+            if let Some(egg) = &have
+                && compare_versions(&found.version, &egg.version).is_le()
+            {
+                return have;
+            }
+            // A source distribution needs an installer to build it.
+            let Some(wheel) = &found.wheel else {
+                self.needs_installer.set(true);
+                return None;
+            };
+            let mut egg = match Egg::from_wheel(wheel, Path::new("")) {
+                Ok(egg) => egg,
+                Err(e) => {
+                    let requirement = settings.constrained(req).to_string();
+                    self.broken
+                        .borrow_mut()
+                        .get_or_insert(PythonError::BadWheelFor { requirement, source: Box::new(e) });
+                    return None;
+                }
+            };
+            // pip passes over a version for another Python and takes an older one.
+            if !egg.runs_on(&self.interp.info.full_version) {
+                let needs = format!(
+                    "{} {} requires Python {}",
+                    super::egg::safe_name(&egg.name),
+                    egg.version,
+                    egg.requires_python.as_deref().unwrap_or_default()
+                );
+                self.other_python.borrow_mut().entry(req.key()).or_default().push(needs);
+                continue;
+            }
+            let interp = self.interp;
+            egg.dir = settings.eggs_dir.join(egg_dir_name(&egg.name, &egg.version, &interp.py_tag(), &interp.platform));
+            self.from_wheels.borrow_mut().insert(egg.dir.clone(), wheel.clone());
+            return Some(egg);
+        }
+        have
+    }
+}
+
 /// Resolves from the eggs directory and the wheels in local `find-links` directories, without
 /// an installer, when that picks what an index would: when those directories are all the
 /// sources there are, or when every distribution taken from them is pinned to one version.
@@ -133,67 +203,25 @@ fn resolve_with_links(
         return None;
     }
     let local = super::links::all_local(&settings.find_links, settings.index.as_deref());
-    let links = super::links::Links::scan(&settings.find_links, interp);
-    // Egg directory → the wheel it would be unpacked from.
-    let from_wheels: RefCell<HashMap<PathBuf, PathBuf>> = RefCell::default();
-    // Set when the best distribution is there, but not as a wheel for this Python.
-    let needs_installer = std::cell::Cell::new(false);
-    // A wheel that cannot be read: an error whoever resolves (pip would stop at it too).
-    let broken: RefCell<Option<PythonError>> = RefCell::default();
-    // Versions passed over because they need another Python, by name.
-    let other_python: RefCell<HashMap<String, Vec<String>>> = RefCell::default();
-    let find = |req: &Requirement| -> Option<Egg> {
-        let have = installed_for(eggs, settings, req);
-        if let Some(egg) = &have
-            && (egg.develop || !settings.newest)
-        {
-            return have;
-        }
-        for found in links.candidates(&settings.constrained(req)) {
-            if let Some(egg) = &have
-                && compare_versions(&found.version, &egg.version).is_le()
-            {
-                return have;
-            }
-            // A source distribution needs an installer to build it.
-            let Some(wheel) = &found.wheel else {
-                needs_installer.set(true);
-                return None;
-            };
-            let mut egg = match Egg::from_wheel(wheel, Path::new("")) {
-                Ok(egg) => egg,
-                Err(e) => {
-                    let requirement = settings.constrained(req).to_string();
-                    broken.borrow_mut().get_or_insert(PythonError::BadWheelFor { requirement, source: Box::new(e) });
-                    return None;
-                }
-            };
-            // pip passes over a version for another Python and takes an older one.
-            if !egg.runs_on(&interp.info.full_version) {
-                let needs = format!(
-                    "{} {} requires Python {}",
-                    super::egg::safe_name(&egg.name),
-                    egg.version,
-                    egg.requires_python.as_deref().unwrap_or_default()
-                );
-                other_python.borrow_mut().entry(req.key()).or_default().push(needs);
-                continue;
-            }
-            egg.dir = settings.eggs_dir.join(egg_dir_name(&egg.name, &egg.version, &interp.py_tag(), &interp.platform));
-            from_wheels.borrow_mut().insert(egg.dir.clone(), wheel.clone());
-            return Some(egg);
-        }
-        have
+    let finder = LinkFinder {
+        interp,
+        settings,
+        eggs,
+        links: super::links::Links::scan(&settings.find_links, interp),
+        from_wheels: RefCell::default(),
+        needs_installer: std::cell::Cell::new(false),
+        broken: RefCell::default(),
+        other_python: RefCell::default(),
     };
-    let walked = walk(specs, reqs, settings, env, &find, &mut Vec::new());
-    if let Some(e) = broken.into_inner() {
+    let walked = walk(specs, reqs, settings, env, &|req: &Requirement| finder.find(req), &mut Vec::new());
+    if let Some(e) = finder.broken.into_inner() {
         // With an index too, pip may well take another file than the broken one.
         return local.then_some(Err(e));
     }
     let ws = match walked {
         Ok(ws) => ws,
-        Err(Shortfall::Missing { req, .. }) if local && other_python.borrow().contains_key(&req.key()) => {
-            let mut needs = other_python.borrow_mut().remove(&req.key()).unwrap_or_default();
+        Err(Shortfall::Missing { req, .. }) if local && finder.other_python.borrow().contains_key(&req.key()) => {
+            let mut needs = finder.other_python.borrow_mut().remove(&req.key()).unwrap_or_default();
             needs.dedup();
             return Some(Err(PythonError::OtherPython {
                 requirement: settings.constrained(&req).to_string(),
@@ -205,10 +233,10 @@ fn resolve_with_links(
         // and the walk over the installed eggs then explains the conflict.
         Err(
             Shortfall::Conflict { added, .. } | Shortfall::Missing { added, .. } | Shortfall::UnknownExtras(added, _),
-        ) if local && !needs_installer.get() => added,
+        ) if local && !finder.needs_installer.get() => added,
         Err(_) => return None,
     };
-    let from_wheels = from_wheels.into_inner();
+    let from_wheels = finder.from_wheels.into_inner();
     let exact = |e: &Egg| settings.pin(&e.key()).is_some_and(|p| p.starts_with("=="));
     let as_an_index_would = ws
         .iter()
