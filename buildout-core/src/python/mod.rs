@@ -32,7 +32,7 @@ pub use requirement::Requirement;
 
 /// Why Python distributions could not be had. Messages are one line (or zc.buildout's own
 /// multi-line text where it has one), naming the requirement.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum PythonError {
     #[error("Couldn't run the Python interpreter {executable}: {reason}")]
     Interpreter { executable: String, reason: String },
@@ -58,8 +58,14 @@ pub enum PythonError {
     /// (canonical names), so that the caller can say where each is set.
     #[error("{message}")]
     Conflict { message: String, pins: Vec<String> },
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
+    /// A file-system step on `path` failed; `source` is the operating system's error (or what
+    /// was wrong, where no call failed).
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("Couldn't develop {}: pip install -e failed:\n{output}", crate::config::pytext::repr(.dir))]
     Develop { dir: String, output: String },
     #[error("{path} is not a usable wheel: {reason}")]
@@ -131,6 +137,6 @@ fn run_error(executable: &str) -> impl FnOnce(crate::interrupt::RunError) -> Pyt
     }
 }
 
-pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> PythonError {
-    PythonError::Io { path: path.display().to_string(), reason: e.to_string() }
+pub(crate) fn io(path: &std::path::Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> PythonError {
+    PythonError::Io { path: path.display().to_string(), source: e.into() }
 }
