@@ -34,3 +34,5 @@ pub mod recipe_wheel;
 pub mod sdk;
 #[cfg(feature = "python")]
 mod stable_hash;
+#[cfg(feature = "python")]
+pub mod user_cache;

@@ -11,6 +11,7 @@ mod interrupt;
 mod loading;
 mod pypi_stacks;
 mod recipe_wheels;
+mod remote_extends;
 mod sdk;
 mod self_install;
 mod takeover;

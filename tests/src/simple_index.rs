@@ -1,7 +1,8 @@
 //! A PEP 503 simple index over a directory of distribution files, served on 127.0.0.1 (a port
 //! the system chooses): `/simple/<project>/` is an HTML page linking every file of the project
-//! with its `#sha256=`, `/files/<name>` the file. The directory is read at each request, so a
-//! test may add files while it runs. The server counts what it is asked and stops when dropped.
+//! with its `#sha256=`, `/files/<name>` the file, and `/cfg/<name>` the file as a configuration
+//! fresh for ten minutes (`Cache-Control: max-age=600`). The directory is read at each request,
+//! so a test may add files while it runs. The server counts what it is asked and stops when dropped.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -51,6 +52,11 @@ impl SimpleIndex {
     /// The index URL, for a buildout's `index` option.
     pub fn url(&self) -> String {
         format!("{}/simple", self.base)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base(&self) -> String {
+        self.base.clone()
     }
 
     /// The paths asked for so far, in order.
@@ -103,40 +109,48 @@ fn answer(stream: TcpStream, dir: &Path, requests: &Mutex<Vec<String>>) -> std::
         files.sort();
         files
     };
-    let (status, content_type, body) =
-        if let Some(project) = path.strip_prefix("/simple/").map(|p| p.trim_end_matches('/')) {
-            let links: Vec<String> = files()
-                .iter()
-                .filter_map(|f| {
-                    let name = f.file_name()?.to_str()?.to_owned();
-                    (project_of(&name)? == canonical(project)).then(|| {
-                        let sha = sha2::Sha256::digest(std::fs::read(f).unwrap_or_default());
-                        let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
-                        format!("<a href=\"/files/{name}#sha256={hex}\">{name}</a><br/>")
-                    })
+    let mut cache_control = "";
+    let (status, content_type, body) = if let Some(name) = path.strip_prefix("/cfg/") {
+        match files().into_iter().find(|f| f.file_name().is_some_and(|n| n == name)) {
+            Some(file) => {
+                cache_control = "Cache-Control: max-age=600\r\n";
+                (200, "text/plain", std::fs::read(file)?)
+            }
+            None => (404, "text/plain", b"not found".to_vec()),
+        }
+    } else if let Some(project) = path.strip_prefix("/simple/").map(|p| p.trim_end_matches('/')) {
+        let links: Vec<String> = files()
+            .iter()
+            .filter_map(|f| {
+                let name = f.file_name()?.to_str()?.to_owned();
+                (project_of(&name)? == canonical(project)).then(|| {
+                    let sha = sha2::Sha256::digest(std::fs::read(f).unwrap_or_default());
+                    let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+                    format!("<a href=\"/files/{name}#sha256={hex}\">{name}</a><br/>")
                 })
-                .collect();
-            match links.is_empty() {
-                true => (404, "text/plain", b"not found".to_vec()),
-                false => (
-                    200,
-                    "text/html",
-                    format!("<!DOCTYPE html><html><body>\n{}\n</body></html>\n", links.join("\n")).into_bytes(),
-                ),
-            }
-        } else if let Some(name) = path.strip_prefix("/files/") {
-            match files().into_iter().find(|f| f.file_name().is_some_and(|n| n == name)) {
-                Some(file) => (200, "application/octet-stream", std::fs::read(file)?),
-                None => (404, "text/plain", b"not found".to_vec()),
-            }
-        } else {
-            (404, "text/plain", b"not found".to_vec())
-        };
+            })
+            .collect();
+        match links.is_empty() {
+            true => (404, "text/plain", b"not found".to_vec()),
+            false => (
+                200,
+                "text/html",
+                format!("<!DOCTYPE html><html><body>\n{}\n</body></html>\n", links.join("\n")).into_bytes(),
+            ),
+        }
+    } else if let Some(name) = path.strip_prefix("/files/") {
+        match files().into_iter().find(|f| f.file_name().is_some_and(|n| n == name)) {
+            Some(file) => (200, "application/octet-stream", std::fs::read(file)?),
+            None => (404, "text/plain", b"not found".to_vec()),
+        }
+    } else {
+        (404, "text/plain", b"not found".to_vec())
+    };
     let mut stream = reader.into_inner();
     let reason = if status == 200 { "OK" } else { "Not Found" };
     write!(
         stream,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{cache_control}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
     stream.write_all(&body)?;

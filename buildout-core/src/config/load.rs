@@ -2,7 +2,7 @@
 //! it extends, command-line `extends` and assignments, the versions section, and the directory
 //! options that are made absolute while loading.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::annotated::{
     Annotated, AnnotatedSection, COMMAND_LINE_VALUE, COMPUTED_VALUE, DEFAULT_VALUE, SectionKey, Source, annotate,
@@ -98,11 +98,80 @@ struct Opener<'a> {
     cwd: &'a str,
     override_: AnnotatedSection,
     downloaded: HashSet<String>,
+    /// What each URL gave this run: a file is downloaded at most once.
+    fetched: HashMap<String, Vec<u8>>,
+    /// Made on the first download (`extends` of http(s) URLs).
+    client: Option<crate::http::Client>,
 }
 
 enum Text {
     Local(String),
-    Url { url: String, local: String },
+    /// A `file:` URL, or a downloaded file kept in `extends-cache` (`local`).
+    Url {
+        url: String,
+        local: String,
+    },
+    /// A file downloaded over the network.
+    Downloaded {
+        url: String,
+        body: Vec<u8>,
+    },
+}
+
+/// How remote files are had: zc.buildout's modes for `extends-cache`.
+struct Remote<'o> {
+    offline: bool,
+    newest: bool,
+    /// `extends-cache`: downloaded files are kept there, named by the MD5 of their URL.
+    cache: Option<&'o str>,
+}
+
+/// A configuration file's bytes as text; `path` names it in the error.
+fn decode(bytes: Vec<u8>, path: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let position = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..position].iter().filter(|b| **b == b'\n').count() + 1;
+        let byte = bytes[position];
+        // Python's wording: a byte that can start a sequence failed on what follows it.
+        let reason = match (e.utf8_error().error_len(), byte) {
+            (None, _) => "unexpected end of data",
+            (Some(_), 0xc2..=0xf4) => "invalid continuation byte",
+            (Some(_), _) => "invalid start byte",
+        };
+        Error::new(ErrorKind::NotUtf8 { path: path.to_owned(), line, byte, position, reason })
+    })
+}
+
+/// The name of a URL's copy in `extends-cache`: the MD5 hex digest of the whole URL.
+fn cache_name(url: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(url.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A download failure in zc.buildout's (urllib's) words where there are some.
+fn download_reason(e: &crate::http::HttpError) -> String {
+    match e {
+        crate::http::HttpError::Status { status, .. } => {
+            let reason = ureq_reason(*status);
+            format!("HTTP Error {status}: {reason}")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn ureq_reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
 }
 
 impl Opener<'_> {
@@ -114,24 +183,14 @@ impl Opener<'_> {
                 _ => ErrorKind::Io { path: path.to_owned(), source: e },
             })
         })?;
-        String::from_utf8(bytes).map_err(|e| {
-            let position = e.utf8_error().valid_up_to();
-            let bytes = e.as_bytes();
-            let line = bytes[..position].iter().filter(|b| **b == b'\n').count() + 1;
-            let byte = bytes[position];
-            // Python's wording: a byte that can start a sequence failed on what follows it.
-            let reason = match (e.utf8_error().error_len(), byte) {
-                (None, _) => "unexpected end of data",
-                (Some(_), 0xc2..=0xf4) => "invalid continuation byte",
-                (Some(_), _) => "invalid start byte",
-            };
-            Error::new(ErrorKind::NotUtf8 { path: path.to_owned(), line, byte, position, reason })
-        })
+        decode(bytes, path)
     }
 
-    /// Reads `url`; only `file:` URLs are read (in place), since nothing but Python
-    /// distributions is ever downloaded.
-    fn read_url(&self, url: &str, offline: bool) -> Result<Text> {
+    /// Reads `url`: a `file:` URL in place; any other through the HTTP client (and its cache,
+    /// which follows the server's `Cache-Control`), with zc.buildout's `extends-cache` modes:
+    /// offline, only the cached copy; not newest, the cached copy if there is one; newest, a
+    /// fresh download, the cached copy only when the download fails.
+    fn read_url(&mut self, url: &str, remote: &Remote<'_>) -> Result<Text> {
         let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
         if scheme.eq_ignore_ascii_case("file") {
             // urlparse: the path starts at the first `/` after the network location.
@@ -139,13 +198,45 @@ impl Opener<'_> {
             let path = path.split(['?', '#']).next().unwrap_or("").to_owned();
             return Ok(Text::Url { url: url.to_owned(), local: path });
         }
-        if offline {
-            return Err(Error::user(format!("Couldn't download {} in offline mode.", repr(url))));
+        let cached = remote.cache.map(|dir| pypath::join(dir, &cache_name(url)));
+        let cached_copy = || cached.clone().filter(|c| std::path::Path::new(c).is_file());
+        if remote.offline {
+            return match cached_copy() {
+                Some(local) => Ok(Text::Url { url: url.to_owned(), local }),
+                None => Err(Error::user(format!("Couldn't download {} in offline mode.", repr(url)))),
+            };
         }
-        Err(Error::user(format!(
-            "Error downloading extends for URL {url}: only local files and file:// URLs can be extended \
-             (buildout downloads nothing but Python distributions)"
-        )))
+        if !remote.newest
+            && let Some(local) = cached_copy()
+        {
+            return Ok(Text::Url { url: url.to_owned(), local });
+        }
+        if let Some(body) = self.fetched.get(url) {
+            return Ok(Text::Downloaded { url: url.to_owned(), body: body.clone() });
+        }
+        let client = self.client.get_or_insert_with(|| {
+            crate::http::Client::new(crate::http::ClientOptions {
+                cache_dir: crate::user_cache::dir(),
+                ..crate::http::ClientOptions::default()
+            })
+        });
+        match client.get(url, "*/*") {
+            Ok(response) => {
+                if let Some(path) = &cached {
+                    // Kept for offline and non-newest runs; a failure to keep it costs only that.
+                    let tmp = format!("{path}.{}.tmp", std::process::id());
+                    if std::fs::write(&tmp, &response.body).and_then(|()| std::fs::rename(&tmp, path)).is_err() {
+                        let _ = std::fs::remove_file(&tmp);
+                    }
+                }
+                self.fetched.insert(url.to_owned(), response.body.clone());
+                Ok(Text::Downloaded { url: url.to_owned(), body: response.body })
+            }
+            Err(e) => match cached_copy() {
+                Some(local) if remote.newest => Ok(Text::Url { url: url.to_owned(), local }),
+                _ => Err(Error::user(format!("Error downloading extends for URL {url}: {}", download_reason(&e)))),
+            },
+        }
     }
 
     /// zc.buildout's `_open`: returns the flattened list of files (extended ones first), each
@@ -167,17 +258,21 @@ impl Opener<'_> {
                 "extends-cache '{cache}' may not contain ${{section:variable}} to expand."
             )));
         }
-        let offline = option("offline") == Some("true") || option("install-from-cache") == Some("true");
+        let remote = Remote {
+            offline: option("offline") == Some("true") || option("install-from-cache") == Some("true"),
+            newest: option("newest") != Some("false"),
+            cache: option("extends-cache").filter(|c| !c.is_empty()),
+        };
 
         let (filename, text, base) = if pypath::is_url(filename) {
-            let t = self.read_url(filename, offline)?;
+            let t = self.read_url(filename, &remote)?;
             (filename.to_owned(), t, url_base(filename))
         } else if pypath::is_url(base) {
             if pypath::is_abs(filename) {
                 (filename.to_owned(), Text::Local(filename.to_owned()), pypath::dirname(filename).to_owned())
             } else {
                 let url = format!("{base}/{filename}");
-                let t = self.read_url(&url, offline)?;
+                let t = self.read_url(&url, &remote)?;
                 let b = url_base(&url);
                 (url, t, b)
             }
@@ -189,6 +284,7 @@ impl Opener<'_> {
         let (content, shown) = match &text {
             Text::Local(path) => (self.read(path)?, filename.clone()),
             Text::Url { url, local } => (self.read(local)?, format!("{url} (downloaded as {local})")),
+            Text::Downloaded { url, body } => (decode(body.clone(), url)?, url.clone()),
         };
         self.downloaded.insert(filename.clone());
 
@@ -327,7 +423,15 @@ fn assemble_layers(opts: &LoadOptions, env: &Environment, log: &dyn Log) -> Resu
 
     let mut cloptions = command_line_sections(&opts.assignments);
     let override_ = cloptions.get("buildout").cloned().unwrap_or_default();
-    let mut opener = Opener { env, log, cwd: &opts.cwd, override_, downloaded: HashSet::new() };
+    let mut opener = Opener {
+        env,
+        log,
+        cwd: &opts.cwd,
+        override_,
+        downloaded: HashSet::new(),
+        fetched: HashMap::new(),
+        client: None,
+    };
 
     let mut user_defaults = None;
     let mut for_download = data.clone();

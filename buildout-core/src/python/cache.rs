@@ -11,20 +11,9 @@ use std::path::{Path, PathBuf};
 
 use crate::stable_hash::StableHash;
 
-/// Where the cache is, or `None` when it is turned off or there is no home directory.
-pub fn dir() -> Option<PathBuf> {
-    dir_from(|name| std::env::var_os(name))
-}
-
-fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
-    if let Some(explicit) = var("BUILDOUT_CACHE_DIR") {
-        return (!explicit.is_empty()).then(|| PathBuf::from(explicit));
-    }
-    if let Some(xdg) = var("XDG_CACHE_HOME").filter(|x| Path::new(x).is_absolute()) {
-        return Some(PathBuf::from(xdg).join("buildout"));
-    }
-    var("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("buildout"))
-}
+pub use crate::user_cache::dir;
+#[cfg(test)]
+use crate::user_cache::dir_from;
 
 /// A wheel the cache has unpacked, found by the SHA-256 of its file (which an index or a lock
 /// file gives before anything is downloaded).
