@@ -222,12 +222,18 @@ impl Opener<'_> {
         });
         match client.get(url, "*/*") {
             Ok(response) => {
-                if let Some(path) = &cached {
-                    // Kept for offline and non-newest runs; a failure to keep it costs only that.
+                if let (Some(path), Some(dir)) = (&cached, remote.cache) {
+                    // Kept for offline and non-newest runs. The directory is made on first use,
+                    // as zc.buildout's documentation promises (6.0.1 itself stops here; later
+                    // releases create it too).
                     let tmp = format!("{path}.{}.tmp", std::process::id());
-                    if std::fs::write(&tmp, &response.body).and_then(|()| std::fs::rename(&tmp, path)).is_err() {
-                        let _ = std::fs::remove_file(&tmp);
-                    }
+                    std::fs::create_dir_all(dir)
+                        .and_then(|()| std::fs::write(&tmp, &response.body))
+                        .and_then(|()| std::fs::rename(&tmp, path))
+                        .map_err(|e| {
+                            let _ = std::fs::remove_file(&tmp);
+                            Error::file("keep a downloaded file in extends-cache", path.clone(), e)
+                        })?;
                 }
                 self.fetched.insert(url.to_owned(), response.body.clone());
                 Ok(Text::Downloaded { url: url.to_owned(), body: response.body })
