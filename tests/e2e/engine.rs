@@ -349,3 +349,26 @@ fn plan_says_what_install_would_do() {
     assert_eq!(bad.status, 1);
     assert!(bad.stderr.contains("Error: Invalid option for the plan command: --yaml"), "{}", bad.stderr);
 }
+
+/// `extensions =` is never silently ignored: an install (and a plan) stops with one line naming
+/// the extension, before anything is created; commands that only read the configuration work.
+#[test]
+fn extensions_stop_the_run_with_one_line() {
+    let (_t, dir) = scratch();
+    write_config(&dir, &format!("[buildout]\nextensions =\n    mr.developer\n{}", &chain(1)["[buildout]\n".len()..]));
+    for command in [&[][..], &["plan"][..]] {
+        let out = run(&dir, command);
+        assert_eq!(out.status, 1, "{command:?}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            "While:\n  Installing.\n  Loading extensions.\nError: The extension mr.developer is not supported: buildout runs \
+             no zc.buildout extensions (its [sources] would not be checked out nor developed); remove it from [buildout] \
+             extensions\n",
+            "{command:?}"
+        );
+        assert!(!dir.join("parts").exists() && !dir.join("d").exists(), "{command:?}: nothing was made");
+    }
+    let annotated = run(&dir, &["annotate", "buildout"]);
+    assert_eq!(annotated.status, 0, "{}", annotated.stderr);
+    assert!(annotated.stdout.contains("mr.developer"), "{}", annotated.stdout);
+}

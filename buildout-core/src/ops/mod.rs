@@ -10,6 +10,7 @@
 //! * [`query`]: one raw value.
 
 pub mod develop;
+pub mod extensions;
 pub mod setup;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ pub fn install(
     options: &InstallOptions,
     waiting: impl FnOnce(&Path),
 ) -> crate::config::Result<()> {
+    extensions::refuse(buildout).map_err(|e| e.within("Installing."))?;
     let dir = std::path::PathBuf::from(&buildout.directory);
     let _lock = DirectoryLock::acquire(&dir, waiting).map_err(|e| Error::file("lock", dir.display().to_string(), e))?;
     let prepare_log = Rc::clone(&log);
@@ -47,6 +49,7 @@ pub fn install(
 /// `plan [parts]`: what [`install`] would do and why, changing nothing (no lock, no directory,
 /// no develop build, no recipe run but the constructors, nothing recorded).
 pub fn plan(buildout: &mut Buildout, log: Rc<dyn Log>, options: &InstallOptions) -> crate::config::Result<Plan> {
+    extensions::refuse(buildout).map_err(|e| e.within("Installing."))?;
     let prepare_log = Rc::clone(&log);
     let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::No));
     engine::plan(buildout, log, Environment::current(), &options.parts, prepare)
