@@ -65,12 +65,16 @@ fn fingerprint(dir: &Path) -> Result<String, DevelopError> {
     Ok(hash.hex(32))
 }
 
-/// The cdylib cargo reported in its JSON messages.
-fn built_library(stdout: &str) -> Option<PathBuf> {
+/// The cdylib cargo reported in its JSON messages (the last one; of the package whose manifest
+/// is `manifest`, when given: a workspace build reports its members' too).
+pub(crate) fn built_library(stdout: &str, manifest: Option<&Path>) -> Option<PathBuf> {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| {
+            manifest.is_none_or(|manifest| m["manifest_path"].as_str().is_some_and(|p| Path::new(p) == manifest))
+        })
         .filter(|m| m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")))
         .filter_map(|m| {
             m["filenames"]
@@ -112,7 +116,7 @@ pub fn develop_recipe_crate(dir: &Path, develop_eggs: &Path) -> Result<PathBuf, 
             output: String::from_utf8_lossy(&output.stderr).trim_end().to_owned(),
         });
     }
-    let built = built_library(&String::from_utf8_lossy(&output.stdout))
+    let built = built_library(&String::from_utf8_lossy(&output.stdout), None)
         .ok_or_else(|| DevelopError::NoLibrary { dir: dir.to_owned() })?;
     std::fs::create_dir_all(develop_eggs).map_err(|e| io(develop_eggs, e))?;
     let name = built.file_name().map(PathBuf::from).unwrap_or_default();
@@ -159,7 +163,7 @@ mod tests {
 {"reason":"build-finished","success":true}"#;
         let expected = PathBuf::from(format!("/t/release/libhello_recipes{}", std::env::consts::DLL_SUFFIX));
         if std::env::consts::DLL_SUFFIX == ".so" {
-            assert_eq!(built_library(messages), Some(expected));
+            assert_eq!(built_library(messages, None), Some(expected));
         }
     }
 }

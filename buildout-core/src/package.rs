@@ -671,26 +671,8 @@ pub fn build_cdylib(manifest: &Path, profile: &str, stderr: Stdio) -> Result<Pat
     if !status.success() {
         return Err(PackageError::Build { dir: dir.to_owned(), status: status.to_string() });
     }
-    cdylib_artifact(&stdout, manifest).ok_or_else(|| PackageError::NoLibrary { dir: dir.to_owned() })
-}
-
-/// The cdylib that cargo's JSON messages report for the package of `manifest`.
-fn cdylib_artifact(messages: &str, manifest: &Path) -> Option<PathBuf> {
-    messages
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| m["manifest_path"].as_str().is_some_and(|p| Path::new(p) == manifest))
-        .filter(|m| m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")))
-        .filter_map(|m| {
-            m["filenames"]
-                .as_array()?
-                .iter()
-                .filter_map(|f| f.as_str())
-                .find(|f| f.ends_with(std::env::consts::DLL_SUFFIX))
-                .map(PathBuf::from)
-        })
-        .next_back()
+    crate::develop::built_library(&stdout, Some(manifest))
+        .ok_or_else(|| PackageError::NoLibrary { dir: dir.to_owned() })
 }
 
 /// A recipe wheel that was written.
@@ -1068,8 +1050,11 @@ mod tests {
 not json
 {"reason":"build-finished","success":true}"#;
         if std::env::consts::DLL_SUFFIX == ".so" {
-            assert_eq!(cdylib_artifact(messages, manifest), Some(PathBuf::from("/t/release/libhello_recipes.so")));
+            assert_eq!(
+                crate::develop::built_library(messages, Some(manifest)),
+                Some(PathBuf::from("/t/release/libhello_recipes.so"))
+            );
         }
-        assert_eq!(cdylib_artifact(messages, Path::new("/src/other/Cargo.toml")), None);
+        assert_eq!(crate::develop::built_library(messages, Some(Path::new("/src/other/Cargo.toml"))), None);
     }
 }
