@@ -297,15 +297,7 @@ fn legacy_signatures_are_taken_over_without_reinstalling() {
 #[test]
 fn plan_says_what_install_would_do() {
     let (_t, dir) = scratch();
-    let listing = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .expect("list")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let listing = tests::names_in;
     write_config(&dir, &chain(2));
     // (step, arguments, expected output)
     let first = run(&dir, &["plan"]);

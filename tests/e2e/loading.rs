@@ -70,15 +70,7 @@ fn shipped_libraries_are_found_by_entry_name() {
 fn the_recipes_command_creates_nothing() {
     let (_t, dir) = scratch();
     std::fs::write(dir.join("buildout.cfg"), "[buildout]\nparts =\ndownload-cache = downloads\n").expect("write");
-    let listing = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .expect("list")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let listing = tests::names_in;
     // Only loadable libraries on the search path, so that both commands succeed.
     let (_libraries, libraries) = scratch();
     let egg = library_file_name("zc.recipe.egg");

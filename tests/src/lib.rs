@@ -67,6 +67,17 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     path
 }
 
+/// The names in a directory, sorted (what a test compares to see that nothing was created).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list the directory")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// The workspace's root directory, without `..` (paths under it appear in buildout's output,
 /// which names libraries by their canonical path).
 pub fn workspace_root() -> PathBuf {
