@@ -36,8 +36,8 @@ pub(crate) enum Early {
 }
 
 /// The commands zc.buildout knows, plus ours.
-pub(crate) const COMMANDS: [&str; 10] =
-    ["install", "annotate", "query", "bootstrap", "init", "setup", "runsetup", "resolve", "recipes", "plan"];
+pub(crate) const COMMANDS: [&str; 11] =
+    ["install", "annotate", "query", "bootstrap", "init", "setup", "runsetup", "resolve", "recipes", "plan", "sources"];
 
 /// Flag letters that take no value.
 const FLAGS: &str = "vqhWUoOnNDA";

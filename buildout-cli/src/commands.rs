@@ -59,6 +59,11 @@ pub(crate) enum Command {
     Install {
         parts: Vec<String>,
     },
+    /// mr.developer's commands: `status`, `checkout`, `update`, then package names.
+    Sources {
+        action: String,
+        names: Vec<String>,
+    },
     Plan {
         json: bool,
         parts: Vec<String>,
@@ -104,6 +109,11 @@ impl Command {
                 Command::RecipesPackage { args: args[1..].to_vec() }
             }
             "recipes" => Command::Recipes { args },
+            "sources" => {
+                let mut words = args.into_iter();
+                let action = words.next().unwrap_or_else(|| "status".to_owned());
+                Command::Sources { action, names: words.collect() }
+            }
             "plan" => {
                 if let Some(other) = args.iter().find(|a| a.starts_with('-') && *a != "--json") {
                     return Err(Failure::plain(format!(
@@ -139,7 +149,7 @@ pub(crate) fn dispatch(inv: &Invocation, console: &Rc<Console>) -> Result<u8, Fa
     // do).
     let (startup, log): (Startup, &dyn Log) = match &command {
         Command::Resolve { .. } => (Startup::ReadOnly, &Silent),
-        Command::Recipes { .. } | Command::Plan { .. } => (Startup::ReadOnly, &**console),
+        Command::Recipes { .. } | Command::Plan { .. } | Command::Sources { .. } => (Startup::ReadOnly, &**console),
         _ => (Startup::CreateDirectories, &**console),
     };
     let loaded = Buildout::load(&opts, env, log, startup);
@@ -192,6 +202,10 @@ fn run_command(command: &Command, buildout: &mut Buildout, console: &Rc<Console>
             "The {name} command runs Python setup scripts, which this buildout does not do."
         ))),
         Command::Install { parts } => install(buildout, parts, console),
+        Command::Sources { action, names } => {
+            out(&ops::sources::command(buildout, &**console, action, names)?);
+            Ok(0)
+        }
         Command::Recipes { .. } | Command::RecipesPackage { .. } => Ok(0),
     }
 }

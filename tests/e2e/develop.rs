@@ -119,3 +119,74 @@ fn a_directory_that_is_no_project_is_an_error() {
          it has no setup.py or pyproject.toml (a Python project) and no Cargo.toml (a recipe crate)\n"
     );
 }
+
+/// mr.developer, natively: a package of `[sources]` in `auto-checkout` is cloned from a local
+/// git repository into `sources-dir`, developed (its `[versions]` pin cleared) and used by a
+/// part; `buildout sources status` reports it; `update` brings a new commit; `plan` checks
+/// nothing out.
+#[test]
+fn mr_developer_sources_are_checked_out_and_developed() {
+    let (_guard, dir) = scratch();
+    let repo = dir.join("repo/flat");
+    write(
+        &repo.join("setup.py"),
+        "from setuptools import setup\nsetup(name='flat', version='1.0', py_modules=['flatmod'],\n      \
+         entry_points={'console_scripts': ['flat = flatmod:main']})\n",
+    );
+    write(&repo.join("flatmod.py"), "def main():\n    print('flat from git')\n");
+    let git = |args: &[&str], cwd: &Path| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "--quiet"], &repo);
+    git(&["add", "."], &repo);
+    git(&["commit", "--quiet", "-m", "first"], &repo);
+    let work = dir.join("work");
+    write(
+        &work.join("buildout.cfg"),
+        &format!(
+            "[buildout]\nextensions = mr.developer\nauto-checkout = flat\nparts = app\nversions = versions\n\
+             always-checkout = true\n\n[sources]\nflat = git {} branch=main\n\n[versions]\nflat = 0.9\n\n\
+             [app]\nrecipe = zc.recipe.egg\neggs = flat\n",
+            repo.display()
+        ),
+    );
+    let lib = cargo_artifact("recipe-egg", "zc_recipe_egg");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), lib.parent().expect("dir").display().to_string())];
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+
+    let planned = run_buildout(&work, &args(&["plan"]), &env);
+    assert_eq!(planned.status, 0, "{}", planned.stderr);
+    assert!(!work.join("src").exists(), "plan checks nothing out");
+
+    let first = run_buildout(&work, &args(&["-U"]), &env);
+    assert_eq!(first.status, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("mr.developer: Queued 'flat' for checkout.\nmr.developer: Cloned 'flat' with git"),
+        "{}",
+        first.stdout
+    );
+    assert!(first.stdout.contains("Develop: '{DIR}/src/flat'"), "{}", first.stdout);
+    assert!(work.join("src/flat/flatmod.py").is_file());
+    assert_eq!(run_script(&work, "flat"), "flat from git\n", "the developed code, not the pinned 0.9");
+
+    let status = run_buildout(&work, &args(&["sources", "status"]), &env);
+    assert_eq!(status.stdout, "flat: checked out (main), clean, auto-checkout ({DIR}/src/flat)\n", "{}", status.stderr);
+
+    // A new commit upstream: always-checkout updates the checkout on the next run.
+    write(&repo.join("flatmod.py"), "def main():\n    print('flat, second commit')\n");
+    git(&["commit", "--quiet", "-am", "second"], &repo);
+    let again = run_buildout(&work, &args(&["-U"]), &env);
+    assert_eq!(again.status, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("mr.developer: Updated 'flat' with git."), "{}", again.stdout);
+    assert_eq!(run_script(&work, "flat"), "flat, second commit\n");
+
+    let unknown = run_buildout(&work, &args(&["sources", "status", "nope"]), &env);
+    assert_eq!(unknown.status, 1);
+    assert!(unknown.stderr.contains("Error: There is no package nope in the sources."), "{}", unknown.stderr);
+}

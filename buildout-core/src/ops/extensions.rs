@@ -1,22 +1,26 @@
 //! `[buildout] extensions`: Python packages zc.buildout imports and calls before it does
-//! anything. None runs here, so a buildout that names one stops with one line saying so, rather
-//! than running without what the extension would have done (mr.developer's checkouts, ...).
+//! anything. mr.developer, which nearly every Plone and Zope buildout names, is done natively
+//! ([`super::sources`]); any other stops the run with one line saying so, rather than letting it
+//! go on without what the extension would have done.
 
 use crate::config::{Buildout, Error};
+use crate::log::Log;
 
-/// The one-line refusal of the first extension named, if any.
-pub fn refuse(buildout: &mut Buildout) -> crate::config::Result<()> {
+use super::develop::Build;
+
+/// Does what the named extensions do before an install (or, with [`Build::No`], a plan).
+pub fn apply(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::config::Result<()> {
     let named = buildout.sections.get("buildout", "extensions")?.unwrap_or_default();
-    let Some(first) = named.split_whitespace().next() else {
-        return Ok(());
-    };
-    let what = match first {
-        "mr.developer" => " (its [sources] would not be checked out nor developed)",
-        _ => "",
-    };
-    Err(Error::user(format!(
-        "The extension {first} is not supported: buildout runs no zc.buildout extensions{what}; remove it from \
-         [buildout] extensions"
-    ))
-    .within("Loading extensions."))
+    let names: Vec<&str> = named.split_whitespace().collect();
+    if let Some(other) = names.iter().find(|n| **n != "mr.developer") {
+        return Err(Error::user(format!(
+            "The extension {other} is not supported: buildout runs no zc.buildout extensions (mr.developer \
+             is done natively); remove it from [buildout] extensions"
+        ))
+        .within("Loading extensions."));
+    }
+    if names.contains(&"mr.developer") {
+        super::sources::prepare(buildout, log, build)?;
+    }
+    Ok(())
 }

@@ -7,11 +7,14 @@
 //! * [`develop`]: `develop =` (recipe crates built, Python projects installed editable) and the
 //!   recipe search path, built in one place;
 //! * [`setup`]: `init` and `bootstrap`;
-//! * [`query`]: one raw value.
+//! * [`query`]: one raw value;
+//! * [`extensions`] and [`sources`]: `extensions =` (mr.developer natively, any other refused)
+//!   and `buildout sources`.
 
 pub mod develop;
 pub mod extensions;
 pub mod setup;
+pub mod sources;
 
 use std::path::Path;
 use std::rc::Rc;
@@ -38,9 +41,9 @@ pub fn install(
     options: &InstallOptions,
     waiting: impl FnOnce(&Path),
 ) -> crate::config::Result<()> {
-    extensions::refuse(buildout).map_err(|e| e.within("Installing."))?;
     let dir = std::path::PathBuf::from(&buildout.directory);
     let _lock = DirectoryLock::acquire(&dir, waiting).map_err(|e| Error::file("lock", dir.display().to_string(), e))?;
+    extensions::apply(buildout, &*log, Build::Yes).map_err(|e| e.within("Installing."))?;
     let prepare_log = Rc::clone(&log);
     let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::Yes));
     engine::install(buildout, log, Environment::current(), &options.parts, prepare)
@@ -49,7 +52,7 @@ pub fn install(
 /// `plan [parts]`: what [`install`] would do and why, changing nothing (no lock, no directory,
 /// no develop build, no recipe run but the constructors, nothing recorded).
 pub fn plan(buildout: &mut Buildout, log: Rc<dyn Log>, options: &InstallOptions) -> crate::config::Result<Plan> {
-    extensions::refuse(buildout).map_err(|e| e.within("Installing."))?;
+    extensions::apply(buildout, &*log, Build::No).map_err(|e| e.within("Installing."))?;
     let prepare_log = Rc::clone(&log);
     let prepare = Box::new(move |b: &mut Buildout| develop::prepare(b, &*prepare_log, Build::No));
     engine::plan(buildout, log, Environment::current(), &options.parts, prepare)
