@@ -186,6 +186,33 @@ fn mr_developer_sources_are_checked_out_and_developed() {
     assert!(again.stdout.contains("mr.developer: Updated 'flat' with git."), "{}", again.stdout);
     assert_eq!(run_script(&work, "flat"), "flat, second commit\n");
 
+    // A package checked out by hand is developed from then on (recorded in .mr.developer.cfg,
+    // as bin/develop does); deactivated, it is not.
+    let other = dir.join("repo/other");
+    write(
+        &other.join("setup.py"),
+        "from setuptools import setup\nsetup(name='other', version='1.0', py_modules=['othermod'])\n",
+    );
+    write(&other.join("othermod.py"), "");
+    git(&["init", "--quiet"], &other);
+    git(&["add", "."], &other);
+    git(&["commit", "--quiet", "-m", "first"], &other);
+    let config = std::fs::read_to_string(work.join("buildout.cfg")).expect("read");
+    let config = config.replace("[versions]", &format!("other = git {}\n\n[versions]", other.display()));
+    write(&work.join("buildout.cfg"), &config);
+    let checked_out = run_buildout(&work, &args(&["sources", "checkout", "other"]), &env);
+    assert_eq!(checked_out.status, 0, "{}", checked_out.stderr);
+    assert!(work.join("src/other/setup.py").is_file());
+    let status = run_buildout(&work, &args(&["sources", "status", "other"]), &env);
+    assert!(status.stdout.starts_with("other: checked out (main), clean, activated"), "{}", status.stdout);
+    let activated = run_buildout(&work, &args(&["-U"]), &env);
+    assert!(activated.stdout.contains("Develop: '{DIR}/src/other'"), "{}", activated.stdout);
+    let deactivated = run_buildout(&work, &args(&["sources", "deactivate", "other"]), &env);
+    assert_eq!(deactivated.status, 0, "{}", deactivated.stderr);
+    let without = run_buildout(&work, &args(&["-U"]), &env);
+    assert_eq!(without.status, 0, "{}", without.stderr);
+    assert!(!without.stdout.contains("src/other"), "{}", without.stdout);
+
     let unknown = run_buildout(&work, &args(&["sources", "status", "nope"]), &env);
     assert_eq!(unknown.status, 1);
     assert!(unknown.stderr.contains("Error: There is no package nope in the sources."), "{}", unknown.stderr);

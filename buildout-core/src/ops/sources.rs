@@ -1,8 +1,10 @@
 //! mr.developer, natively: `[sources]` lists where packages' code lives
 //! (`name = kind url [key=value ...]`); those named in `auto-checkout` (`*`: all) are checked out
 //! into `sources-dir` before anything is installed and developed (added to `develop`, their
-//! `[versions]` pins cleared). `buildout sources status|checkout|update [names]` does what
-//! mr.developer's `bin/develop` does. Kinds `git` and `fs`; the others stop with one line.
+//! `[versions]` pins cleared), as are those activated in `.mr.developer.cfg` (`buildout sources
+//! checkout|activate`); `buildout sources status|checkout|update|activate|deactivate [names]`
+//! does what mr.developer's `bin/develop` does. Kinds `git` and `fs`; the others stop with one
+//! line.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,6 +159,58 @@ fn parse(name: &str, line: &str, sources_dir: &str, directory: &str) -> Result<S
     Ok(source)
 }
 
+/// mr.developer's record of which packages are developed, `.mr.developer.cfg` in the buildout
+/// directory: `[develop]` with `name = true|false|auto` (`bin/develop activate|deactivate`, and
+/// `checkout`, set them). Other sections are kept as they are.
+struct DevelopState {
+    path: PathBuf,
+    sections: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+impl DevelopState {
+    fn read(directory: &str) -> crate::config::Result<DevelopState> {
+        let path = PathBuf::from(pypath::join(directory, ".mr.developer.cfg"));
+        let sections = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                crate::config::parser::parse(&text, &path.display().to_string(), crate::config::Environment::current())
+                    .map_err(|e| Error::user(e.to_string()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(Error::file("read", path.display().to_string(), e)),
+        };
+        Ok(DevelopState { path, sections })
+    }
+
+    /// `Some(true)`: developed when checked out; `Some(false)`: never; `None`: as `auto-checkout`
+    /// says.
+    fn get(&self, name: &str) -> Option<bool> {
+        match self.sections.get("develop")?.get(name)?.to_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.sections.entry("develop".to_owned()).or_default().insert(name.to_owned(), value.to_owned());
+    }
+
+    fn write(&self) -> crate::config::Result<()> {
+        let mut text = String::new();
+        for (section, options) in &self.sections {
+            text.push_str(&format!("[{section}]\n"));
+            for (key, value) in options {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+            text.push('\n');
+        }
+        let tmp = self.path.with_extension("cfg.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| Error::file("write", self.path.display().to_string(), e))
+    }
+}
+
 fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
     let mut command = Command::new("git");
     if let Some(dir) = dir {
@@ -253,10 +307,11 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
             "always-accept-server-certificate is ignored: git asks nothing here, it uses the system's certificates.",
         );
     }
+    let state = DevelopState::read(&buildout.directory)?;
     let mut developed = Vec::new();
     for name in &sources.auto_checkout {
         let Some(source) = sources.sources.iter().find(|s| s.name == *name) else { continue };
-        if build == Build::Yes {
+        if build == Build::Yes && state.get(name) != Some(false) {
             if !source.path.exists() {
                 log.log(Level::Info, LOGGER, &format!("Queued {} for checkout.", repr(name)));
                 checkout(source, log).map_err(|e| e.within("Loading extensions."))?;
@@ -264,7 +319,14 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
                 update(source, sources.always_checkout == "force", log).map_err(|e| e.within("Loading extensions."))?;
             }
         }
-        if source.egg && source.path.exists() {
+    }
+    // Developed: what is there and either auto-checkout (unless deactivated) or activated.
+    for source in &sources.sources {
+        let wanted = match state.get(&source.name) {
+            Some(activated) => activated,
+            None => sources.auto_checkout.contains(&source.name),
+        };
+        if wanted && source.egg && source.path.exists() {
             developed.push(source);
         }
     }
@@ -296,6 +358,7 @@ pub fn command(
 ) -> crate::config::Result<String> {
     let sources = Sources::read(buildout)?;
     let chosen = sources.named(names)?;
+    let recorded = DevelopState::read(&buildout.directory)?;
     let mut out = String::new();
     match action {
         "status" => {
@@ -315,23 +378,45 @@ pub fn command(
                     }
                     (_, true) => "there".to_owned(),
                 };
-                let auto = if sources.auto_checkout.contains(&source.name) { ", auto-checkout" } else { "" };
+                let auto = match (recorded.get(&source.name), sources.auto_checkout.contains(&source.name)) {
+                    (Some(true), _) => ", activated",
+                    (Some(false), _) => ", deactivated",
+                    (None, true) => ", auto-checkout",
+                    (None, false) => "",
+                };
                 out.push_str(&format!("{}: {state}{auto} ({})\n", source.name, source.path.display()));
             }
         }
         "checkout" | "co" => {
-            for source in chosen.into_iter().filter(|s| !s.path.exists()) {
-                checkout(source, log)?;
+            let mut state = DevelopState::read(&buildout.directory)?;
+            for source in chosen {
+                if !source.path.exists() {
+                    checkout(source, log)?;
+                }
+                // Checked out by hand: developed from the next run on, as with bin/develop.
+                if state.get(&source.name).is_none() && !sources.auto_checkout.contains(&source.name) {
+                    state.set(&source.name, "true");
+                }
             }
+            state.write()?;
+            out.push_str("Run buildout to develop what was checked out.\n");
         }
         "update" | "up" => {
             for source in chosen.into_iter().filter(|s| s.path.exists()) {
                 update(source, sources.always_checkout == "force", log)?;
             }
         }
+        "activate" | "deactivate" => {
+            let mut state = DevelopState::read(&buildout.directory)?;
+            for source in chosen {
+                state.set(&source.name, if action == "activate" { "true" } else { "false" });
+            }
+            state.write()?;
+            out.push_str("Run buildout for the change to take effect.\n");
+        }
         other => {
             return Err(Error::user(format!(
-                "Invalid sources command: {other} (status, checkout or update, then package names)"
+                "Invalid sources command: {other} (status, checkout, update, activate or deactivate, then package names)"
             )));
         }
     }
