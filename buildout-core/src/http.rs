@@ -1,6 +1,6 @@
-//! The one HTTP client of the program: package index pages, `find-links` pages and
-//! distribution downloads (and later remote `extends`) all go through [`Client`], so that one
-//! cache, one set of credentials and one offline switch govern every request.
+//! The one HTTP client of the program: package index pages, `find-links` pages, distribution
+//! downloads and remote `extends` all go through [`Client`], so that one cache, one set of
+//! credentials and one offline switch govern every request.
 //!
 //! Pages are kept in an HTTP cache that follows the server's `Cache-Control`, `ETag` and
 //! `Last-Modified` (through `http-cache-semantics`): a fresh page costs no request, a stale one
