@@ -100,7 +100,9 @@ fn ten_libraries() -> (tempfile::TempDir, Vec<String>) {
     for i in 0..10 {
         let dist = format!("bench.library{i}");
         let out = Command::new(&cargo)
-            .args(["build", "--release", "--quiet", "-p", "buildout-testrecipes", "--target-dir"])
+            // An rlib to cargo (see `tests::cargo_artifact`): built as a cdylib here.
+            .args(["rustc", "--release", "--quiet", "-p", "buildout-testrecipes", "--lib", "--crate-type", "cdylib"])
+            .arg("--target-dir")
             .arg(&target)
             .env("BUILDOUT_TESTRECIPES_DIST", &dist)
             .output()

@@ -156,6 +156,8 @@ fn download_reason(e: &crate::http::HttpError) -> String {
             let reason = ureq_reason(*status);
             format!("HTTP Error {status}: {reason}")
         }
+        // The URL is in the message already.
+        crate::http::HttpError::Transport { cause, .. } => cause.to_string(),
         other => other.to_string(),
     }
 }

@@ -234,8 +234,11 @@ impl<'a> Run<'a> {
             self.plan = Some(plan);
             return Ok(());
         }
-        for step in &plan.steps {
-            self.log.log(Level::Debug, BUILDOUT_LOGGER, &format!("Plan: {}", step.describe()));
+        // Worded only when shown (a no-op run of 1000 parts would format 1000 lines for nothing).
+        if self.buildout.log_threshold <= Level::Debug as i64 {
+            for step in &plan.steps {
+                self.log.log(Level::Debug, BUILDOUT_LOGGER, &format!("Plan: {}", step.describe()));
+            }
         }
 
         for step in plan.steps.iter().filter(|s| s.action == plan::Action::Uninstall) {

@@ -76,11 +76,13 @@ pub fn plan(installed: &Installed, parts: &[Constructed], only_named: bool, exis
     let mut steps = Vec::new();
     let mut uninstalled: HashSet<&str> = HashSet::new();
     let mut reinstall_reasons: Vec<(&str, Vec<Reason>)> = Vec::new();
+    let empty = PartOptions::new();
+    let by_name: std::collections::HashMap<&str, &Constructed> = parts.iter().map(|p| (p.name.as_str(), p)).collect();
     for recorded in installed.parts.iter().rev() {
-        let old = installed.options.get(recorded).cloned().unwrap_or_default();
-        let reasons = match parts.iter().find(|p| p.name == *recorded) {
+        let old = installed.options.get(recorded).unwrap_or(&empty);
+        let reasons = match by_name.get(recorded.as_str()) {
             Some(part) => {
-                let reasons = differences(&old, &part.options, exists);
+                let reasons = differences(old, &part.options, exists);
                 if reasons.is_empty() {
                     continue;
                 }
@@ -114,9 +116,9 @@ pub fn plan(installed: &Installed, parts: &[Constructed], only_named: bool, exis
 /// Why a recorded part must be installed again, if it must: what differs between the recorded
 /// options and the current ones, else the recorded paths that are missing.
 fn differences(recorded: &PartOptions, current: &PartOptions, exists: &dyn Fn(&str) -> bool) -> Vec<Reason> {
-    let mut recorded = recorded.clone();
-    let files = recorded.remove(INSTALLED).unwrap_or_default();
-    if recorded == *current {
+    let files = recorded.get(INSTALLED).map_or("", String::as_str);
+    // Both maps are sorted: compare them in one pass, the recorded paths left out.
+    if recorded.iter().filter(|(k, _)| *k != INSTALLED).eq(current.iter()) {
         return files
             .split('\n')
             .filter(|f| !f.is_empty() && !exists(f))
@@ -135,7 +137,7 @@ fn differences(recorded: &PartOptions, current: &PartOptions, exists: &dyn Fn(&s
         reasons.push(Reason::RecipeVersionChanged { from, to });
     }
     let (mut changed, mut added, mut removed) = (Vec::new(), Vec::new(), Vec::new());
-    for (key, value) in &recorded {
+    for (key, value) in recorded.iter().filter(|(k, _)| *k != INSTALLED) {
         match current.get(key) {
             Some(now) if now == value || key == "recipe" || key == SIGNATURE => {}
             Some(_) => changed.push(key.clone()),
