@@ -168,7 +168,7 @@ fn main() {
     let libs_path = libdir.path().display().to_string();
     let (m, b) = noop_time(ten.path(), &libs_path, 20);
     let (_, trace) = buildout(ten.path(), &["-U", "-vvv"], &libs_path);
-    let loads = trace.lines().filter(|l| l.starts_with("Loaded recipe library ")).count();
+    let loads = trace.lines().filter(|l| l.starts_with("Loaded bench.library")).count();
     assert_eq!(loads, 10, "each of the 10 libraries is loaded once:\n{trace}");
     println!("| no-op run, 20 parts using 10 recipe libraries (each loaded once) | {} | {} |", ms(m), ms(b));
 }

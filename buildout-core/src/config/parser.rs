@@ -126,13 +126,21 @@ pub fn parse(text: &str, file: &str, env: &Environment) -> Result<RawConfig, Par
 pub fn parse_with_lines(text: &str, file: &str, env: &Environment) -> Result<(RawConfig, OptionLines), ParseError> {
     let mut lines = OptionLines::new();
     let parsed = parse_noting_lines(text, file, env, &mut |section, option, line| {
-        lines.insert((section.to_owned(), option.to_owned()), u32::try_from(line).unwrap_or(u32::MAX));
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        match lines.get_mut(section) {
+            Some(options) => {
+                options.insert(option.to_owned(), line);
+            }
+            None => {
+                lines.insert(section.to_owned(), [(option.to_owned(), line)].into_iter().collect());
+            }
+        }
     })?;
     Ok((parsed, lines))
 }
 
-/// Where each option of a file is set: `(section, option)` → line.
-pub type OptionLines = std::collections::HashMap<(String, String), u32>;
+/// Where each option of a file is set: section → option → line.
+pub type OptionLines = std::collections::HashMap<String, std::collections::HashMap<String, u32>>;
 
 /// [`parse`], telling `note` the section, option and line of every assignment.
 fn parse_noting_lines(
@@ -272,7 +280,7 @@ mod tests {
             ("versions", "missing", None),
         ];
         for (section, option, expected) in cases {
-            assert_eq!(lines.get(&(section.to_owned(), option.to_owned())).copied(), expected, "{section}:{option}");
+            assert_eq!(lines.get(section).and_then(|o| o.get(option)).copied(), expected, "{section}:{option}");
         }
         assert!(parse_with_lines("no header = 1\n", "b.cfg", env).is_err());
     }
