@@ -177,14 +177,11 @@ fn run_command(command: &Command, buildout: &mut Buildout, console: &Rc<Console>
             let [arg] = args.as_slice() else {
                 return Err(Failure::plain("The query command requires a single argument."));
             };
+            let (section, option) = ops::query_target(arg)?;
             if buildout.verbose_output()? {
-                let (section, option) = arg.split_once(':').unwrap_or(("buildout", arg));
-                if !option.contains(':') {
-                    out(&format!("${{{section}:{option}}}\n"));
-                }
+                out(&format!("${{{section}:{option}}}\n"));
             }
-            let found = ops::query(buildout, arg)?;
-            out(&format!("{}\n", found.value));
+            out(&format!("{}\n", ops::query(buildout, section, option)?));
             Ok(0)
         }
         Command::Resolve { sections } => {

@@ -46,7 +46,12 @@ pub enum HttpError {
 }
 
 fn reason_phrase(status: u16) -> String {
-    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).map(|r| format!(" ({r})")).unwrap_or_default()
+    status_reason(status).map(|r| format!(" ({r})")).unwrap_or_default()
+}
+
+/// The standard reason phrase of an HTTP status (`Not Found`), if it has one.
+pub fn status_reason(status: u16) -> Option<&'static str> {
+    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason())
 }
 
 impl HttpError {

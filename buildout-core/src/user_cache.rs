@@ -10,7 +10,7 @@ pub fn dir() -> Option<PathBuf> {
     dir_from(|name| std::env::var_os(name))
 }
 
-pub(crate) fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
     if let Some(explicit) = var("BUILDOUT_CACHE_DIR") {
         return (!explicit.is_empty()).then(|| PathBuf::from(explicit));
     }
@@ -18,4 +18,26 @@ pub(crate) fn dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Opti
         return Some(PathBuf::from(xdg).join("buildout"));
     }
     var("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("buildout"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_the_cache_is() {
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Vars<'_>, Option<&str>); 6] = [
+            (&[("BUILDOUT_CACHE_DIR", "/c"), ("HOME", "/h")], Some("/c")),
+            (&[("BUILDOUT_CACHE_DIR", ""), ("HOME", "/h")], None),
+            (&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], Some("/x/buildout")),
+            (&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")], Some("/h/.cache/buildout")),
+            (&[("HOME", "/h")], Some("/h/.cache/buildout")),
+            (&[], None),
+        ];
+        for (vars, expected) in cases {
+            let got = dir_from(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).into()));
+            assert_eq!(got, expected.map(PathBuf::from), "{vars:?}");
+        }
+    }
 }

@@ -153,26 +153,11 @@ fn cache_name(url: &str) -> String {
 fn download_reason(e: &crate::http::HttpError) -> String {
     match e {
         crate::http::HttpError::Status { status, .. } => {
-            let reason = ureq_reason(*status);
-            format!("HTTP Error {status}: {reason}")
+            format!("HTTP Error {status}: {}", crate::http::status_reason(*status).unwrap_or("Error"))
         }
         // The URL is in the message already.
         crate::http::HttpError::Transport { cause, .. } => cause.to_string(),
         other => other.to_string(),
-    }
-}
-
-fn ureq_reason(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        410 => "Gone",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Error",
     }
 }
 

@@ -58,24 +58,17 @@ pub fn plan(buildout: &mut Buildout, log: Rc<dyn Log>, options: &InstallOptions)
     engine::plan(buildout, log, Environment::current(), &options.parts, prepare)
 }
 
-/// What `query` found: the option it names and its raw value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queried {
-    pub section: String,
-    pub option: String,
-    pub value: String,
+/// The option `query [section:]option` names: `(section, option)`, `buildout` by default.
+pub fn query_target(arg: &str) -> crate::config::Result<(&str, &str)> {
+    match arg.split(':').collect::<Vec<_>>().as_slice() {
+        [option] => Ok(("buildout", *option)),
+        [section, option] => Ok((*section, *option)),
+        _ => Err(Error::user(format!("Invalid option: {arg}"))),
+    }
 }
 
-/// `query [section:]option`: the raw (unevaluated) value, as zc.buildout prints it.
-pub fn query(buildout: &Buildout, arg: &str) -> crate::config::Result<Queried> {
-    let parts: Vec<&str> = arg.split(':').collect();
-    let (section, option) = match parts.as_slice() {
-        [option] => ("buildout", *option),
-        [section, option] => (*section, *option),
-        _ => return Err(Error::user(format!("Invalid option: {arg}"))),
-    };
+/// `query`: the raw (unevaluated) value of `section:option`, as zc.buildout prints it.
+pub fn query(buildout: &Buildout, section: &str, option: &str) -> crate::config::Result<String> {
     let raw = buildout.sections.raw(section).ok_or_else(|| Error::user(format!("Section not found: {section}")))?;
-    let value =
-        raw.get(option).cloned().ok_or_else(|| Error::new(ErrorKind::User(format!("Key not found: {option}"))))?;
-    Ok(Queried { section: section.to_owned(), option: option.to_owned(), value })
+    raw.get(option).cloned().ok_or_else(|| Error::new(ErrorKind::User(format!("Key not found: {option}"))))
 }

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use crate::stable_hash::StableHash;
 
 pub use crate::user_cache::dir;
-#[cfg(test)]
-use crate::user_cache::dir_from;
 
 /// A wheel the cache has unpacked, found by the SHA-256 of its file (which an index or a lock
 /// file gives before anything is downloaded).
@@ -124,23 +122,6 @@ pub fn on_path(name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn where_the_cache_is() {
-        type Vars<'a> = &'a [(&'a str, &'a str)];
-        let cases: [(Vars<'_>, Option<&str>); 6] = [
-            (&[("BUILDOUT_CACHE_DIR", "/c"), ("HOME", "/h")], Some("/c")),
-            (&[("BUILDOUT_CACHE_DIR", ""), ("HOME", "/h")], None),
-            (&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], Some("/x/buildout")),
-            (&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")], Some("/h/.cache/buildout")),
-            (&[("HOME", "/h")], Some("/h/.cache/buildout")),
-            (&[], None),
-        ];
-        for (vars, expected) in cases {
-            let got = dir_from(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).into()));
-            assert_eq!(got, expected.map(PathBuf::from), "{vars:?}");
-        }
-    }
 
     #[test]
     fn what_a_shim_chooses_by() {
