@@ -304,10 +304,9 @@ impl Opener<'_> {
         let mut result = annotate(parsed, &source);
         // The file's lines go with its values, for messages that send the user to one.
         for (section, options) in &mut result {
-            let Some(section_lines) = lines.get(section) else { continue };
             for (option, key) in options.iter_mut() {
-                if let Some(line) = section_lines.get(option) {
-                    key.set_line(*line);
+                if let Some(line) = lines.get(section, option) {
+                    key.set_line(line);
                 }
             }
         }
