@@ -20,6 +20,12 @@ use crate::abi::v1;
 use crate::abi::wire::{self, ErrorKind, RecipeError};
 use crate::abi::{self, ABI_VERSION, HostService};
 
+/// The distribution of the Python bridge: the recipe library that runs recipes which are Python
+/// distributions (their `[zc.buildout]` entry points), all of a run in one Python process.
+pub const PYTHON_BRIDGE: &str = "buildout.pythonbridge";
+/// The bridge's one entry; it reads the part's `recipe` option to know which recipe to run.
+pub const PYTHON_BRIDGE_ENTRY: &str = "python";
+
 /// Why a recipe library could not be used. Each message is one line; [`LoadError::detail`] has
 /// the full report where there is one (shown with `-v`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +42,8 @@ pub enum LoadError {
     WrongDistribution { path: PathBuf, expected: String, found: String },
     #[error("{dist} has no recipe entry {entry:?} ({}); it offers: {}", .path.display(), .entries.join(", "))]
     UnknownEntry { dist: String, entry: String, path: PathBuf, entries: Vec<String> },
+    #[error("{dist} is a Python distribution, and the Python bridge that runs Python recipes ({file}) is not on the recipe search path; searched: {}", display_dirs(.searched))]
+    NoBridge { dist: String, file: String, searched: Vec<PathBuf> },
     #[error("Invalid recipe specification {0:?}: expected <distribution>[:<entry>]")]
     BadSpec(String),
     // What `check_library` finds wrong with a file before it is mapped.
@@ -53,6 +61,13 @@ pub enum LoadError {
     NotSharedLibrary { path: PathBuf, what: String },
     #[error("{} is not a valid shared library: {reason}", .path.display())]
     Malformed { path: PathBuf, reason: String },
+}
+
+impl Library {
+    /// Whether this is the Python bridge (see [`PYTHON_BRIDGE`]).
+    pub fn is_python_bridge(&self) -> bool {
+        self.metadata.distribution == PYTHON_BRIDGE
+    }
 }
 
 impl LoadError {

@@ -32,11 +32,11 @@ pub mod wire;
 /// buildout-core does not break existing recipe libraries. The major changes only when a
 /// function of [`RecipeLibrary`] changes its signature or meaning (every library must then be
 /// rebuilt); appending a function is a minor change.
-pub const ABI_VERSION: &str = "2.0.0";
+pub const ABI_VERSION: &str = "2.1.0";
 /// The major of [`ABI_VERSION`], as libraries declare it.
 pub const ABI_MAJOR: u32 = 2;
 /// The minor of [`ABI_VERSION`].
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 /// The recipe ABI majors this buildout loads: 1 (abi_stable, through `v1`) and 2.
 pub const LOADABLE_MAJORS: [u32; 2] = [1, ABI_MAJOR];
 

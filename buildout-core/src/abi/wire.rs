@@ -38,6 +38,11 @@ pub struct Constructed {
     pub options: BTreeMap<String, String>,
     /// Options the recipe read (for zc.buildout's unused-option warning).
     pub used: Vec<String>,
+    /// What the part's `__buildout_signature__` records instead of the library's distribution
+    /// and version (ABI 2.1): a recipe that serves other distributions' recipes (the Python
+    /// bridge) names the one it ran, so that a new version of it reinstalls the part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// The result of `install`/`update`.
@@ -65,6 +70,16 @@ pub struct Uninstall {
 pub struct GetOption {
     pub section: String,
     pub option: String,
+}
+
+/// Host service `set` (ABI 2.1): sets an option of another section, as a zc.buildout recipe
+/// does with `buildout[section][option] = value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetOption {
+    pub section: String,
+    pub option: String,
+    pub value: String,
 }
 
 /// Host service `log`.

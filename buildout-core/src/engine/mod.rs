@@ -352,7 +352,9 @@ impl<'a> Run<'a> {
                 continue;
             };
             let meta = &p.library.metadata;
-            let signature = if p.library.path.starts_with(&develop_eggs) {
+            let signature = if let Some(signature) = &p.signature {
+                signature.clone()
+            } else if p.library.path.starts_with(&develop_eggs) {
                 let content = std::fs::read(&p.library.path).unwrap_or_default();
                 let signature = format!("{}-{}", meta.distribution, stable_hash::hex16(&content));
                 // Recorded by a buildout before stable hashes, for this very library: the same
@@ -398,7 +400,10 @@ impl<'a> Run<'a> {
         let recipes_handle = self.recipes()?;
         if let Ok((library, entry)) = recipes_handle.library(&spec, &mut self.buildout.sections) {
             if library.metadata.uninstall.contains(&entry) {
-                info(&*self.log, "Running uninstall recipe.");
+                // The bridge says itself whether the Python recipe has an uninstall entry.
+                if !library.is_python_bridge() {
+                    info(&*self.log, "Running uninstall recipe.");
+                }
                 let request = wire::Uninstall { entry, part: part.to_owned(), options: options.clone() };
                 let host = PartHost::new(&mut self.buildout.sections, &*self.log, &recipes_handle.picked, part);
                 library.uninstall(&host, &request).map_err(|e| recipe_error(part, e).within(what.clone()))?;

@@ -42,6 +42,13 @@ pub fn or_from_eggs(
     let Err(not_found @ LoadError::NotFound { .. }) = loaded else { return Ok(loaded) };
     let Ok((dist, entry)) = loader::parse_spec(spec) else { return Ok(Err(not_found)) };
     let mut settings = settings(sections)?;
+    // A Python recipe at hand needs no index: a develop egg always wins (as in zc.buildout), an
+    // installed one when no newer release is looked for.
+    match python_at_hand(&dist, &settings) {
+        Some(Python::Developed) => return Ok(bridge(loader, &dist)),
+        Some(Python::Installed) if settings.offline || !settings.newest || !fetch => return Ok(bridge(loader, &dist)),
+        _ => {}
+    }
     let got = if fetch {
         let mut logger = |level, message: &str| log.log(level, LOGGER, message);
         recipe_wheel::provide(&dist, &settings, &mut logger)
@@ -52,7 +59,15 @@ pub fn or_from_eggs(
             e => e,
         })
     };
-    let provided = got.map_err(|e| error(e, &not_found, &dist, &entry, &settings))?;
+    let provided = match got {
+        // Only what Python can use: the bridge gets and runs it.
+        Err(RecipeWheelError::Python { .. }) => return Ok(bridge(loader, &dist)),
+        // The index cannot be read, but an installed Python recipe serves.
+        Err(RecipeWheelError::Index { .. }) if python_at_hand(&dist, &settings).is_some() => {
+            return Ok(bridge(loader, &dist));
+        }
+        got => got.map_err(|e| error(e, &not_found, &dist, &entry, &settings))?,
+    };
     if settings.versions.get(&canonical_name(&dist)).is_none_or(|v| v.trim().is_empty()) {
         let version = provided.version.clone();
         picked.borrow_mut().push(Picked { name: provided.name.clone(), version, required_by: Vec::new() });
@@ -61,9 +76,48 @@ pub fn or_from_eggs(
     Ok(loader.borrow_mut().entry(spec))
 }
 
+/// How a Python distribution is at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Python {
+    Developed,
+    Installed,
+}
+
+/// Whether `dist` is a Python distribution at hand: a develop egg, or an egg in eggs-directory
+/// that the pins allow and that is not a recipe wheel (those are native libraries).
+fn python_at_hand(dist: &str, settings: &Settings) -> Option<Python> {
+    let key = canonical_name(dist);
+    let develop = settings.develop_eggs_dir.as_deref().map(crate::python::develop::develop_eggs).unwrap_or_default();
+    if develop.iter().any(|e| e.key() == key) {
+        return Some(Python::Developed);
+    }
+    let req = crate::python::Requirement::parse(dist).ok()?;
+    let constrained = settings.constrained(&req);
+    if !recipe_wheel::installed(dist, Some(&constrained), &settings.eggs_dir).is_empty() {
+        return None;
+    }
+    let installed = std::fs::read_dir(&settings.eggs_dir).into_iter().flatten().flatten().any(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        name.ends_with(".egg")
+            && name.split('-').next().is_some_and(|project| canonical_name(project) == key)
+            && crate::python::Egg::read(&entry.path()).is_ok_and(|egg| constrained.allows(&egg.version))
+    });
+    installed.then_some(Python::Installed)
+}
+
+/// The Python bridge, which runs the Python recipe `dist` (see [`loader::PYTHON_BRIDGE`]).
+fn bridge(loader: &RefCell<Loader>, dist: &str) -> Loaded {
+    let spec = format!("{}:{}", loader::PYTHON_BRIDGE, loader::PYTHON_BRIDGE_ENTRY);
+    loader.borrow_mut().entry(&spec).map_err(|e| match e {
+        LoadError::NotFound { file, searched, .. } => LoadError::NoBridge { dist: dist.to_owned(), file, searched },
+        e => e,
+    })
+}
+
 /// For a recipe that is not constructed (a part being uninstalled): when `loaded` says the
 /// library is on no directory of the search path, the recipe distribution of its name that
-/// `eggs-directory` has (the best the pins allow), without the network.
+/// `eggs-directory` has (the best the pins allow), or the bridge for a Python recipe that is
+/// installed or developed, without the network.
 pub fn or_installed(loaded: Loaded, loader: &RefCell<Loader>, sections: &mut Sections, spec: &str) -> Loaded {
     let Err(LoadError::NotFound { .. }) = &loaded else { return loaded };
     let (Ok((dist, _)), Ok(settings)) = (loader::parse_spec(spec), settings(sections)) else {
@@ -74,6 +128,8 @@ pub fn or_installed(loaded: Loaded, loader: &RefCell<Loader>, sections: &mut Sec
             loader.borrow_mut().prepend([provided.dir]);
             loader.borrow_mut().entry(spec)
         }
+        // A Python recipe that was installed: the bridge runs its uninstall entry, if it has one.
+        None if python_at_hand(&dist, &settings).is_some() => bridge(loader, &dist),
         None => loaded,
     }
 }
@@ -113,6 +169,7 @@ pub fn settings(sections: &mut Sections) -> crate::config::Result<Settings> {
     let index = Some(option("index")?).filter(|i| !i.is_empty());
     let allow_picked_versions = option("allow-picked-versions")? != "false";
     let show_picked_versions = option("show-picked-versions")? == "true";
+    let develop_eggs_dir = Some(PathBuf::from(option("develop-eggs-directory")?));
     let download_cache =
         Some(option("download-cache")?).filter(|d| !d.is_empty()).map(|d| PathBuf::from(pypath::join(&directory, &d)));
     let versions_section = option("versions")?;
@@ -130,6 +187,7 @@ pub fn settings(sections: &mut Sections) -> crate::config::Result<Settings> {
         allow_picked_versions,
         show_picked_versions,
         download_cache,
+        develop_eggs_dir,
         ..Settings::default()
     })
 }

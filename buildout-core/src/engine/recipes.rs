@@ -31,6 +31,8 @@ pub struct Part {
     pub library: Rc<Library>,
     pub entry: String,
     pub recipe: loader::Recipe,
+    /// The signature the recipe asked for instead of its library's (see [`wire::Constructed`]).
+    pub signature: Option<String>,
 }
 
 /// The engine's [`RecipeHook`]: owns the loader and every constructed recipe.
@@ -74,6 +76,11 @@ impl Recipes {
             if let Some(v) = sections.peek("buildout", name)? {
                 summary.insert(name.to_owned(), v);
             }
+        }
+        if !self.fetch {
+            // A plan gets nothing: recipes that install distributions (the Python bridge
+            // among them) take only what is installed.
+            summary.insert("offline".to_owned(), "true".to_owned());
         }
         *self.summary.borrow_mut() = Some(summary.clone());
         Ok(summary)
@@ -163,7 +170,8 @@ impl RecipeHook for Recipes {
             sections.remove(part, key)?;
         }
         sections.mark_used(part, &reply.used);
-        self.parts.borrow_mut().insert(part.to_owned(), Rc::new(Part { library, entry, recipe }));
+        let signature = reply.signature;
+        self.parts.borrow_mut().insert(part.to_owned(), Rc::new(Part { library, entry, recipe, signature }));
         Ok(())
     }
 }
@@ -208,6 +216,22 @@ impl<'a> PartHost<'a> {
         serde_json::to_string(&value).map_err(|e| RecipeError::internal(e.to_string()))
     }
 
+    fn set(&self, payload: &str) -> Result<String, RecipeError> {
+        let q: wire::SetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
+        let mut sections = self
+            .sections
+            .try_borrow_mut()
+            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
+        // As in zc.buildout, the section is evaluated (and its recipe constructed) first.
+        sections.set(&q.section, &q.option, q.value).map_err(|e| RecipeError {
+            kind: WireKind::Host,
+            message: e.kind.to_string(),
+            doing: e.doing,
+            detail: e.detail,
+        })?;
+        Ok(String::new())
+    }
+
     fn section(&self, payload: &str) -> Result<String, RecipeError> {
         let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
         let mut sections = self
@@ -250,6 +274,7 @@ impl HostService for PartHost<'_> {
                     serde_json::to_string(&sections.origin(&q.section, &q.option))
                         .map_err(|e| RecipeError::internal(e.to_string()))
                 }),
+            "set" => self.set(payload),
             "picked" => serde_json::from_str::<Vec<Picked>>(payload)
                 .map(|picked| {
                     self.picked.borrow_mut().extend(picked);
@@ -265,7 +290,8 @@ impl HostService for PartHost<'_> {
             "log" => serde_json::from_str::<wire::LogRecord>(payload)
                 .map(|r| {
                     let level = match r.level {
-                        0..=14 => Level::Debug,
+                        0..=9 => Level::Detail,
+                        10..=14 => Level::Debug,
                         15..=24 => Level::Info,
                         25..=34 => Level::Warning,
                         35..=44 => Level::Error,

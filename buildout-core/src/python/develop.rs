@@ -178,6 +178,34 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), PythonError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(|e| io(path, e))
 }
 
+/// A digest of the files of a develop project (names and contents, without version-control
+/// directories, dot files and compiled Python), as zc.buildout signs a part whose recipe is
+/// developed: editing the recipe's code reinstalls its parts.
+pub fn tree_digest(dir: &Path) -> String {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "__pycache__" || name.ends_with(".pyc") || name.ends_with(".pyo") {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(entry.path()),
+                Ok(t) if t.is_file() => files.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    let mut h = StableHash::default();
+    for file in files {
+        let relative = file.strip_prefix(dir).unwrap_or(&file);
+        h.field(relative.as_os_str().as_encoded_bytes()).field(&std::fs::read(&file).unwrap_or_default());
+    }
+    h.hex(32)
+}
+
 /// The develop eggs in `develop_eggs`: one per `<Name>.egg-link`, located at the source
 /// directory it names, with the metadata pip left beside it (or, for a link made by older
 /// tools, the `*.egg-info` in the source directory).

@@ -44,8 +44,9 @@ impl RecipeError {
         self
     }
 
-    /// What `update` answers when the recipe has none (the default [`super::Recipe::update`]).
-    pub(super) fn no_update() -> RecipeError {
+    /// What [`Recipe::update`](super::Recipe::update) answers for a recipe without an update:
+    /// buildout warns, as zc.buildout does, and calls `install` instead.
+    pub fn no_update() -> RecipeError {
         RecipeError(wire::RecipeError { kind: ErrorKind::NoUpdate, ..wire::RecipeError::default() })
     }
 

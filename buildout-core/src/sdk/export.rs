@@ -50,7 +50,8 @@ pub fn factory<R: Recipe>(
 ) -> Result<(Box<dyn DynRecipe>, wire::Constructed), RecipeError> {
     let mut options = Options::new(request.part, request.options);
     let recipe = R::new(ctx, &mut options)?;
-    let reply = wire::Constructed { options: options.values.clone(), used: options.take_used() };
+    let reply =
+        wire::Constructed { options: options.values.clone(), used: options.take_used(), signature: recipe.signature() };
     Ok((Box::new(Constructed { recipe, options }), reply))
 }
 

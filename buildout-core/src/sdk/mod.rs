@@ -244,6 +244,14 @@ impl Context<'_> {
         self.invoke("created", &wire::Created { paths }).map(drop)
     }
 
+    /// Sets an option of another section, as `buildout[section][option] = value` does in
+    /// zc.buildout (recipe ABI 2.1). The part's own options are set through [`Options::set`].
+    pub fn set(&self, section: &str, option: &str, value: &str) -> Result<(), RecipeError> {
+        let request =
+            wire::SetOption { section: section.to_owned(), option: option.to_owned(), value: value.to_owned() };
+        self.invoke("set", &request).map(drop)
+    }
+
     /// Reports versions picked without a pin in `[versions]`; buildout lists them at the end of
     /// the run when `show-picked-versions` is on.
     pub fn picked(&self, versions: &[Picked]) -> Result<(), RecipeError> {
@@ -276,7 +284,13 @@ impl Context<'_> {
 
     /// Logs at `level` under any logger name (`zc.zodbrecipes`, ...).
     pub fn log(&self, level: LogLevel, logger: &str, message: &str) {
-        let record = wire::LogRecord { level: level.number(), logger: logger.to_owned(), message: message.to_owned() };
+        self.log_number(level.number(), logger, message);
+    }
+
+    /// Logs at Python's level number `level`, for records that come from Python's logging
+    /// (zc.buildout logs details of recipe loading at level 1, shown from `-vv` on).
+    pub fn log_number(&self, level: u8, logger: &str, message: &str) {
+        let record = wire::LogRecord { level, logger: logger.to_owned(), message: message.to_owned() };
         let _ = self.invoke("log", &record);
     }
 
@@ -300,6 +314,13 @@ pub trait Recipe: Sized + 'static {
     fn update(&mut self, ctx: &Context<'_>, options: &Options) -> Result<Option<Vec<PathBuf>>, RecipeError> {
         let _ = (ctx, options);
         Err(RecipeError::no_update())
+    }
+
+    /// What the part's `__buildout_signature__` records instead of this library's distribution
+    /// and version; a change reinstalls the part. Only a recipe that runs other distributions'
+    /// code (the Python bridge) needs one.
+    fn signature(&self) -> Option<String> {
+        None
     }
 }
 

@@ -61,6 +61,34 @@ impl Eggs {
         let eggs_dir = PathBuf::from(options.require("eggs-directory")?);
         let interpreter =
             Interpreter::probe_cached(&executable, &eggs_dir).map_err(|e| RecipeError::user(e.to_string()))?;
+        let settings = Installs::read(ctx, self.links.clone(), self.index.clone(), eggs_dir)?;
+        let mut specs = distributions.clone();
+        specs.extend(extra.iter().cloned());
+        let mut ws = settings.working_set(ctx, &interpreter, &specs)?;
+        // zc.recipe.egg's `sort_working_set`: develop eggs' source directories go first.
+        ws.sort_by_key(|e| !e.develop);
+        settings.report_picked(ctx, &interpreter, &ws, &[])?;
+        Ok((distributions, ws, interpreter))
+    }
+}
+
+/// Where a recipe's distributions come from, as the buildout says (`[buildout]` and the
+/// versions section), and installing them as zc.buildout's installer does: what `Eggs` uses,
+/// and any recipe that installs distributions of its own choosing (the Python bridge).
+pub struct Installs {
+    pub settings: Settings,
+    versions_section: Option<String>,
+}
+
+impl Installs {
+    /// The settings of the buildout, with `find_links`, `index` and `eggs_dir` as the recipe
+    /// chose them.
+    pub fn read(
+        ctx: &Context<'_>,
+        find_links: Vec<String>,
+        index: Option<String>,
+        eggs_dir: PathBuf,
+    ) -> Result<Installs, RecipeError> {
         let versions_section = ctx.get("buildout", "versions")?.filter(|v| !v.is_empty());
         let versions = match &versions_section {
             Some(section) => ctx.section(section)?.unwrap_or_default(),
@@ -70,8 +98,8 @@ impl Eggs {
             |name: &str| -> Result<bool, RecipeError> { Ok(ctx.get("buildout", name)?.as_deref() == Some("true")) };
         let settings = Settings {
             eggs_dir,
-            find_links: self.links.clone(),
-            index: self.index.clone(),
+            find_links,
+            index,
             offline: flag("offline")?,
             newest: flag("newest")?,
             versions: versions.iter().map(|(k, v)| (canonical_name(k), v.clone())).collect(),
@@ -81,52 +109,85 @@ impl Eggs {
             download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
             develop_eggs_dir: Some(PathBuf::from(ctx.buildout_option("develop-eggs-directory")?)),
         };
-        let mut specs = distributions.clone();
-        specs.extend(extra.iter().cloned());
+        Ok(Installs { settings, versions_section })
+    }
+
+    /// The working set of `specs` (requirement strings), installing what is missing and logging
+    /// zc.buildout's `Getting distribution for ...` / `Got ...` lines.
+    pub fn working_set(
+        &self,
+        ctx: &Context<'_>,
+        interpreter: &Interpreter,
+        specs: &[String],
+    ) -> Result<Vec<Egg>, RecipeError> {
         let mut log = |level: crate::log::Level, message: &str| {
             ctx.log(level.into(), "zc.buildout.easy_install", message);
         };
+        self.working_set_logged(ctx, interpreter, specs, &mut log)
+    }
+
+    /// [`Installs::working_set`] logging to `log` (which may drop everything).
+    pub fn working_set_logged(
+        &self,
+        ctx: &Context<'_>,
+        interpreter: &Interpreter,
+        specs: &[String],
+        log: &mut dyn FnMut(crate::log::Level, &str),
+    ) -> Result<Vec<Egg>, RecipeError> {
         let progress = |done: u64, total: u64, message: &str| ctx.progress(done, total, message);
-        let mut ws = working_set(&interpreter, &specs, &settings, &mut log, &progress).map_err(|e| {
-            let mut message = e.to_string();
-            // Say where the pin involved in a conflict is set: the users' most time-consuming
-            // question about a conflict is which file pins what.
-            if let (PythonError::Conflict { pins, .. }, Some(section)) = (&e, &versions_section) {
-                for key in pins {
-                    if let Some((name, value)) = versions.iter().find(|(name, _)| canonical_name(name) == *key)
-                        && let Some(origin) = ctx.origin(section, name)
-                    {
-                        message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
-                    }
+        working_set(interpreter, specs, &self.settings, log, &progress).map_err(|e| self.error(ctx, e))
+    }
+
+    /// An installer's error as zc.buildout words it, saying where a pin involved in a
+    /// conflict is set (the users' most time-consuming question about a conflict is which file
+    /// pins what).
+    fn error(&self, ctx: &Context<'_>, e: PythonError) -> RecipeError {
+        let mut message = e.to_string();
+        if let (PythonError::Conflict { pins, .. }, Some(section)) = (&e, &self.versions_section) {
+            for key in pins {
+                if let Some((name, value)) =
+                    self.settings.versions.iter().find(|(name, _)| canonical_name(name) == *key)
+                    && let Some(origin) = ctx.origin(section, name)
+                {
+                    message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
                 }
             }
-            let mut error = RecipeError::user(message);
-            if let Some(req) = e.requirement() {
-                let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
-                if !e.step_logged() {
-                    ctx.info_as("zc.buildout.easy_install", &step);
-                }
-                error = error.within(step);
+        }
+        let mut error = RecipeError::user(message);
+        if let Some(req) = e.requirement() {
+            let step = format!("Getting distribution for {}.", crate::config::pytext::repr(req));
+            if !e.step_logged() {
+                ctx.info_as("zc.buildout.easy_install", &step);
             }
-            error
-        })?;
-        // zc.recipe.egg's `sort_working_set`: develop eggs' source directories go first.
-        ws.sort_by_key(|e| !e.develop);
-        // Picked versions are reported by buildout at the end of the run, all parts together.
+            error = error.within(step);
+        }
+        error
+    }
+
+    /// Reports the versions of `ws` picked without a pin (but none of `quiet`, canonical
+    /// names); buildout lists them at the end of the run.
+    pub fn report_picked(
+        &self,
+        ctx: &Context<'_>,
+        interpreter: &Interpreter,
+        ws: &[Egg],
+        quiet: &[String],
+    ) -> Result<(), RecipeError> {
         let mut picked: Vec<Picked> = ws
             .iter()
-            .filter(|e| !e.develop && settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
+            .filter(|e| !e.develop && !quiet.contains(&e.key()))
+            .filter(|e| self.settings.versions.get(&e.key()).is_none_or(|v| v.trim().is_empty()))
             .map(|e| Picked { name: e.name.clone(), version: e.version.clone(), required_by: Vec::new() })
             .collect();
-        if !picked.is_empty() {
-            let env = interpreter.environment().map_err(|e| RecipeError::user(e.to_string()))?;
-            let mut requirers = required_by(&ws, &env);
-            for p in &mut picked {
-                p.required_by = requirers.remove(p.name.as_str()).unwrap_or_default();
-            }
-            ctx.picked(&picked)?;
+        if picked.is_empty() {
+            return Ok(());
         }
-        Ok((distributions, ws, interpreter))
+        let env = interpreter.environment().map_err(|e| RecipeError::user(e.to_string()))?;
+        let mut requirers = required_by(ws, &env);
+        for p in &mut picked {
+            p.required_by = requirers.remove(p.name.as_str()).unwrap_or_default();
+        }
+        ctx.picked(&picked)
     }
 }
 

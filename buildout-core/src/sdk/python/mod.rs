@@ -12,9 +12,10 @@ mod eggs;
 
 pub use crate::config::pypath as path;
 pub use crate::config::pytext::repr;
+pub use crate::python::install::Settings;
 pub use crate::python::scripts::{Scripts, Target};
 pub use crate::python::{Egg, Interpreter, Requirement};
-pub use eggs::{Eggs, ScriptOptions};
+pub use eggs::{Eggs, Installs, ScriptOptions};
 
 /// The logger zc.buildout's installer logs under; script generation logs there too.
 pub const INSTALLER_LOGGER: &str = "zc.buildout.easy_install";
