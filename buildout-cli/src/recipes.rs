@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
+use buildout_core::engine::recipe_dist::{self, Python, PythonRecipe};
 use buildout_core::loader::{self, Library, LoadError, Loader};
 use buildout_core::python;
 
@@ -24,6 +25,30 @@ fn describe(out: &mut String, lib: &Library, note: &str) {
             "  from: the recipe wheel of {} {} for {platform} (recipe ABI {}), unpacked in eggs-directory\n",
             info.distribution, info.version, info.abi
         ));
+    }
+}
+
+/// A Python recipe distribution, and the bridge that runs it.
+fn describe_python(out: &mut String, recipe: &PythonRecipe, bridge: Result<&Library, &LoadError>) {
+    out.push_str(&format!("{} {} (Python recipe distribution)\n", recipe.name, recipe.version));
+    out.push_str(&format!("  entries: {}\n", recipe.entries.join(", ")));
+    if !recipe.uninstall.is_empty() {
+        out.push_str(&format!("  uninstall: {}\n", recipe.uninstall.join(", ")));
+    }
+    let from = match recipe.how {
+        Python::Developed => "develop egg",
+        Python::Installed => "egg",
+    };
+    out.push_str(&format!("  {from}: {}\n", recipe.dir.display()));
+    match bridge {
+        Ok(lib) => out.push_str(&format!(
+            "  runs through: the Python bridge, {} {} (recipe ABI {}), {}\n",
+            lib.metadata.distribution,
+            lib.metadata.version,
+            lib.abi,
+            lib.path.display()
+        )),
+        Err(e) => out.push_str(&format!("  cannot run: {e}\n")),
     }
 }
 
@@ -95,6 +120,15 @@ pub(crate) fn list(
                 && let Some(provided) = buildout_core::recipe_wheel::installed_for(dist, settings)
             {
                 loader.prepend([provided.dir]);
+            }
+            // Nor there: a Python recipe, served through the bridge.
+            if let (Err(LoadError::NotFound { .. }), Some(settings)) = (loader.find(dist), settings)
+                && let Some(recipe) = recipe_dist::python_recipe(dist, settings)
+            {
+                let bridge = loader.entry(&format!("{}:{}", loader::PYTHON_BRIDGE, loader::PYTHON_BRIDGE_ENTRY));
+                describe_python(&mut out, &recipe, bridge.as_ref().map(|(lib, _)| &**lib));
+                let _ = std::io::stdout().lock().write_all(out.as_bytes());
+                return Ok(0);
             }
             let lib = if spec.contains(':') { loader.entry(spec).map(|(lib, _)| lib) } else { loader.library(spec) };
             let lib = lib.map_err(|e| {

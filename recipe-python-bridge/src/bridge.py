@@ -128,6 +128,9 @@ def _options_class():
                 value = self._raw.get(option)
             if value is None:
                 return default
+            if self._live:
+                # buildout counts it as used (its unused-option warning), as zc.buildout does.
+                CHANNEL.call('get', section=self.name, option=option)
             self._data[option] = value
             return value
 

@@ -301,7 +301,7 @@ fn accept(listener: &UnixListener, child: &mut Child, executable: &str) -> Resul
 fn serve(ctx: &Context<'_>, method: &str, message: &Value) -> Result<Value, RecipeError> {
     let text = |key: &str| message.get(key).and_then(Value::as_str).unwrap_or_default();
     match method {
-        "section" => Ok(json!(ctx.section(text("section"))?)),
+        "section" => Ok(json!(ctx.peek_section(text("section"))?)),
         "get" => Ok(json!(ctx.get(text("section"), text("option"))?)),
         "set" => ctx.set(text("section"), text("option"), text("value")).map(|()| Value::Null),
         "log" => {

@@ -93,10 +93,28 @@ fn check_plan(dir: &Path, args: &[String], env: &[(String, String)], step: &Path
     (!agrees).then(|| format!("the plan {steps:?} does not predict what zc.buildout did: {did:?}"))
 }
 
-fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
+/// How the corpus's recipes are had.
+#[derive(Clone, Copy)]
+enum Recipes<'a> {
+    /// The Rust test recipe library.
+    Native,
+    /// The Python twin, through the Python bridge: a develop egg of the twin at this directory.
+    Bridge(&'a Path),
+}
+
+/// The line zc.buildout prints when it makes `develop-eggs`, which a bridge run finds made
+/// already (it holds the twin's develop egg).
+const DEVELOP_EGGS_CREATED: &str = "Creating directory '{DIR}/develop-eggs'.";
+
+fn run_case(case: &Path, env: &[(String, String)], recipes: Recipes<'_>) -> Vec<String> {
     let scratch = tempfile::tempdir().expect("temp dir");
     let dir: PathBuf = scratch.path().canonicalize().expect("canonical");
     let dir_text = dir.to_string_lossy().into_owned();
+    if let Recipes::Bridge(twin) = recipes {
+        std::fs::create_dir(dir.join("develop-eggs")).expect("mkdir develop-eggs");
+        let link = format!("{}\n.", twin.display());
+        std::fs::write(dir.join("develop-eggs/buildout.testrecipes.egg-link"), link).expect("write egg-link");
+    }
     let mut steps: Vec<PathBuf> = std::fs::read_dir(case)
         .expect("case dir")
         .flatten()
@@ -110,7 +128,10 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
         tests::prepare_step(step, &dir);
         let line = read(&step.join("cmd")).replace("{DIR}", &dir_text);
         let args = shlex::split(line.trim_end()).expect("shell words");
-        if let Some(problem) = check_plan(&dir, &args, env, step) {
+        // The plan is the engine's, whichever recipes run.
+        if let Recipes::Native = recipes
+            && let Some(problem) = check_plan(&dir, &args, env, step)
+        {
             problems.push(format!("{name}: {problem}"));
             break;
         }
@@ -120,8 +141,16 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
             got.stderr = got.stderr.replace(recipes.as_str(), "{RECIPES}");
         }
         let status: i32 = expected(step, "status").trim().parse().unwrap_or(-1);
+        let mut want_stdout = expected(step, "stdout");
+        if let Recipes::Bridge(_) = recipes {
+            // `-v` names the library loaded: ours/ files name the Rust one, this run the bridge.
+            let loaded = |l: &&str| l.starts_with("Loaded ") && l.ends_with(".so.\n");
+            want_stdout =
+                want_stdout.split_inclusive('\n').filter(|l| !l.contains(DEVELOP_EGGS_CREATED) && !loaded(l)).collect();
+            got.stdout = got.stdout.split_inclusive('\n').filter(|l| !loaded(l)).collect();
+        }
         for (what, want, have) in [
-            ("stdout", expected(step, "stdout"), got.stdout.clone()),
+            ("stdout", want_stdout, got.stdout.clone()),
             ("stderr", expected(step, "stderr"), got.stderr.clone()),
             ("tree", expected(step, "tree"), tree(&dir, &LEFT_OUT)),
         ] {
@@ -156,11 +185,9 @@ fn run_case(case: &Path, env: &[(String, String)]) -> Vec<String> {
     problems
 }
 
-#[test]
-fn engine_corpus_matches_zc_buildout() {
+/// The cases of the corpus, `FIXTURE` (a substring of their names) choosing some.
+fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/engine");
-    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
-    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), lib.parent().expect("dir").display().to_string())];
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("fixtures/engine exists")
         .flatten()
@@ -170,13 +197,53 @@ fn engine_corpus_matches_zc_buildout() {
     cases.sort();
     assert!(cases.len() >= 25, "the corpus has only {} cases", cases.len());
     let filter = std::env::var("FIXTURE").unwrap_or_default();
-    let mut failures = Vec::new();
-    for case in cases.iter().filter(|c| c.to_string_lossy().contains(&filter)) {
-        let problems = run_case(case, &env);
-        if !problems.is_empty() {
-            let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            failures.push(format!("== {name}\n{}", problems.join("\n")));
+    cases.retain(|c| c.to_string_lossy().contains(&filter));
+    cases
+}
+
+/// Runs `cases` on two threads (the bridge's cases start a Python process per step); the
+/// report lists every case that differs.
+fn run_all(cases: &[PathBuf], env: &[(String, String)], recipes: Recipes<'_>) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(case) = cases.get(i) else { break };
+                    let problems = run_case(case, env, recipes);
+                    if !problems.is_empty() {
+                        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        let report = format!("== {name}\n{}", problems.join("\n"));
+                        failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(report);
+                    }
+                }
+            });
         }
-    }
+    });
+    let mut failures = failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    failures.sort();
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn engine_corpus_matches_zc_buildout() {
+    let lib = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), lib.parent().expect("dir").display().to_string())];
+    run_all(&cases(), &env, Recipes::Native);
+}
+
+/// The same corpus with the recipes zc.buildout ran, the Python twin, through the Python bridge:
+/// what the bridge does with a recipe's options, files, failures and uninstall entries is what
+/// zc.buildout does with them.
+#[test]
+fn engine_corpus_through_the_python_bridge_matches_zc_buildout() {
+    let twin = tempfile::tempdir().expect("temp dir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/engine/python");
+    tests::python_twin(&source, twin.path());
+    // zc.buildout and its dependencies come from PyPI once, through one cache.
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bridge-corpus-cache");
+    let env = vec![("BUILDOUT_CACHE_DIR".to_owned(), cache.display().to_string())];
+    run_all(&cases(), &env, Recipes::Bridge(twin.path()));
 }

@@ -459,3 +459,30 @@ mod test {
         assert_eq!(python.fill(redacted), text);
     }
 }
+
+/// A develop project of the engine corpus's Python twin (`tests/fixtures/engine/python`) in
+/// `dest`: its module and the `.egg-info` setuptools would write (name, version and the entry
+/// points of its `pyproject.toml`), without running setuptools.
+pub fn python_twin(source: &Path, dest: &Path) {
+    let module = "buildout_testrecipes.py";
+    std::fs::copy(source.join(module), dest.join(module)).expect("copy the twin's module");
+    let pyproject = std::fs::read_to_string(source.join("pyproject.toml")).expect("the twin's pyproject.toml");
+    let mut entry_points = String::new();
+    let mut inside = false;
+    for line in pyproject.lines().map(str::trim) {
+        if line.starts_with('[') {
+            let group = line.strip_prefix("[project.entry-points.\"").and_then(|l| l.strip_suffix("\"]"));
+            inside = group.is_some();
+            if let Some(group) = group {
+                entry_points.push_str(&format!("\n[{group}]\n"));
+            }
+        } else if inside && let Some((name, target)) = line.split_once('=') {
+            entry_points.push_str(&format!("{} = {}\n", name.trim(), target.trim().trim_matches('"')));
+        }
+    }
+    let info = dest.join("buildout.testrecipes.egg-info");
+    std::fs::create_dir_all(&info).expect("mkdir egg-info");
+    std::fs::write(info.join("PKG-INFO"), "Metadata-Version: 2.1\nName: buildout.testrecipes\nVersion: 0.1\n")
+        .expect("write PKG-INFO");
+    std::fs::write(info.join("entry_points.txt"), entry_points.trim_start()).expect("write entry_points.txt");
+}

@@ -8,7 +8,7 @@
 //! pin that changes the version loaded reinstalls the parts that use it.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::abi::wire::Picked;
@@ -78,31 +78,106 @@ pub fn or_from_eggs(
 
 /// How a Python distribution is at hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Python {
+pub enum Python {
     Developed,
     Installed,
 }
 
-/// Whether `dist` is a Python distribution at hand: a develop egg, or an egg in eggs-directory
-/// that the pins allow and that is not a recipe wheel (those are native libraries).
-fn python_at_hand(dist: &str, settings: &Settings) -> Option<Python> {
+/// A Python recipe distribution at hand (what `buildout recipes <dist>` shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonRecipe {
+    pub how: Python,
+    pub name: String,
+    pub version: String,
+    /// Its egg directory (a develop egg's source directory).
+    pub dir: PathBuf,
+    /// The names in its `[zc.buildout]` and `[zc.buildout.uninstall]` entry-point groups.
+    pub entries: Vec<String>,
+    pub uninstall: Vec<String>,
+}
+
+/// The Python distribution `dist` when it is at hand without the index: a develop egg, or an
+/// egg in eggs-directory that the pins allow and that is not a recipe wheel (those are native
+/// libraries); the best version when several are installed.
+pub fn python_recipe(dist: &str, settings: &Settings) -> Option<PythonRecipe> {
     let key = canonical_name(dist);
-    let develop = settings.develop_eggs_dir.as_deref().map(crate::python::develop::develop_eggs).unwrap_or_default();
-    if develop.iter().any(|e| e.key() == key) {
-        return Some(Python::Developed);
+    let develop_eggs = settings.develop_eggs_dir.as_deref();
+    let develop = develop_eggs.map(crate::python::develop::develop_eggs).unwrap_or_default();
+    let (how, egg) = match develop.into_iter().find(|e| e.key() == key) {
+        Some(egg) => (Python::Developed, egg),
+        None => {
+            let req = crate::python::Requirement::parse(dist).ok()?;
+            let constrained = settings.constrained(&req);
+            if !recipe_wheel::installed(dist, Some(&constrained), &settings.eggs_dir).is_empty() {
+                return None;
+            }
+            let best = std::fs::read_dir(&settings.eggs_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".egg") && name.split('-').next().is_some_and(|p| canonical_name(p) == key)
+                })
+                .filter_map(|entry| crate::python::Egg::read(&entry.path()).ok())
+                .filter(|egg| constrained.allows(&egg.version))
+                .max_by(|a, b| crate::python::requirement::compare_versions(&a.version, &b.version))?;
+            (Python::Installed, best)
+        }
+    };
+    let text = entry_points_text(&egg.dir, develop_eggs, &key).unwrap_or_default();
+    Some(PythonRecipe {
+        how,
+        entries: entry_point_names(&text, "zc.buildout"),
+        uninstall: entry_point_names(&text, "zc.buildout.uninstall"),
+        name: egg.name,
+        version: egg.version,
+        dir: egg.dir,
+    })
+}
+
+/// The `entry_points.txt` of an egg: in its `.dist-info` or `EGG-INFO`, or for a develop egg
+/// in the metadata beside its link in `develop-eggs` or the project's `.egg-info`.
+fn entry_points_text(dir: &Path, develop_eggs: Option<&Path>, key: &str) -> Option<String> {
+    let metadata_dirs = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let stem = name.strip_suffix(".dist-info").or_else(|| name.strip_suffix(".egg-info"));
+                name == "EGG-INFO" || stem.is_some_and(|s| canonical_name(s.split('-').next().unwrap_or(s)) == key)
+            })
+            .collect()
+    };
+    let mut candidates = metadata_dirs(dir);
+    if let Some(develop_eggs) = develop_eggs {
+        candidates.extend(metadata_dirs(develop_eggs));
     }
-    let req = crate::python::Requirement::parse(dist).ok()?;
-    let constrained = settings.constrained(&req);
-    if !recipe_wheel::installed(dist, Some(&constrained), &settings.eggs_dir).is_empty() {
-        return None;
+    candidates.into_iter().find_map(|d| std::fs::read_to_string(d.join("entry_points.txt")).ok())
+}
+
+/// The names in one group of an `entry_points.txt`, in file order.
+fn entry_point_names(text: &str, group: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name.trim() == group;
+        } else if inside && !line.is_empty() && !line.starts_with(['#', ';']) {
+            if let Some((name, _)) = line.split_once('=') {
+                names.push(name.trim().to_owned());
+            }
+        }
     }
-    let installed = std::fs::read_dir(&settings.eggs_dir).into_iter().flatten().flatten().any(|entry| {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        name.ends_with(".egg")
-            && name.split('-').next().is_some_and(|project| canonical_name(project) == key)
-            && crate::python::Egg::read(&entry.path()).is_ok_and(|egg| constrained.allows(&egg.version))
-    });
-    installed.then_some(Python::Installed)
+    names
+}
+
+/// How `dist` is at hand as a Python distribution, if it is (see [`python_recipe`]).
+fn python_at_hand(dist: &str, settings: &Settings) -> Option<Python> {
+    python_recipe(dist, settings).map(|recipe| recipe.how)
 }
 
 /// The Python bridge, which runs the Python recipe `dist` (see [`loader::PYTHON_BRIDGE`]).

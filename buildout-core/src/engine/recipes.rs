@@ -232,6 +232,25 @@ impl<'a> PartHost<'a> {
         Ok(String::new())
     }
 
+    /// `peek`: a section's options without marking them used.
+    fn peek(&self, payload: &str) -> Result<String, RecipeError> {
+        let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
+        let mut sections = self
+            .sections
+            .try_borrow_mut()
+            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
+        if !sections.contains(&q.section) {
+            return Ok("null".to_owned());
+        }
+        let options = sections.snapshot(&q.section).map_err(|e| RecipeError {
+            kind: WireKind::Host,
+            message: e.kind.to_string(),
+            doing: e.doing,
+            detail: e.detail,
+        })?;
+        serde_json::to_string(&Some(options)).map_err(|e| RecipeError::internal(e.to_string()))
+    }
+
     fn section(&self, payload: &str) -> Result<String, RecipeError> {
         let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
         let mut sections = self
@@ -265,6 +284,7 @@ impl HostService for PartHost<'_> {
         let result = match method {
             "get" => self.get(payload),
             "section" => self.section(payload),
+            "peek" => self.peek(payload),
             "origin" => serde_json::from_str::<wire::GetOption>(payload)
                 .map_err(|e| RecipeError::internal(e.to_string()))
                 .and_then(|q| {

@@ -230,6 +230,13 @@ impl Context<'_> {
         serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
     }
 
+    /// Every option of a section, evaluated, without marking any as used (`None` if there is
+    /// no such section; recipe ABI 2.1): for a recipe that reports what it reads with [`get`](Self::get).
+    pub fn peek_section(&self, section: &str) -> Result<Option<BTreeMap<String, String>>, RecipeError> {
+        let reply = self.invoke("peek", &wire::GetOption { section: section.to_owned(), option: String::new() })?;
+        serde_json::from_str(&reply).map_err(|e| RecipeError::internal(format!("bad reply from buildout: {e}")))
+    }
+
     /// Where an option is set: `/abs/versions.cfg, line 7` (or `the command line`), for
     /// messages that send the user to it. `None` when no file set it, or the host cannot say.
     pub fn origin(&self, section: &str, option: &str) -> Option<String> {
