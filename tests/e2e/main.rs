@@ -10,6 +10,7 @@ mod index_cache;
 mod interrupt;
 mod loading;
 mod pypi_stacks;
+mod recipe_fixtures;
 mod recipe_wheels;
 mod remote_extends;
 mod sdk;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tests::{Outcome, buildout_bin, cargo_artifact, default_python, python, scratch};
+use tests::{Outcome, buildout_bin, cargo_artifact, default_python, python, scratch, transient_network_failure};
 
 /// One buildout of the corpus: a `zc.recipe.egg:scripts` part named `demo` with `interpreter =
 /// py`.
@@ -232,32 +232,10 @@ fn buildout(dir: &Path, args: &[&str], env: &[(String, String)]) -> Outcome {
     }
 }
 
-/// Whether a failed run failed on the network (worth one more try), not on what it was asked.
-fn transient(out: &Outcome) -> bool {
-    let text = out.stderr.to_lowercase();
-    [
-        "timed out",
-        "timeout",
-        "connection reset",
-        "connection refused",
-        "connection closed",
-        "error sending request",
-        "dns error",
-        "temporary failure",
-        "couldn't download",
-        "couldn't check for newer",
-        " 502",
-        " 503",
-        " 504",
-    ]
-    .iter()
-    .any(|w| text.contains(w))
-}
-
 /// [`buildout`], once more after a pause when the first try failed on the network.
 fn buildout_retrying(dir: &Path, args: &[&str], env: &[(String, String)]) -> Outcome {
     let out = buildout(dir, args, env);
-    if out.status == 0 || !transient(&out) {
+    if out.status == 0 || !transient_network_failure(&out) {
         return out;
     }
     eprintln!("retrying after a network failure:\n{}", out.stderr);

@@ -338,7 +338,21 @@ pub fn pip_download(dir: &Path, specs: &[String], wheels: usize) {
 /// BUILDOUT_HOME, the shared [`uv_binary`] and uv cache (under `target/`), plus `env`. Paths are
 /// redacted: `dir` → `{DIR}`, the default Python → `{PYTHON}`.
 pub fn run_buildout(dir: &Path, args: &[String], env: &[(String, String)]) -> Outcome {
+    run_buildout_with(Command::new(buildout_bin()), dir, args, env)
+}
+
+/// [`run_buildout`] with nothing of the test process's environment but `PATH`: what a recipe
+/// sees in `os.environ` is then only `PATH`, `HOME`, `LANG`, the shared uv settings and `env`.
+pub fn run_buildout_clean(dir: &Path, args: &[String], env: &[(String, String)]) -> Outcome {
     let mut cmd = Command::new(buildout_bin());
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    run_buildout_with(cmd, dir, args, env)
+}
+
+fn run_buildout_with(mut cmd: Command, dir: &Path, args: &[String], env: &[(String, String)]) -> Outcome {
     cmd.args(args).current_dir(dir).env("HOME", dir.join("home")).env("LANG", "C.UTF-8").env_remove("BUILDOUT_HOME");
     cmd.env("UV_CACHE_DIR", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/uv-cache"));
     if !env.iter().any(|(k, _)| k == "BUILDOUT_UV") {
@@ -356,6 +370,30 @@ pub fn run_buildout(dir: &Path, args: &[String], env: &[(String, String)]) -> Ou
         stderr: redact(&output.stderr),
         status: output.status.code().unwrap_or(-1),
     }
+}
+
+/// Whether a failed run failed on the network (worth one more try after a pause), not on what
+/// it was asked: its stderr names a timeout, a refused or reset connection, a DNS failure or a
+/// gateway error.
+pub fn transient_network_failure(out: &Outcome) -> bool {
+    let text = out.stderr.to_lowercase();
+    [
+        "timed out",
+        "timeout",
+        "connection reset",
+        "connection refused",
+        "connection closed",
+        "error sending request",
+        "dns error",
+        "temporary failure",
+        "couldn't download",
+        "couldn't check for newer",
+        " 502",
+        " 503",
+        " 504",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 /// The real zc.buildout 6.0.1 with the Python twin of our test recipes, in a venv under
