@@ -250,7 +250,33 @@ class Bridge:
         root.handlers[:] = [BuildoutLogHandler()]
         root.setLevel(1)
         self._set_up_installer(message['buildout'])
+        self._set_up_pip(message['site'])
         return {}
+
+    def _set_up_pip(self, site):
+        # zc.buildout runs pip with its own distributions on PYTHONPATH. Ours are eggs whose
+        # metadata directories are named as zc.buildout 6 names them
+        # (`setuptools-84.2.1-py3.11-linux-x86_64.dist-info`), from which pip reads the version
+        # `84.2.1-py3.11-linux-x86_64` and stops. pip gets a directory of links instead, with
+        # the metadata under the names pip parses.
+        import zc.buildout.easy_install as ei
+        for location in ei.pip_path:
+            if not os.path.isdir(location) or not location.endswith('.egg'):
+                return
+        os.makedirs(site, exist_ok=True)
+        for location in ei.pip_path:
+            for name in os.listdir(location):
+                target = os.path.join(location, name)
+                link = name
+                if name.endswith('.dist-info'):
+                    link = _dist_info_name(target) or name
+                path = os.path.join(site, link)
+                if not os.path.lexists(path):
+                    os.symlink(target, path)
+        ei.pip_path = [site]
+        ei.pip_pythonpath = site
+        ei.setuptools_path = [site]
+        ei.setuptools_pythonpath = site
 
     def _set_up_installer(self, summary):
         # What zc.buildout's Buildout sets before any recipe runs, for recipes that call
@@ -402,6 +428,26 @@ class Bridge:
                         'required_by': sorted(required.get(name, ()))})
         if new:
             CHANNEL.call('picked', versions=new)
+
+
+def _dist_info_name(directory):
+    """`name-version.dist-info` for a metadata directory, from its METADATA."""
+    name = version = None
+    try:
+        with open(os.path.join(directory, 'METADATA'), encoding='utf-8') as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(':')
+                if key == 'Name':
+                    name = value.strip()
+                elif key == 'Version':
+                    version = value.strip()
+    except OSError:
+        return None
+    if not name or not version:
+        return None
+    return '%s-%s.dist-info' % (name.replace('-', '_'), version)
 
 
 def _doing(tb):

@@ -149,14 +149,15 @@ impl Session {
         let listener = UnixListener::bind(&socket).map_err(io_error("cannot listen"))?;
         listener.set_nonblocking(true).map_err(io_error("cannot listen"))?;
         let directory = ctx.buildout_option("directory")?;
-        let mut child =
-            Command::new(&executable)
-                .arg("-u")
-                .arg(&script)
-                .arg(&socket)
-                .current_dir(&directory)
-                .spawn()
-                .map_err(|e| RecipeError::user(format!("Couldn't run the Python interpreter {executable}: {e}")))?;
+        // The interpreter itself, not a shim in front of it (pyenv's sets variables of its own,
+        // which recipes that read the environment would see).
+        let mut child = Command::new(&interpreter.executable)
+            .arg("-u")
+            .arg(&script)
+            .arg(&socket)
+            .current_dir(&directory)
+            .spawn()
+            .map_err(|e| RecipeError::user(format!("Couldn't run the Python interpreter {executable}: {e}")))?;
         let stream = match accept(&listener, &mut child, &executable) {
             Ok(stream) => stream,
             Err(e) => {
@@ -183,7 +184,9 @@ impl Session {
         .into_iter()
         .collect();
         let path: Vec<String> = ws.iter().map(|e| e.dir.display().to_string()).collect();
-        session.request(ctx, &json!({"op": "init", "path": path, "directory": directory, "buildout": summary}))?;
+        let site = session._dir.path().join("site");
+        let init = json!({"op": "init", "path": path, "directory": directory, "buildout": summary, "site": site});
+        session.request(ctx, &init)?;
         Ok(session)
     }
 

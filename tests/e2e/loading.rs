@@ -51,7 +51,7 @@ fn shipped_libraries_are_found_by_entry_name() {
         let out = run_buildout(&dir, &args(&["recipes", spec]), &with_recipes());
         assert_eq!(out.status, 0, "{spec}: {}", out.stderr);
         assert!(out.stdout.starts_with(&format!("{dist} ")), "{spec}: {}", out.stdout);
-        assert!(out.stdout.contains("(recipe ABI 2.0.0)"), "{}", out.stdout);
+        assert!(out.stdout.contains("(recipe ABI 2.1.0)"), "{}", out.stdout);
         assert!(out.stdout.contains(entry), "{}", out.stdout);
         assert!(out.stdout.contains(&library_file_name(dist)), "{}", out.stdout);
     }
@@ -103,10 +103,10 @@ fn loading_errors_are_one_line_with_exit_1() {
         ),
         ("not-a-recipe", "is not a buildout recipe library: it exports no recipe root module"),
         ("garbage", "libgarbage.so is not an ELF file"),
-        ("other.abi", "was built against recipe ABI 3.1, this buildout speaks 2.0.0 (and loads 1.x): rebuild it"),
+        ("other.abi", "was built against recipe ABI 3.1, this buildout speaks 2.1.0 (and loads 1.x): rebuild it"),
         (
             "other.layout",
-            "was built against an incompatible recipe ABI (mismatched type: expected RecipeLibrary, found OtherLibrary); this buildout speaks 2.0.0: rebuild it",
+            "was built against an incompatible recipe ABI (mismatched type: expected RecipeLibrary, found OtherLibrary); this buildout speaks 2.1.0: rebuild it",
         ),
         ("pretend", "provides recipes for buildout.testrecipes, not pretend"),
         ("zc.zodbrecipes:nope", "zc.zodbrecipes has no recipe entry \"nope\""),
@@ -357,7 +357,7 @@ fn develop_builds_the_example_recipe_crate_once_and_uses_it() {
     assert!(again.stdout.contains("Updating hello.\n"), "{}", again.stdout);
     assert_eq!(std::fs::metadata(&library).and_then(|m| m.modified()).expect("mtime"), built_at);
     let listed = run_buildout(&dir, &args(&["recipes", "hello.recipes:template"]), &env);
-    assert!(listed.stdout.contains("\nhello.recipes 0.1.0 (recipe ABI 2.0.0)\n"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("\nhello.recipes 0.1.0 (recipe ABI 2.1.0)\n"), "{}", listed.stdout);
     assert!(listed.stdout.contains("{DIR}/develop-eggs/"), "{}", listed.stdout);
 }
 

@@ -113,7 +113,7 @@ pub(super) fn compile(
     if !prefer.is_empty() {
         std::fs::write(&output, lock::preferences(prefer)).map_err(|e| io(&output, e))?;
     }
-    let mut cmd = Command::new(uv);
+    let mut cmd = command(uv);
     cmd.args(["pip", "compile", "--quiet", "--format", "pylock.toml", "--python"])
         .arg(&interp.executable)
         .arg("-c")
@@ -130,6 +130,19 @@ pub(super) fn compile(
     lock::parse(&text).map_err(|reason| PythonError::Resolve(format!("uv's resolution {}: {reason}", output.display())))
 }
 
+/// uv, trusting what buildout's own HTTP client trusts: the system's certificate store (behind
+/// a TLS-inspecting proxy its bundled roots fail where buildout succeeds). The user's own
+/// setting wins; older uv releases name it `UV_NATIVE_TLS`.
+fn command(uv: &Path) -> Command {
+    let mut cmd = Command::new(uv);
+    for name in ["UV_SYSTEM_CERTS", "UV_NATIVE_TLS"] {
+        if std::env::var_os(name).is_none() {
+            cmd.env(name, "1");
+        }
+    }
+    cmd
+}
+
 /// Builds a wheel of the source distribution `sdist` into `out_dir` with uv (which gets the
 /// build backend from the same sources).
 pub(super) fn build(
@@ -139,7 +152,7 @@ pub(super) fn build(
     out_dir: &Path,
     settings: &Settings,
 ) -> Result<(), PythonError> {
-    let mut cmd = Command::new(uv);
+    let mut cmd = command(uv);
     cmd.args(["build", "--quiet", "--wheel", "--python"]).arg(&interp.executable).arg("--out-dir").arg(out_dir);
     sources(&mut cmd, settings);
     cmd.arg(sdist);
