@@ -239,6 +239,8 @@ fn engine_corpus_matches_zc_buildout() {
 /// zc.buildout does with them.
 #[test]
 fn engine_corpus_through_the_python_bridge_matches_zc_buildout() {
+    // Found beside the binary, as it is shipped.
+    cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
     let twin = tempfile::tempdir().expect("temp dir");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/engine/python");
     tests::python_twin(&source, twin.path());

@@ -9,6 +9,7 @@ mod engine_fixtures;
 mod index_cache;
 mod interrupt;
 mod loading;
+mod plone_style;
 mod pypi_stacks;
 mod recipe_fixtures;
 mod recipe_wheels;

@@ -265,6 +265,8 @@ fn recipe_corpus_matches_zc_buildout() {
         .collect();
     cases.sort();
     assert!(cases.len() >= 9, "the corpus has only {} cases", cases.len());
+    // The bridge runs every recipe of the corpus; it is found beside the binary.
+    tests::cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
     let cache = shared_cache();
     let site_packages = site_packages();
     let filter = std::env::var("FIXTURE").unwrap_or_default();

@@ -475,29 +475,6 @@ pub fn prepare_step(step: &Path, dir: &Path) {
     }
 }
 
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn only_whole_versions_are_replaced() {
-        assert_eq!(replace_version("3.1 3.11 3.1.2 13.1 3.1: v3.1", "3.1", "X"), "X 3.11 3.1.2 13.1 X: vX");
-        assert_eq!(replace_version("2.3.1.4 3.1.", "3.1", "X"), "2.3.1.4 X.");
-        let python = Python {
-            executable: "/usr/bin/python3".into(),
-            version: (3, 9),
-            full_version: "3.9.18".into(),
-            soabi: "cpython-39-x86_64-linux-gnu".into(),
-        };
-        let text = "demo-0.4-py3.9-linux-x86_64.egg/m.cpython-39-x86_64-linux-gnu.so\n\
-                    Python 3.9: 3.9.18 not in '>=3.99' (Python 3.9.18, pycparser 3.9)\n";
-        let redacted = "demo-0.4-{PY}-linux-x86_64.egg/m.{SOABI}.so\n\
-                        Python {PY_VERSION}: {PY_FULL_VERSION} not in '>=3.99' (Python {PY_FULL_VERSION}, pycparser 3.9)\n";
-        assert_eq!(python.redact(text), redacted);
-        assert_eq!(python.fill(redacted), text);
-    }
-}
-
 /// A develop project of the engine corpus's Python twin (`tests/fixtures/engine/python`) in
 /// `dest`: its module and the `.egg-info` setuptools would write (name, version and the entry
 /// points of its `pyproject.toml`), without running setuptools.
@@ -523,4 +500,27 @@ pub fn python_twin(source: &Path, dest: &Path) {
     std::fs::write(info.join("PKG-INFO"), "Metadata-Version: 2.1\nName: buildout.testrecipes\nVersion: 0.1\n")
         .expect("write PKG-INFO");
     std::fs::write(info.join("entry_points.txt"), entry_points.trim_start()).expect("write entry_points.txt");
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn only_whole_versions_are_replaced() {
+        assert_eq!(replace_version("3.1 3.11 3.1.2 13.1 3.1: v3.1", "3.1", "X"), "X 3.11 3.1.2 13.1 X: vX");
+        assert_eq!(replace_version("2.3.1.4 3.1.", "3.1", "X"), "2.3.1.4 X.");
+        let python = Python {
+            executable: "/usr/bin/python3".into(),
+            version: (3, 9),
+            full_version: "3.9.18".into(),
+            soabi: "cpython-39-x86_64-linux-gnu".into(),
+        };
+        let text = "demo-0.4-py3.9-linux-x86_64.egg/m.cpython-39-x86_64-linux-gnu.so\n\
+                    Python 3.9: 3.9.18 not in '>=3.99' (Python 3.9.18, pycparser 3.9)\n";
+        let redacted = "demo-0.4-{PY}-linux-x86_64.egg/m.{SOABI}.so\n\
+                        Python {PY_VERSION}: {PY_FULL_VERSION} not in '>=3.99' (Python {PY_FULL_VERSION}, pycparser 3.9)\n";
+        assert_eq!(python.redact(text), redacted);
+        assert_eq!(python.fill(redacted), text);
+    }
 }

@@ -166,10 +166,11 @@ fn entry_point_names(text: &str, group: &str) -> Vec<String> {
     for line in text.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             inside = name.trim() == group;
-        } else if inside && !line.is_empty() && !line.starts_with(['#', ';']) {
-            if let Some((name, _)) = line.split_once('=') {
-                names.push(name.trim().to_owned());
-            }
+        } else if inside
+            && !line.starts_with(['#', ';'])
+            && let Some((name, _)) = line.split_once('=')
+        {
+            names.push(name.trim().to_owned());
         }
     }
     names
@@ -265,4 +266,64 @@ pub fn settings(sections: &mut Sections) -> crate::config::Result<Settings> {
         develop_eggs_dir,
         ..Settings::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_point_groups_are_read_by_name() {
+        let text = "[console_scripts]\nx = a:b\n\n[zc.buildout]\ndefault = t:Recipe\n# note\ngenshi = t:G\n\n\
+                    [zc.buildout.uninstall]\n default = t:uninstall \n";
+        let cases: [(&str, &[&str]); 3] =
+            [("zc.buildout", &["default", "genshi"]), ("zc.buildout.uninstall", &["default"]), ("nothing", &[])];
+        for (group, names) in cases {
+            assert_eq!(entry_point_names(text, group), names, "{group}");
+        }
+    }
+
+    fn egg(eggs: &Path, dir: &str, name: &str, version: &str, entry_points: &str) {
+        let info = eggs.join(dir).join(format!("{name}-{version}.dist-info"));
+        std::fs::create_dir_all(&info).expect("mkdir");
+        std::fs::write(info.join("METADATA"), format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"))
+            .expect("write METADATA");
+        std::fs::write(info.join("entry_points.txt"), entry_points).expect("write entry points");
+    }
+
+    #[test]
+    fn python_recipes_at_hand() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let (eggs, develop) = (root.path().join("eggs"), root.path().join("develop-eggs"));
+        std::fs::create_dir_all(&develop).expect("mkdir");
+        let recipe = "[zc.buildout]\ndefault = r:R\n\n[zc.buildout.uninstall]\ndefault = r:u\n";
+        egg(&eggs, "py.recipe-1.0-py3.11.egg", "py.recipe", "1.0", recipe);
+        egg(&eggs, "py.recipe-2.0-py3.11.egg", "py.recipe", "2.0", recipe);
+        let project = root.path().join("src/dev.recipe");
+        egg(&project, ".", "dev.recipe", "0.1", "[zc.buildout]\nmain = d:D\n");
+        std::fs::write(develop.join("dev.recipe.egg-link"), format!("{}\n.", project.display())).expect("link");
+        let settings = |pins: &[(&str, &str)]| Settings {
+            eggs_dir: eggs.clone(),
+            develop_eggs_dir: Some(develop.clone()),
+            versions: pins.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            ..Settings::default()
+        };
+        // (dist, pins, how and version found)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<(Python, &'a str)>);
+        let cases: [Case<'_>; 5] = [
+            ("py.recipe", &[], Some((Python::Installed, "2.0"))),
+            ("Py_Recipe", &[("py-recipe", "1.0")], Some((Python::Installed, "1.0"))),
+            ("py.recipe", &[("py-recipe", "3.0")], None),
+            ("dev.recipe", &[("dev-recipe", "9.9")], Some((Python::Developed, "0.1"))),
+            ("other", &[], None),
+        ];
+        for (dist, pins, want) in cases {
+            let got = python_recipe(dist, &settings(pins));
+            assert_eq!(got.as_ref().map(|r| (r.how, r.version.as_str())), want, "{dist} {pins:?}");
+        }
+        let found = python_recipe("py.recipe", &settings(&[])).expect("found");
+        assert_eq!((found.entries, found.uninstall), (vec!["default".to_owned()], vec!["default".to_owned()]));
+        let developed = python_recipe("dev.recipe", &settings(&[])).expect("found");
+        assert_eq!(developed.entries, ["main"]);
+    }
 }
