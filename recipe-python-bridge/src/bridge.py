@@ -466,6 +466,10 @@ def _doing(tb):
 
 def main():
     global CHANNEL
+    # buildout unpacks wheels without compiling them (pip compiles what it installs): where
+    # PYTHONDONTWRITEBYTECODE is set, every run would compile zc.buildout, pip and setuptools
+    # again, which takes longer than the whole run. What this process imports is kept compiled.
+    sys.dont_write_bytecode = False
     CHANNEL = Channel(sys.argv[1])
     bridge = Bridge()
     ops = {
