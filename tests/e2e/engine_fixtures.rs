@@ -154,7 +154,11 @@ fn run_case(case: &Path, env: &[(String, String)], recipes: Recipes<'_>) -> Vec<
             ("stderr", expected(step, "stderr"), got.stderr.clone()),
             ("tree", expected(step, "tree"), tree(&dir, &LEFT_OUT)),
         ] {
-            if want != have {
+            // Where ours/ says how the Rust library differs from the Python twin (its message
+            // for an unknown entry), the bridge, which runs the twin, gives zc.buildout's own.
+            let recorded = || read(&step.join("expected").join(what));
+            let as_zc_buildout = matches!(recipes, Recipes::Bridge(_)) && what != "stdout" && have == recorded();
+            if want != have && !as_zc_buildout {
                 // `ENGINE_RECORD_OURS=1` rewrites a step's `ours/` copy, for steps that have one
                 // (where we differ on purpose; `ours/WHY` says why).
                 let ours = step.join("ours");

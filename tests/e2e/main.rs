@@ -11,6 +11,7 @@ mod interrupt;
 mod loading;
 mod plone_style;
 mod pypi_stacks;
+mod python_bridge;
 mod recipe_fixtures;
 mod recipe_wheels;
 mod remote_extends;

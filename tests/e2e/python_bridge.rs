@@ -1,0 +1,158 @@
+//! zc.buildout's recipe interface as the Python bridge gives it, exercised by a Python recipe
+//! written here (a `develop` project) beside the Rust test recipes: options set by either kind
+//! are read by the other through `${part:option}`; a Python recipe sets an option of another
+//! section; `query_bool`, `get_bool`, `MissingSection`, logging and printing; `install`
+//! returning one path as a string; `update` returning None; a failing `install` whose
+//! `options.created()` paths are removed and whose error names the part (its traceback with
+//! `-D` only); and the `[zc.buildout.uninstall]` entry.
+
+use std::path::Path;
+
+use tests::{cargo_artifact, run_buildout, scratch};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const SETUP: &str = "from setuptools import setup
+setup(name='bridge.probe', version='1.0', py_modules=['bridgeprobe'],
+      entry_points={'zc.buildout': ['default = bridgeprobe:Probe'],
+                    'zc.buildout.uninstall': ['default = bridgeprobe:uninstall']})
+";
+
+const MODULE: &str = "import logging
+import os
+
+import zc.buildout
+
+
+class Probe:
+    def __init__(self, buildout, name, options):
+        self.name, self.options = name, options
+        options['flag'] = str(options.query_bool('enabled', 'false'))
+        options['unset-flag'] = repr(options.query_bool('nothing'))
+        options['required-flag'] = str(options.get_bool('enabled'))
+        options['native'] = buildout['native']['computed']
+        buildout['shared']['from-python'] = 'set by ' + name
+        try:
+            buildout['no-such-section']
+        except zc.buildout.UserError as e:
+            options['missing-section'] = str(e)
+        logging.getLogger(name).info('constructed')
+
+    def install(self):
+        location = self.options['location']
+        self.options.created(location)
+        os.mkdir(location)
+        if self.options.get('fail') == 'yes':
+            raise zc.buildout.UserError('failing on purpose in ' + self.name)
+        print('printed by', self.name)
+        return location
+
+    def update(self):
+        return None
+
+
+def uninstall(name, options):
+    logging.getLogger(name).info('uninstalling %s', os.path.basename(options['location']))
+";
+
+const CONFIG: &str = "[buildout]
+develop = recipes
+parts = probe reader
+show-picked-versions = false
+
+[shared]
+base = 1
+
+[native]
+recipe = buildout.testrecipes:options
+
+[probe]
+recipe = bridge.probe
+enabled = true
+location = ${buildout:parts-directory}/probe
+{FAIL}
+
+[reader]
+recipe = buildout.testrecipes:options
+read = probe:flag
+from-python = ${shared:from-python}
+";
+
+#[test]
+fn the_bridge_gives_python_recipes_zc_buildouts_interface() {
+    let (_guard, dir) = scratch();
+    write(&dir.join("recipes/setup.py"), SETUP);
+    write(&dir.join("recipes/bridgeprobe.py"), MODULE);
+    write(&dir.join("buildout.cfg"), &CONFIG.replace("{FAIL}", ""));
+    let testrecipes = cargo_artifact("buildout-testrecipes", "buildout_testrecipes");
+    cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bridge-corpus-cache");
+    let env = vec![
+        ("BUILDOUT_RECIPE_PATH".to_owned(), testrecipes.parent().expect("dir").display().to_string()),
+        ("BUILDOUT_CACHE_DIR".to_owned(), cache.display().to_string()),
+    ];
+
+    let first = run_buildout(&dir, &args(&["-U"]), &env);
+    assert_eq!(first.status, 0, "{}{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("probe: constructed\n"), "{}", first.stdout);
+    assert!(first.stdout.contains("Installing probe.\nprinted by probe\n"), "{}", first.stdout);
+    assert!(dir.join("parts/probe").is_dir());
+    let installed = std::fs::read_to_string(dir.join(".installed.cfg")).expect(".installed.cfg");
+    for line in [
+        "__buildout_installed__ = {DIR}/parts/probe\n",
+        "flag = True\n",
+        "unset-flag = None\n",
+        "required-flag = True\n",
+        "native = native-none\n",
+        "missing-section = The referenced section, 'no-such-section', was not defined.\n",
+        // The other way round: the Rust recipe read what the Python one set, in its own
+        // section and in another.
+        "read-value = True\n",
+        "from-python = set by probe\n",
+    ] {
+        let line = line.replace("{DIR}", &dir.display().to_string());
+        assert!(installed.contains(&line), "{line:?} missing from:\n{installed}");
+    }
+    let signature = installed.lines().find(|l| l.starts_with("__buildout_signature__ = bridge.probe-"));
+    assert!(signature.is_some(), "a develop recipe is signed by its files:\n{installed}");
+
+    // Nothing changed: update returns None, which keeps the recorded path.
+    let again = run_buildout(&dir, &args(&["-U", "-N"]), &env);
+    assert_eq!(again.status, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("Updating probe.\n"), "{}", again.stdout);
+    let installed = std::fs::read_to_string(dir.join(".installed.cfg")).expect(".installed.cfg");
+    assert!(installed.contains(&format!("__buildout_installed__ = {}/parts/probe\n", dir.display())), "{installed}");
+
+    // A failing install: uninstalled first (its option changed), what it registered as created
+    // is removed, and the error names the part; the traceback only with -D.
+    write(&dir.join("buildout.cfg"), &CONFIG.replace("{FAIL}", "fail = yes"));
+    let failed = run_buildout(&dir, &args(&["-U", "-N"]), &env);
+    assert_eq!(failed.status, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stdout.contains("Uninstalling probe.\nRunning uninstall recipe.\nprobe: uninstalling probe\n"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(failed.stderr, "While:\n  Installing probe.\nError: failing on purpose in probe\n");
+    assert!(!dir.join("parts/probe").exists(), "the created directory is removed");
+    let detailed = run_buildout(&dir, &args(&["-U", "-N", "-D"]), &env);
+    assert!(detailed.stderr.contains("Traceback (most recent call last):"), "{}", detailed.stderr);
+    assert!(detailed.stderr.contains("zc.buildout.UserError: failing on purpose in probe"), "{}", detailed.stderr);
+
+    // A change to the recipe's code reinstalls its part (its signature follows the files).
+    write(&dir.join("buildout.cfg"), &CONFIG.replace("{FAIL}", ""));
+    run_buildout(&dir, &args(&["-U", "-N"]), &env);
+    write(&dir.join("recipes/bridgeprobe.py"), &MODULE.replace("'constructed'", "'constructed again'"));
+    let edited = run_buildout(&dir, &args(&["-U", "-N"]), &env);
+    assert_eq!(edited.status, 0, "{}{}", edited.stdout, edited.stderr);
+    assert!(edited.stdout.contains("probe: constructed again\n"), "{}", edited.stdout);
+    assert!(edited.stdout.contains("Uninstalling probe.\n"), "{}", edited.stdout);
+    assert!(edited.stdout.contains("Installing probe.\n"), "{}", edited.stdout);
+}
