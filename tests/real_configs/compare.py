@@ -6,6 +6,7 @@ See README.md beside this file.  Standard library only.
 
 import argparse
 import concurrent.futures
+import difflib
 import hashlib
 import json
 import os
@@ -228,7 +229,8 @@ def stub_develop(bo, info):
             name = info.get("repo", "project").rsplit("/", 1)[-1]
         else:
             name = os.path.basename(path.rstrip("/"))
-        name = re.sub(r"[^A-Za-z0-9._-]", "-", name) or "project"
+        # A valid project name (PEP 508: letters or digits at both ends).
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", name).strip("._-") or "project"
         os.makedirs(path, exist_ok=True)
         with open(os.path.join(path, "setup.py"), "w", encoding="utf-8") as f:
             f.write(STUB_SETUP % name)
@@ -267,7 +269,7 @@ def run_tool(argv, cwd, env, timeout, log_prefix):
             "traceback": "Traceback (most recent call last)" in stderr}
 
 
-def file_set(bo, replace):
+def file_set(bo, replace, texts=None):
     """Relative paths (directories with a trailing '/') and a hash of each file's content with
     the scratch paths in `replace` turned into placeholders."""
     files = {}
@@ -303,6 +305,8 @@ def file_set(bo, replace):
             for old, new in replace:
                 data = data.replace(old.encode(), new.encode())
             files[prefix + n] = hashlib.sha256(data).hexdigest()[:16]
+            if texts is not None and len(data) < 256 << 10 and b"\0" not in data:
+                texts[prefix + n] = data.decode("utf-8", "replace")
     return files
 
 
@@ -345,6 +349,7 @@ def run_case(name, args, info):
     os.makedirs(logs, exist_ok=True)
     entry = info["entry"]
     result = {"case": name, "classification": info, "tools": {}}
+    texts = {}
     for tool in ("ref", "ours"):
         base = os.path.join(scratch, tool)
         bo = os.path.join(base, "bo")
@@ -363,7 +368,13 @@ def run_case(name, args, info):
         r = run_tool(argv, bo, env, args.timeout, os.path.join(logs, tool))
         r["argv"] = argv
         r["cwd_placeholder"] = "<scratch>/%s/%s/bo" % (name, tool)
-        files = file_set(bo, [(bo, "<BUILDOUT>"), (home, "<HOME>"), (cache, "<CACHE>")])
+        # The Python each tool writes into scripts by default: the reference venv's for
+        # zc.buildout (the Python running it), python3 on PATH for ours.
+        pythons = [os.path.join(args.ref, "bin", "python3"), os.path.join(args.ref, "bin", "python"),
+                   os.path.join(args.python_dir, "python3")]
+        texts[tool] = {}
+        files = file_set(bo, [(bo, "<BUILDOUT>"), (home, "<HOME>"), (cache, "<CACHE>")]
+                         + [(p, "<PYTHON>") for p in pythons], texts[tool])
         r["files"] = files
         r["installed_parts"] = installed_parts(bo)
         result["tools"][tool] = r
@@ -372,6 +383,15 @@ def run_case(name, args, info):
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)
     compare(result)
+    # A unified diff of the (normalised) text files whose content differs.
+    with open(os.path.join(logs, "content.diff"), "w", encoding="utf-8") as f:
+        for p in result["content_differs"][:20]:
+            a, b = texts["ref"].get(p), texts["ours"].get(p)
+            if a is None or b is None:
+                f.write("--- %s: binary or big\n" % p)
+                continue
+            f.writelines(difflib.unified_diff(a.splitlines(True), b.splitlines(True),
+                                              "ref/" + p, "ours/" + p))
     with open(os.path.join(args.out, name + ".json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1, sort_keys=True)
     return result
@@ -469,7 +489,9 @@ def main():
     ap.add_argument("--configs", default=CONFIGS, help="directory of cases (%(default)s)")
     ap.add_argument("--ref", default=REF, help="zc.buildout 6.0.1 venv (%(default)s)")
     ap.add_argument("--ours", default=OURS, help="our buildout binary (%(default)s)")
-    ap.add_argument("--python-dir", help="directory put first on PATH (default: the ref venv's base Python)")
+    ap.add_argument("--python-dir", help="directory put first on PATH, where ours finds python3"
+                    " (default: the reference venv's bin, so both tools use the same interpreter"
+                    " and site-packages; --python-dir base: the venv's base Python)")
     ap.add_argument("--out", default="target/real-configs", help="output directory (%(default)s)")
     ap.add_argument("--scratch", help="scratch directory (default: OUT/scratch)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per tool run (%(default)s)")
@@ -492,7 +514,9 @@ def main():
     args.scratch = os.path.abspath(args.scratch or os.path.join(args.out, "scratch"))
     args.ref = os.path.abspath(args.ref)
     args.ours = os.path.abspath(args.ours)
-    args.python_dir = args.python_dir or default_python_dir(args.ref)
+    if args.python_dir == "base":
+        args.python_dir = default_python_dir(args.ref)
+    args.python_dir = os.path.abspath(args.python_dir or os.path.join(args.ref, "bin"))
     os.makedirs(args.out, exist_ok=True)
     if args.pass_env is not None:
         PASS_ENV[:] = [n for n in args.pass_env if n]
