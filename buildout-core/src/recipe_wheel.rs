@@ -209,7 +209,11 @@ fn provide_with(
         return Ok(have.clone());
     }
     let index = new_index(settings, cache);
-    let files = match index.project(dist) {
+    let project = index.project(dist);
+    for (link, reason) in index.take_unreadable() {
+        log(Level::Warning, &format!("Download error on {link}: {reason} -- Some packages may not be found!"));
+    }
+    let files = match project {
         Ok(files) => files,
         // What is installed serves when the index cannot say whether there is better.
         Err(e) if have.is_some() => {

@@ -322,7 +322,16 @@ class Bridge:
         self._add_path(message['path'])
         requirement = pkg_resources.Requirement.parse(message['requirement'])
         __doing__ = ('Loading %s recipe entry %s:%s.', group, message['requirement'], message['entry'])
-        return pkg_resources.load_entry_point(requirement.project_name, group, message['entry'])
+        try:
+            return pkg_resources.load_entry_point(requirement.project_name, group, message['entry'])
+        except pkg_resources.VersionConflict as e:
+            # As zc.buildout words a conflict, not pkg_resources' tuple.
+            import zc.buildout
+            lines = ['There is a version conflict.', 'We already have: %s' % (e.dist,)]
+            for name in sorted(getattr(e, 'required_by', None) or ()):
+                dist = pkg_resources.working_set.by_key.get(name.lower(), name)
+                lines.append('but %s requires %r.' % (dist, str(e.req)))
+            raise zc.buildout.UserError('\n'.join(lines))
 
     def construct(self, message):
         part = message['part']

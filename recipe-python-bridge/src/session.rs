@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use buildout_core::python::develop::tree_digest;
-use buildout_core::python::requirement::canonical_name;
+use buildout_core::python::requirement::{canonical_name, compare_versions};
 use buildout_core::python::{Egg, Interpreter};
 use buildout_core::sdk::python::Installs;
 use buildout_core::sdk::{Context, RecipeError};
@@ -26,8 +26,9 @@ use serde_json::{Value, json};
 
 /// The Python side.
 const SCRIPT: &str = include_str!("bridge.py");
-/// zc.buildout and zc.recipe.egg, at these versions unless `[versions]` pins them exactly.
-const BUILDOUT_ITSELF: [(&str, &str); 2] = [("zc.buildout", "6.0.1"), ("zc.recipe.egg", "6.0.0")];
+/// zc.buildout and zc.recipe.egg, at these versions unless `[versions]` pins them exactly (to
+/// no older release than the last: the first that runs on the Python 3 of today).
+const BUILDOUT_ITSELF: [(&str, &str, &str); 2] = [("zc.buildout", "6.0.1", "6"), ("zc.recipe.egg", "6.0.0", "2.0.6")];
 /// How long the interpreter may take to connect.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -124,16 +125,26 @@ impl Session {
         // buildout's own distributions, as zc.buildout has itself: quietly, neither reported
         // as picked nor looked for anew.
         let mut own = installs(ctx)?;
-        let specs: Vec<String> = BUILDOUT_ITSELF
-            .iter()
-            .map(|(name, default)| {
-                let pin = own.settings.versions.get(&canonical_name(name)).map(|v| v.trim());
-                let exact = pin.filter(|v| !v.is_empty() && !v.starts_with(['<', '>', '=', '!', '~']));
-                format!("{name}=={}", exact.unwrap_or(default))
-            })
-            .collect();
+        let mut specs = Vec::new();
+        for (name, default, oldest) in BUILDOUT_ITSELF {
+            let pin = own.settings.versions.get(&canonical_name(name)).map(|v| v.trim());
+            let exact = pin.filter(|v| !v.is_empty() && !v.starts_with(['<', '>', '=', '!', '~']));
+            if let Some(pin) = exact
+                && compare_versions(pin, oldest).is_lt()
+            {
+                // Python recipes run against zc.buildout's interface of today, as under
+                // zc.buildout 6, which cannot run with an older one pinned either.
+                let message = format!(
+                    "The requirement ('{name}>={oldest}') is not allowed by your [versions] constraint ({pin})"
+                );
+                return Err(RecipeError::user(message).within(format!("Installing {name} for Python recipes.")));
+            }
+            specs.push(format!("{name}=={}", exact.unwrap_or(default)));
+        }
         own.settings.newest = false;
         own.settings.allow_picked_versions = true;
+        // buildout's own distributions are not the project's: they stay out of its download cache.
+        own.settings.download_cache = None;
         let ws = own
             .working_set_logged(ctx, &interpreter, &specs, &mut |_, _| {})
             .map_err(|e| e.within(format!("Installing {} for Python recipes.", specs.join(" and "))))?;
@@ -151,8 +162,10 @@ impl Session {
         let directory = ctx.buildout_option("directory")?;
         // The interpreter itself, not a shim in front of it (pyenv's sets variables of its own,
         // which recipes that read the environment would see).
+        // Without the interpreter's site-packages (-S): recipes get what buildout installs for
+        // them, as under zc.buildout in its own venv, not what happens to be there.
         let mut child = Command::new(&interpreter.executable)
-            .arg("-u")
+            .args(["-u", "-S"])
             .arg(&script)
             .arg(&socket)
             .current_dir(&directory)

@@ -45,11 +45,15 @@ fn cargo_xtask_install_puts_the_libraries_where_the_loader_looks() {
     let prefix = dir.join("prefix");
     let printed = xtask(&["install", "--prefix", &prefix.display().to_string()]);
     let recipes_dir = prefix.join("lib/buildout/recipes");
-    let installed: Vec<PathBuf> =
-        ["bin/buildout", "lib/buildout/recipes/libzc_zodbrecipes.so", "lib/buildout/recipes/libzc_recipe_egg.so"]
-            .iter()
-            .map(|p| prefix.join(p))
-            .collect();
+    let installed: Vec<PathBuf> = [
+        "bin/buildout",
+        "lib/buildout/recipes/libzc_zodbrecipes.so",
+        "lib/buildout/recipes/libzc_recipe_egg.so",
+        "lib/buildout/recipes/libbuildout_pythonbridge.so",
+    ]
+    .iter()
+    .map(|p| prefix.join(p))
+    .collect();
     for path in &installed {
         assert!(printed.contains(&format!("Installed {}\n", path.display())), "{printed}");
         use std::os::unix::fs::PermissionsExt;
@@ -59,6 +63,8 @@ fn cargo_xtask_install_puts_the_libraries_where_the_loader_looks() {
     let buildout = prefix.join("bin/buildout");
     expect_found(&recipes(&buildout, "zc.zodbrecipes"), "zc.zodbrecipes", &recipes_dir.join("libzc_zodbrecipes.so"));
     expect_found(&recipes(&buildout, "zc.recipe.egg"), "zc.recipe.egg", &recipes_dir.join("libzc_recipe_egg.so"));
+    let bridge = recipes_dir.join("libbuildout_pythonbridge.so");
+    expect_found(&recipes(&buildout, "buildout.pythonbridge"), "buildout.pythonbridge", &bridge);
 
     // Installing again replaces the files (by renaming new copies over them).
     let again = xtask(&["install", "--prefix", &prefix.display().to_string()]);
@@ -68,7 +74,7 @@ fn cargo_xtask_install_puts_the_libraries_where_the_loader_looks() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+    assert_eq!(leftovers.len(), 3, "{leftovers:?}");
 }
 
 #[test]
@@ -96,6 +102,8 @@ fn the_wheel_of_buildout_works_once_pip_installed_into_a_venv() {
     let recipes_dir = venv.join("lib/buildout/recipes");
     expect_found(&recipes(&buildout, "zc.recipe.egg"), "zc.recipe.egg", &recipes_dir.join("libzc_recipe_egg.so"));
     expect_found(&recipes(&buildout, "zc.zodbrecipes"), "zc.zodbrecipes", &recipes_dir.join("libzc_zodbrecipes.so"));
+    let bridge = recipes_dir.join("libbuildout_pythonbridge.so");
+    expect_found(&recipes(&buildout, "buildout.pythonbridge"), "buildout.pythonbridge", &bridge);
     // pip knows what it installed, and uninstalls all of it.
     let uninstall = Command::new(venv.join("bin/python"))
         .args(["-m", "pip", "uninstall", "--yes", "--quiet", "buildout"])

@@ -19,7 +19,11 @@ use std::process::{Command, ExitCode, Stdio};
 use buildout_core::package::{self, ElfNeeds, Wheel};
 
 /// The recipe libraries that ship with buildout: (package, library target).
-const SHIPPED: [(&str, &str); 2] = [("recipe-zodb", "zc_zodbrecipes"), ("recipe-egg", "zc_recipe_egg")];
+const SHIPPED: [(&str, &str); 3] = [
+    ("recipe-zodb", "zc_zodbrecipes"),
+    ("recipe-egg", "zc_recipe_egg"),
+    ("recipe-python-bridge", "buildout_pythonbridge"),
+];
 
 const USAGE: &str = "usage: cargo xtask install --prefix DIR [--debug | --profile PROFILE]\n       \
                      cargo xtask wheel [--out DIR] [--debug | --profile PROFILE]";

@@ -68,7 +68,7 @@ pub fn install(
     let mut run = Run::new(buildout, log, env, Mode::Install);
     let result = run.run(parts, prepare);
     // Whatever happened, what finished is recorded.
-    let saved = run.finish();
+    let saved = run.finish(result.is_err());
     result.and(saved)
 }
 
@@ -173,11 +173,17 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn finish(&mut self) -> crate::config::Result<()> {
+    /// Records the state the run leaves. A failed first run that installed no part leaves no
+    /// `.installed.cfg`, as in zc.buildout (which records develop eggs only with a part): the
+    /// next run develops them again.
+    fn finish(&mut self, failed: bool) -> crate::config::Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let result = if self.state.parts.is_empty() && self.state.develop_eggs.is_empty() {
+        let first_run_failed = failed && self.state.parts.is_empty() && !path.exists();
+        let result = if first_run_failed {
+            installed::remove_journal(path)
+        } else if self.state.parts.is_empty() && self.state.develop_eggs.is_empty() {
             match std::fs::remove_file(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     Err(installed::InstalledError::Io { path: path.clone(), source: e })

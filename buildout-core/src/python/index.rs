@@ -109,6 +109,9 @@ pub struct Index {
     /// Set once an index page came that the HTTP cache cannot serve again (see
     /// [`http::Response::reusable`]).
     unreusable: std::sync::atomic::AtomicBool,
+    /// `find-links` entries that could not be read, with why: passed over, as setuptools
+    /// passes over them ("Some packages may not be found!"), and reported by the caller.
+    unreadable: Mutex<Vec<(String, String)>>,
 }
 
 impl Index {
@@ -124,7 +127,13 @@ impl Index {
             find_links: sources.find_links,
             links: Mutex::new(HashMap::new()),
             unreusable: std::sync::atomic::AtomicBool::new(false),
+            unreadable: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The `find-links` entries passed over since the last call, with why (each once).
+    pub fn take_unreadable(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.unreadable.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Whether an index page came that the HTTP cache cannot serve again: fetching pages
@@ -147,7 +156,17 @@ impl Index {
             None => Vec::new(),
         };
         for entry in &self.find_links {
-            links.extend(self.find_links_entry(entry)?.iter().cloned());
+            match self.find_links_entry(entry) {
+                Ok(found) => links.extend(found.iter().cloned()),
+                // An entry that cannot be read is passed over while another source may serve.
+                Err(e) if self.index.is_some() || self.find_links.len() > 1 => {
+                    let mut unreadable = self.unreadable.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if !unreadable.iter().any(|(link, _)| link == entry) {
+                        unreadable.push((entry.clone(), e.to_string()));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
         let mut seen = HashSet::new();
         Ok(links
@@ -754,6 +773,32 @@ mod tests {
     }
 
     /// An index on a local server, with find-links of every kind.
+    #[test]
+    fn find_links_that_cannot_be_read_are_passed_over_while_another_source_serves() {
+        let local = tempfile::tempdir().expect("temp dir");
+        std::fs::write(local.path().join("demo-0.8-py3-none-any.whl"), "").expect("write");
+        // Nothing listens on the discard port of the loopback address: the connection is refused.
+        let unreachable = "http://127.0.0.1:9/links/".to_owned();
+        let client = Client::new(ClientOptions::default());
+        let both = Sources {
+            index: Some(format!("file://{}", local.path().join("no-index").display())),
+            find_links: vec![unreachable.clone(), local.path().display().to_string()],
+        };
+        let index = Index::new(client.clone(), both);
+        for _ in 0..2 {
+            let files = index.project("demo").expect("the local find-links serve");
+            assert_eq!(files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>(), ["demo-0.8-py3-none-any.whl"]);
+        }
+        let passed_over = index.take_unreadable();
+        assert_eq!(passed_over.iter().map(|(link, _)| link.as_str()).collect::<Vec<_>>(), [unreachable.as_str()]);
+        assert!(index.take_unreadable().is_empty(), "reported once");
+        let alone = Sources {
+            index: Some(format!("file://{}", local.path().join("no-index").display())),
+            find_links: vec![unreachable],
+        };
+        assert!(Index::new(client, alone).project("demo").is_err(), "the only source fails the lookup");
+    }
+
     #[test]
     fn projects_from_index_and_find_links() {
         let server = Server::start(|request| {

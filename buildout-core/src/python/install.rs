@@ -268,21 +268,47 @@ pub fn working_set(
     progress: Progress<'_>,
 ) -> Result<Vec<Egg>, PythonError> {
     let env = interp.environment()?;
+    for link in settings.unreadable_links() {
+        log(
+            Level::Warning,
+            &format!("Couldn't read {link}: buildout reads find-links of http(s) URLs and local paths only"),
+        );
+    }
     let settings = &settings.without_missing_links();
     let reqs = requested(specs, settings, &env, log)?;
     // What killed runs left behind (their pid is in the name) goes first.
     crate::interrupt::sweep(&settings.eggs_dir);
     let eggs = installed(settings);
-    let index = std::cell::OnceCell::new();
-    let index = || index.get_or_init(|| new_index(settings));
-    let ask = Ask { interp, specs, reqs: &reqs, settings, env: &env };
-    if let Some(ws) = settle_locally(&ask, &eggs, &index, log, progress)? {
+    let cell = std::cell::OnceCell::new();
+    let result = from_installed_or_fetched(interp, specs, settings, (&env, &reqs, &eggs), &cell, log, progress);
+    if let Some(index) = cell.get() {
+        for (link, reason) in index.take_unreadable() {
+            log(Level::Warning, &format!("Download error on {link}: {reason} -- Some packages may not be found!"));
+        }
+    }
+    result
+}
+
+/// [`working_set`] once the requirements are parsed and the installed eggs read; `cell` holds
+/// the index once one is needed.
+fn from_installed_or_fetched(
+    interp: &Interpreter,
+    specs: &[String],
+    settings: &Settings,
+    (env, reqs, eggs): (&pep508_rs::MarkerEnvironment, &[Requirement], &HashMap<String, Vec<Egg>>),
+    cell: &std::cell::OnceCell<Index>,
+    log: Logger<'_>,
+    progress: Progress<'_>,
+) -> Result<Vec<Egg>, PythonError> {
+    let index = || cell.get_or_init(|| new_index(settings));
+    let ask = Ask { interp, specs, reqs, settings, env };
+    if let Some(ws) = settle_locally(&ask, eggs, &index, log, progress)? {
         return Ok(ws);
     }
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
-    let (mut picked, resolver) = resolve(&ask, &eggs, &index, work.path(), log, progress)?;
+    let (mut picked, resolver) = resolve(&ask, eggs, &index, work.path(), log, progress)?;
     let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
-    let refused = refuse_picked(&mut picked, &reqs, settings, &eggs, &have)?;
+    let refused = refuse_picked(&mut picked, reqs, settings, eggs, &have)?;
     let mut jobs = Vec::new();
     for p in picked.iter().filter(|p| !have(p)) {
         let file = p.file.clone().ok_or_else(|| {
@@ -318,7 +344,7 @@ pub fn working_set(
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     // The walk takes what the resolver chose where several versions are installed.
     let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
-    walk_fetched(specs, &reqs, settings, &env, &before, &chosen, log)
+    walk_fetched(specs, reqs, settings, env, &before, &chosen, log)
 }
 
 /// What one [`working_set`] call asks for, and for which Python.

@@ -56,7 +56,14 @@ impl Settings {
             let path = link.strip_prefix("file://").unwrap_or(link);
             !path.contains("://") && !Path::new(path).exists()
         };
-        Settings { find_links: self.find_links.iter().filter(|l| !missing(l)).cloned().collect(), ..self.clone() }
+        let readable = |link: &String| !missing(link) && unreadable_scheme(link).is_none();
+        Settings { find_links: self.find_links.iter().filter(|l| readable(l)).cloned().collect(), ..self.clone() }
+    }
+
+    /// The `find-links` entries of a scheme buildout cannot read (`ftp://`), which are passed
+    /// over with a warning, as setuptools passes over a link it cannot reach.
+    pub(super) fn unreadable_links(&self) -> Vec<&str> {
+        self.find_links.iter().filter(|l| unreadable_scheme(l).is_some()).map(String::as_str).collect()
     }
 
     /// The pin a requirement violates, if it does (`demo>=0.4` with `demo = 0.3`).
@@ -65,6 +72,12 @@ impl Settings {
         let exact = pin.strip_prefix("==").filter(|v| !v.contains([',', '*']))?;
         (!req.allows(exact)).then(|| exact.to_owned())
     }
+}
+
+/// The scheme of a URL that is neither http(s) nor a local file (`ftp`), if it is one.
+fn unreadable_scheme(link: &str) -> Option<&str> {
+    let (scheme, _) = link.split_once("://")?;
+    (!matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https" | "file")).then_some(scheme)
 }
 
 /// Log records go to the caller (a recipe logs through its host).
