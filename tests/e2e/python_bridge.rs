@@ -156,3 +156,27 @@ fn the_bridge_gives_python_recipes_zc_buildouts_interface() {
     assert!(edited.stdout.contains("Uninstalling probe.\n"), "{}", edited.stdout);
     assert!(edited.stdout.contains("Installing probe.\n"), "{}", edited.stdout);
 }
+
+/// zc.recipe.egg's `develop` (and `custom`) entries, which the native library does not have,
+/// run through the bridge with the real zc.recipe.egg, as under zc.buildout.
+#[test]
+fn zc_recipe_egg_develop_runs_through_the_bridge() {
+    let (_guard, dir) = scratch();
+    write(
+        &dir.join("proj/setup.py"),
+        "from setuptools import setup\nsetup(name='proj', version='1.0', py_modules=['projmod'])\n",
+    );
+    write(&dir.join("proj/projmod.py"), "X = 1\n");
+    write(&dir.join("buildout.cfg"), "[buildout]\nparts = p\n\n[p]\nrecipe = zc.recipe.egg:develop\nsetup = proj\n");
+    cargo_artifact("recipe-egg", "zc_recipe_egg");
+    cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bridge-corpus-cache");
+    let env = vec![("BUILDOUT_CACHE_DIR".to_owned(), cache.display().to_string())];
+    let out = run_buildout(&dir, &args(&["-U"]), &env);
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.ends_with("Installing p.\n"), "{}", out.stdout);
+    let link = std::fs::read_to_string(dir.join("develop-eggs/proj.egg-link")).expect("proj.egg-link");
+    assert!(link.starts_with(&dir.join("proj").display().to_string()), "{link}");
+    let shown = run_buildout(&dir, &args(&["-U", "recipes", "zc.recipe.egg"]), &env);
+    assert!(shown.stdout.starts_with("zc.recipe.egg "), "the native library stays the one listed: {shown:?}");
+}

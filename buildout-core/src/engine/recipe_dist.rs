@@ -39,6 +39,11 @@ pub fn or_from_eggs(
     log: &dyn Log,
     spec: &str,
 ) -> crate::config::Result<Loaded> {
+    if let Err(LoadError::UnknownEntry { dist, entry, .. }) = &loaded
+        && python_only_entry(dist, entry)
+    {
+        return Ok(bridge(loader, dist));
+    }
     let Err(not_found @ LoadError::NotFound { .. }) = loaded else { return Ok(loaded) };
     let Ok((dist, entry)) = loader::parse_spec(spec) else { return Ok(Err(not_found)) };
     let mut settings = settings(sections)?;
@@ -74,6 +79,16 @@ pub fn or_from_eggs(
     }
     loader.borrow_mut().prepend([provided.dir]);
     Ok(loader.borrow_mut().entry(spec))
+}
+
+/// Entries of shipped recipe libraries that only their Python distribution has: the bridge runs
+/// them with the real package (zc.recipe.egg's `custom` and `develop`, which build C extensions
+/// with setuptools).
+const PYTHON_ONLY_ENTRIES: [(&str, &[&str]); 1] = [("zc.recipe.egg", &["custom", "develop"])];
+
+fn python_only_entry(dist: &str, entry: &str) -> bool {
+    let key = canonical_name(dist);
+    PYTHON_ONLY_ENTRIES.iter().any(|(d, entries)| canonical_name(d) == key && entries.contains(&entry))
 }
 
 /// How a Python distribution is at hand.
