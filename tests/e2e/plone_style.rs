@@ -35,7 +35,6 @@ extends = {BASE}/cfg/versions.cfg
 extensions = mr.developer
 auto-checkout = my.app
 parts = app config
-allow-picked-versions = false
 
 [sources]
 my.app = git {REPO} branch=main
@@ -73,7 +72,7 @@ fn a_plone_style_buildout_installs_end_to_end() {
     write(&served.join("versions.cfg"), "[buildout]\nextends = more-versions.cfg\n\n[versions]\nsix = 1.17.0\n");
     write(
         &served.join("more-versions.cfg"),
-        "[versions]\ncollective.recipe.template = 3.0.0\nzc.buildout = 6.0.1\nzc.recipe.egg = 6.0.0\n",
+        "[versions]\ncollective.recipe.template = 3.0.0\nmr.developer = 2.0.2\nzc.buildout = 6.0.1\nzc.recipe.egg = 6.0.0\n",
     );
     let server = SimpleIndex::serve(&served);
 
@@ -108,6 +107,11 @@ fn a_plone_style_buildout_installs_end_to_end() {
     ] {
         assert!(first.stdout.contains(line), "{line:?} missing from:\n{}", first.stdout);
     }
+    // mr.developer's own part, as its extension adds it: bin/develop, and its record.
+    assert!(first.stdout.contains("Installing _mr.developer.\n"), "{}", first.stdout);
+    assert!(work.join("bin/develop").is_file(), "mr.developer's bin/develop");
+    let recorded = std::fs::read_to_string(work.join(".mr.developer.cfg")).expect(".mr.developer.cfg");
+    assert!(recorded.starts_with("[develop]\nmy.app = auto\n\n[buildout]\nargs = "), "{recorded}");
     let out = Command::new(work.join("bin/myapp")).output().expect("run bin/myapp");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "my.app from git, six 1.17.0\n");
     let ini = |port: &str| format!("[app]\nscript = {}/bin/myapp\neggs = my.app\nport = {port}", work.display());
@@ -127,14 +131,18 @@ fn a_plone_style_buildout_installs_end_to_end() {
     // Nothing changed: both parts are updated, nothing is fetched.
     let again = run_buildout(&work, &args(&["-U", "-N"]), &env);
     assert_eq!(again.status, 0, "{}{}", again.stdout, again.stderr);
-    assert!(again.stdout.contains("Updating app.\nUpdating config.\n"), "{}", again.stdout);
+    assert!(again.stdout.contains("Updating _mr.developer.\nUpdating app.\nUpdating config.\n"), "{}", again.stdout);
     assert!(!again.stdout.contains("Getting distribution"), "{}", again.stdout);
 
     // A changed option reinstalls the Python part with the new value.
     config("9090");
     let changed = run_buildout(&work, &args(&["-U", "-N"]), &env);
     assert_eq!(changed.status, 0, "{}{}", changed.stdout, changed.stderr);
-    assert!(changed.stdout.contains("Uninstalling config.\nUpdating app.\nInstalling config.\n"), "{}", changed.stdout);
+    assert!(
+        changed.stdout.contains("Uninstalling config.\nUpdating _mr.developer.\nUpdating app.\nInstalling config.\n"),
+        "{}",
+        changed.stdout
+    );
     assert_eq!(std::fs::read_to_string(work.join("etc/app.ini")).expect("etc/app.ini"), ini("9090"));
 
     // Without the part, its file goes.

@@ -106,6 +106,16 @@ impl Sections {
         self.raw.contains_key(section)
     }
 
+    /// Adds a section that no file has (as an extension adds one to zc.buildout's `_raw`);
+    /// `false`, changing nothing, when one of that name exists.
+    pub fn add_section(&mut self, name: &str, options: RawSection) -> bool {
+        if self.raw.contains_key(name) {
+            return false;
+        }
+        self.raw.insert(name.to_owned(), options);
+        true
+    }
+
     /// The unevaluated options of a section, as `query` shows them.
     pub fn raw(&self, section: &str) -> Option<&RawSection> {
         self.raw.get(section)

@@ -53,6 +53,8 @@ pub struct Sources {
     pub auto_checkout: Vec<String>,
     /// `always-checkout`: `false`, `true` or `force`.
     pub always_checkout: String,
+    /// `sources-dir`, against the buildout directory.
+    pub sources_dir: PathBuf,
 }
 
 impl Sources {
@@ -94,7 +96,7 @@ impl Sources {
                 "Invalid value for buildout:always-checkout: {always_checkout} (true, false or force)"
             )));
         }
-        Ok(Sources { sources, auto_checkout, always_checkout })
+        Ok(Sources { sources, auto_checkout, always_checkout, sources_dir: PathBuf::from(sources_dir) })
     }
 
     fn named(&self, names: &[String]) -> crate::config::Result<Vec<&Source>> {
@@ -195,12 +197,33 @@ impl DevelopState {
         self.sections.entry("develop".to_owned()).or_default().insert(name.to_owned(), value.to_owned());
     }
 
+    /// What mr.developer's extension records at every run: `auto` for each package it
+    /// develops because of `auto-checkout` (unless set otherwise), the command line when it
+    /// names no command, and its `rewrites` option.
+    fn record_run(&mut self, auto: &[&str], argv: &[String]) {
+        self.sections.entry("develop".to_owned()).or_default();
+        for name in auto {
+            let develop = self.sections.entry("develop".to_owned()).or_default();
+            develop.entry(name.to_lowercase()).or_insert_with(|| "auto".to_owned());
+        }
+        if !names_a_command(argv.get(1..).unwrap_or_default()) {
+            let args: Vec<String> = argv.iter().map(|a| repr(a)).collect();
+            self.sections.entry("buildout".to_owned()).or_default().insert("args".to_owned(), args.join("\n"));
+        }
+        self.sections.entry("mr.developer".to_owned()).or_default().entry("rewrites".to_owned()).or_default();
+    }
+
     fn write(&self) -> crate::config::Result<()> {
         let mut text = String::new();
-        for (section, options) in &self.sections {
+        // mr.developer's order: its own sections first, then what else the file had.
+        let ours = ["develop", "buildout", "mr.developer"];
+        let order = ours.iter().copied().chain(self.sections.keys().map(String::as_str).filter(|s| !ours.contains(s)));
+        for section in order {
+            let Some(options) = self.sections.get(section) else { continue };
             text.push_str(&format!("[{section}]\n"));
             for (key, value) in options {
-                text.push_str(&format!("{key} = {value}\n"));
+                // configparser's continuation lines.
+                text.push_str(&format!("{key} = {}\n", value.replace('\n', "\n\t")));
             }
             text.push('\n');
         }
@@ -307,6 +330,12 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
             "always-accept-server-certificate is ignored: git asks nothing here, it uses the system's certificates.",
         );
     }
+    if build == Build::Yes && !sources.sources_dir.exists() {
+        // As mr.developer does at every run.
+        let dir = sources.sources_dir.display().to_string();
+        log.log(Level::Info, LOGGER, &format!("Creating missing sources dir {dir}."));
+        std::fs::create_dir_all(&sources.sources_dir).map_err(|e| Error::file("create", dir, e))?;
+    }
     let state = DevelopState::read(&buildout.directory)?;
     let mut developed = Vec::new();
     for name in &sources.auto_checkout {
@@ -330,8 +359,13 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
             developed.push(source);
         }
     }
+    let auto: Vec<&str> = developed
+        .iter()
+        .filter(|s| sources.auto_checkout.contains(&s.name) && state.get(&s.name).is_none())
+        .map(|s| s.name.as_str())
+        .collect();
     if developed.is_empty() {
-        return Ok(());
+        return add_part_and_record(buildout, &auto, build);
     }
     let mut develop = buildout.sections.get("buildout", "develop")?.unwrap_or_default();
     let versions = buildout.sections.get("buildout", "versions")?.filter(|v| !v.is_empty());
@@ -345,7 +379,47 @@ pub fn prepare(buildout: &mut Buildout, log: &dyn Log, build: Build) -> crate::c
             buildout.sections.set(versions, &source.name, String::new())?;
         }
     }
-    buildout.sections.set("buildout", "develop", develop.trim_start().to_owned())
+    buildout.sections.set("buildout", "develop", develop.trim_start().to_owned())?;
+    add_part_and_record(buildout, &auto, build)
+}
+
+/// Whether buildout's arguments (after the program) name a command, for mr.developer, which
+/// records a plain install's arguments only.
+fn names_a_command(args: &[String]) -> bool {
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if word == "-c" || word == "-t" {
+            words.next();
+        } else if !word.starts_with('-') && !word.contains('=') {
+            return true;
+        }
+    }
+    false
+}
+
+/// The part mr.developer adds in front of `parts`, which installs its `bin/develop`.
+const FAKE_PART: &str = "_mr.developer";
+
+/// What mr.developer's extension does after the checkouts, at every run: its part first in
+/// `parts` (zc.recipe.egg with `eggs = mr.developer`, for `bin/develop`), and, when the run may
+/// change things, its `.mr.developer.cfg` written.
+fn add_part_and_record(buildout: &mut Buildout, auto: &[&str], build: Build) -> crate::config::Result<()> {
+    let options = [("recipe", "zc.recipe.egg"), ("eggs", "mr.developer")];
+    let options = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    if !buildout.sections.add_section(FAKE_PART, options) {
+        return Err(Error::user(format!("The buildout already has a '{FAKE_PART}' section, this shouldn't happen"))
+            .within("Loading extensions."));
+    }
+    let parts = buildout.sections.get("buildout", "parts")?.unwrap_or_default();
+    let parts: Vec<&str> = std::iter::once(FAKE_PART).chain(parts.split_whitespace()).collect();
+    buildout.sections.set("buildout", "parts", parts.join(" "))?;
+    if build == Build::Yes {
+        let mut state = DevelopState::read(&buildout.directory)?;
+        let argv: Vec<String> = std::env::args().collect();
+        state.record_run(auto, &argv);
+        state.write()?;
+    }
+    Ok(())
 }
 
 /// `buildout sources status|checkout|update [names]`: mr.developer's `bin/develop` commands.

@@ -78,6 +78,8 @@ impl Eggs {
 pub struct Installs {
     pub settings: Settings,
     versions_section: Option<String>,
+    /// The versions section as written (the settings' pins are by canonical name).
+    versions: std::collections::BTreeMap<String, String>,
 }
 
 impl Installs {
@@ -109,7 +111,7 @@ impl Installs {
             download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
             develop_eggs_dir: Some(PathBuf::from(ctx.buildout_option("develop-eggs-directory")?)),
         };
-        Ok(Installs { settings, versions_section })
+        Ok(Installs { settings, versions_section, versions })
     }
 
     /// The working set of `specs` (requirement strings), installing what is missing and logging
@@ -145,8 +147,7 @@ impl Installs {
         let mut message = e.to_string();
         if let (PythonError::Conflict { pins, .. }, Some(section)) = (&e, &self.versions_section) {
             for key in pins {
-                if let Some((name, value)) =
-                    self.settings.versions.iter().find(|(name, _)| canonical_name(name) == *key)
+                if let Some((name, value)) = self.versions.iter().find(|(name, _)| canonical_name(name) == *key)
                     && let Some(origin) = ctx.origin(section, name)
                 {
                     message.push_str(&format!("\nThe [versions] pin {name} = {value} is set in {origin}."));
