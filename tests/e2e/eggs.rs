@@ -252,3 +252,21 @@ fn a_source_distribution_is_built_and_installed() {
     let ran = Command::new(dir.join("bin/bosdist")).output().expect("bin/bosdist");
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "built from source\n");
 }
+
+/// A `find-links` page that cannot be read is passed over with setuptools' warning, as
+/// zc.buildout passes over it, while the index serves (uv alone would stop at it).
+#[test]
+fn an_unreadable_find_links_page_is_passed_over() {
+    let (_t, dir) = scratch();
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        "[buildout]\nparts = six\nfind-links = http://127.0.0.1:9/links/\n\n[versions]\nsix = 1.17.0\n\n\
+         [six]\nrecipe = zc.recipe.egg\neggs = six\n",
+    )
+    .expect("write");
+    let out = run_buildout(&dir, &[], &recipe_env());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Download error on http://127.0.0.1:9/links/: "), "{}", out.stdout);
+    assert!(out.stdout.contains("-- Some packages may not be found!\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("Got six 1.17.0.\n"), "{}", out.stdout);
+}

@@ -305,6 +305,17 @@ fn from_installed_or_fetched(
     if let Some(ws) = settle_locally(&ask, eggs, &index, log, progress)? {
         return Ok(ws);
     }
+    // The installer stops at a find-links page it cannot read; setuptools passes over one with
+    // a warning. So read remote ones first, and leave out those that fail.
+    let readable;
+    let ask = match readable_links(index(), reqs, settings, log) {
+        Some(settings) => {
+            readable = settings;
+            Ask { settings: &readable, ..ask }
+        }
+        None => ask,
+    };
+    let settings = ask.settings;
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
     let (mut picked, resolver) = resolve(&ask, eggs, &index, work.path(), log, progress)?;
     let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
@@ -345,6 +356,25 @@ fn from_installed_or_fetched(
     // The walk takes what the resolver chose where several versions are installed.
     let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
     walk_fetched(specs, reqs, settings, env, &before, &chosen, log)
+}
+
+/// `settings` without the remote `find-links` pages that cannot be read (each logged with
+/// setuptools' warning), or `None` when every one can.
+fn readable_links(index: &Index, reqs: &[Requirement], settings: &Settings, log: Logger<'_>) -> Option<Settings> {
+    if !settings.find_links.iter().any(|l| l.starts_with("http://") || l.starts_with("https://")) {
+        return None;
+    }
+    // Any project reads every find-links page (once: the index keeps them).
+    let _ = index.project(reqs.first().map_or("pip", |r| r.name.as_str()));
+    let unreadable = index.take_unreadable();
+    if unreadable.is_empty() {
+        return None;
+    }
+    for (link, reason) in &unreadable {
+        log(Level::Warning, &format!("Download error on {link}: {reason} -- Some packages may not be found!"));
+    }
+    let find_links = settings.find_links.iter().filter(|l| !unreadable.iter().any(|(u, _)| u == *l)).cloned().collect();
+    Some(Settings { find_links, ..settings.clone() })
 }
 
 /// What one [`working_set`] call asks for, and for which Python.
