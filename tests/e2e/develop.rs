@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use tests::{cargo_artifact, run_buildout, scratch};
+use tests::{cargo_artifact, git, run_buildout, scratch};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -134,15 +134,6 @@ fn mr_developer_sources_are_checked_out_and_developed() {
          entry_points={'console_scripts': ['flat = flatmod:main']})\n",
     );
     write(&repo.join("flatmod.py"), "def main():\n    print('flat from git')\n");
-    let git = |args: &[&str], cwd: &Path| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .expect("run git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
     git(&["init", "--quiet"], &repo);
     git(&["add", "."], &repo);
     git(&["commit", "--quiet", "-m", "first"], &repo);

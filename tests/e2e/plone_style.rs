@@ -9,21 +9,11 @@ use std::path::Path;
 use std::process::Command;
 
 use tests::simple_index::SimpleIndex;
-use tests::{cargo_artifact, run_buildout, scratch};
+use tests::{cargo_artifact, git, run_buildout, scratch};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
-}
-
-fn git(args: &[&str], cwd: &Path) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn args(list: &[&str]) -> Vec<String> {

@@ -475,6 +475,18 @@ pub fn prepare_step(step: &Path, dir: &Path) {
     }
 }
 
+/// Runs git in `cwd` as a test user, on branch `main` for new repositories; fails the test when
+/// git fails.
+pub fn git(args: &[&str], cwd: &Path) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A develop project of the engine corpus's Python twin (`tests/fixtures/engine/python`) in
 /// `dest`: its module and the `.egg-info` setuptools would write (name, version and the entry
 /// points of its `pyproject.toml`), without running setuptools.

@@ -202,61 +202,46 @@ impl<'a> PartHost<'a> {
         }
     }
 
-    fn get(&self, payload: &str) -> Result<String, RecipeError> {
-        let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
-        // A recipe may ask while another part's recipe is being constructed for this one; the
-        // nested evaluation borrows the same sections further down the stack.
-        let mut sections = self
-            .sections
+    /// The sections, for one service call. A recipe may ask while another part's recipe is
+    /// being constructed for this one; the nested evaluation borrows the same sections further
+    /// down the stack, so a second borrow is an error, not a panic.
+    fn sections(&self) -> Result<std::cell::RefMut<'_, &'a mut Sections>, RecipeError> {
+        self.sections
             .try_borrow_mut()
-            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
-        let value = sections.section(&q.section).and_then(|()| sections.get(&q.section, &q.option)).map_err(|e| {
-            RecipeError { kind: WireKind::Host, message: e.kind.to_string(), doing: e.doing, detail: e.detail }
-        })?;
-        serde_json::to_string(&value).map_err(|e| RecipeError::internal(e.to_string()))
+            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))
     }
 
+    fn get(&self, payload: &str) -> Result<String, RecipeError> {
+        let q: wire::GetOption = parse(payload)?;
+        let mut sections = self.sections()?;
+        let value = sections.section(&q.section).and_then(|()| sections.get(&q.section, &q.option));
+        reply(&value.map_err(host_error)?)
+    }
+
+    /// `set` (ABI 2.1): as in zc.buildout, the section is evaluated (and its recipe
+    /// constructed) first.
     fn set(&self, payload: &str) -> Result<String, RecipeError> {
-        let q: wire::SetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
-        let mut sections = self
-            .sections
-            .try_borrow_mut()
-            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
-        // As in zc.buildout, the section is evaluated (and its recipe constructed) first.
-        sections.set(&q.section, &q.option, q.value).map_err(|e| RecipeError {
-            kind: WireKind::Host,
-            message: e.kind.to_string(),
-            doing: e.doing,
-            detail: e.detail,
-        })?;
+        let q: wire::SetOption = parse(payload)?;
+        self.sections()?.set(&q.section, &q.option, q.value).map_err(host_error)?;
         Ok(String::new())
     }
 
-    /// `peek`: a section's options without marking them used.
+    /// `peek` (ABI 2.1): a section's options without marking them used; `null` for a section
+    /// that does not exist.
     fn peek(&self, payload: &str) -> Result<String, RecipeError> {
-        let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
-        let mut sections = self
-            .sections
-            .try_borrow_mut()
-            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
+        let q: wire::GetOption = parse(payload)?;
+        let mut sections = self.sections()?;
         if !sections.contains(&q.section) {
             return Ok("null".to_owned());
         }
-        let options = sections.snapshot(&q.section).map_err(|e| RecipeError {
-            kind: WireKind::Host,
-            message: e.kind.to_string(),
-            doing: e.doing,
-            detail: e.detail,
-        })?;
-        serde_json::to_string(&Some(options)).map_err(|e| RecipeError::internal(e.to_string()))
+        reply(&Some(sections.snapshot(&q.section).map_err(host_error)?))
     }
 
+    /// `section`: a section's options, each read as `get` reads it; `null` for a section that
+    /// does not exist.
     fn section(&self, payload: &str) -> Result<String, RecipeError> {
-        let q: wire::GetOption = serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))?;
-        let mut sections = self
-            .sections
-            .try_borrow_mut()
-            .map_err(|_| RecipeError::internal(format!("{}: re-entrant access to the buildout", self.part)))?;
+        let q: wire::GetOption = parse(payload)?;
+        let mut sections = self.sections()?;
         if !sections.contains(&q.section) {
             return Ok("null".to_owned());
         }
@@ -269,14 +254,22 @@ impl<'a> PartHost<'a> {
             }
             Ok(out)
         });
-        let options = result.map_err(|e| RecipeError {
-            kind: WireKind::Host,
-            message: e.kind.to_string(),
-            doing: e.doing,
-            detail: e.detail,
-        })?;
-        serde_json::to_string(&Some(options)).map_err(|e| RecipeError::internal(e.to_string()))
+        reply(&Some(result.map_err(host_error)?))
     }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(payload: &str) -> Result<T, RecipeError> {
+    serde_json::from_str(payload).map_err(|e| RecipeError::internal(e.to_string()))
+}
+
+fn reply(value: &impl serde::Serialize) -> Result<String, RecipeError> {
+    serde_json::to_string(value).map_err(|e| RecipeError::internal(e.to_string()))
+}
+
+/// An error of ours that a recipe's call ran into, to pass back through the recipe with its
+/// steps.
+fn host_error(e: Error) -> RecipeError {
+    RecipeError { kind: WireKind::Host, message: e.kind.to_string(), doing: e.doing, detail: e.detail }
 }
 
 impl HostService for PartHost<'_> {
