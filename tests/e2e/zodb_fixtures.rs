@@ -191,8 +191,7 @@ fn run_case(case: &Path, env: &[(String, String)], python: &Python, record: bool
 /// Cases where we cannot match zc.zodbrecipes, with why (where we differ on purpose, the step's
 /// `ours/` holds what we do instead and is compared like `expected/`). The test checks that each
 /// still differs, so a stale entry is noticed.
-const KNOWN_DIFFERENCES: [(&str, &str); 1] =
-    [("deploy-013-zc-recipe-deployment", "there is no zc.recipe.deployment recipe library yet")];
+const KNOWN_DIFFERENCES: [(&str, &str); 0] = [];
 
 #[test]
 fn zodb_corpus_matches_zc_zodbrecipes() {
@@ -204,7 +203,11 @@ fn zodb_corpus_matches_zc_zodbrecipes() {
         .filter(|p| p.join("in").is_dir())
         .collect();
     cases.sort();
-    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
+    let libs = [
+        cargo_artifact("recipe-egg", "zc_recipe_egg"),
+        cargo_artifact("recipe-zodb", "zc_zodbrecipes"),
+        cargo_artifact("recipe-deployment", "zc_recipe_deployment"),
+    ];
     let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
     let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
     let python = tests::python();

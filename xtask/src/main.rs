@@ -19,9 +19,10 @@ use std::process::{Command, ExitCode, Stdio};
 use buildout_core::package::{self, ElfNeeds, Wheel};
 
 /// The recipe libraries that ship with buildout: (package, library target).
-const SHIPPED: [(&str, &str); 3] = [
+const SHIPPED: [(&str, &str); 4] = [
     ("recipe-zodb", "zc_zodbrecipes"),
     ("recipe-egg", "zc_recipe_egg"),
+    ("recipe-deployment", "zc_recipe_deployment"),
     ("recipe-python-bridge", "buildout_pythonbridge"),
 ];
 

@@ -232,26 +232,33 @@ macro_rules! export_recipes {
             const ENTRIES: &[(&str, $crate::sdk::Factory)] = &[$(($entry, $crate::sdk::factory::<$recipe>)),*];
             const UNINSTALL: &[(&str, $crate::sdk::UninstallFn)] = &[$($(($uentry, $ufn)),*)?];
 
-            extern "C" fn metadata(out: Sink<'_>) {
+            extern "C" fn __buildout_metadata(out: Sink<'_>) {
                 $crate::sdk::metadata_impl($dist, $version, ENTRIES, UNINSTALL, out)
             }
-            extern "C" fn construct(host: Host<'_>, request: Bytes<'_>, out: Sink<'_>) -> Instance {
+            extern "C" fn __buildout_construct(host: Host<'_>, request: Bytes<'_>, out: Sink<'_>) -> Instance {
                 $crate::sdk::construct_impl(ENTRIES, host, request, out)
             }
-            extern "C" fn call(recipe: Instance, host: Host<'_>, method: Bytes<'_>, out: Sink<'_>) -> Status {
+            extern "C" fn __buildout_call(recipe: Instance, host: Host<'_>, method: Bytes<'_>, out: Sink<'_>) -> Status {
                 $crate::sdk::call_impl(recipe, host, method, out)
             }
-            extern "C" fn release(recipe: Instance) {
+            extern "C" fn __buildout_release(recipe: Instance) {
                 $crate::sdk::release_impl(recipe)
             }
-            extern "C" fn uninstall(host: Host<'_>, request: Bytes<'_>, out: Sink<'_>) -> Status {
+            extern "C" fn __buildout_uninstall(host: Host<'_>, request: Bytes<'_>, out: Sink<'_>) -> Status {
                 $crate::sdk::uninstall_impl(UNINSTALL, host, request, out)
             }
-            // The name is `abi::LIBRARY_SYMBOL`.
+            // The name is `abi::LIBRARY_SYMBOL`. The functions' names are the crate's own
+            // namespace's: a recipe's own `fn uninstall` must not shadow them.
             #[allow(unsafe_code, non_upper_case_globals)]
             #[unsafe(no_mangle)]
             pub static buildout_recipe_library: RecipeLibrary =
-                RecipeLibrary::new(metadata, construct, call, release, uninstall);
+                RecipeLibrary::new(
+                    __buildout_metadata,
+                    __buildout_construct,
+                    __buildout_call,
+                    __buildout_release,
+                    __buildout_uninstall,
+                );
         };
     };
 }
