@@ -167,6 +167,18 @@ impl Recipe for Install {
     }
 }
 
+/// A failed file operation as Python words an `OSError` (`[Errno 2] No such file or directory:
+/// 'x'`), which zc.buildout prints as the error of the part.
+fn os_error(path: impl AsRef<Path>, e: &std::io::Error) -> RecipeError {
+    let text = e.to_string();
+    let reason = text.split(" (os error").next().unwrap_or(&text);
+    let path = path.as_ref().display().to_string();
+    match e.raw_os_error() {
+        Some(n) => RecipeError::internal(format!("[Errno {n}] {reason}: {}", repr(&path))),
+        None => RecipeError::internal(format!("{reason}: {}", repr(&path))),
+    }
+}
+
 /// A user's uid and gid, or the error Python's `pwd.getpwnam` gives (a `KeyError`, which
 /// zc.buildout shows as its text in quotes).
 fn user(name: &str) -> Result<(u32, u32), RecipeError> {
@@ -189,15 +201,14 @@ fn make_dir(
         .ok_or_else(|| RecipeError::internal(repr(&format!("getgrgid(): gid not found: {gid}"))))?;
     let path = Path::new(dir);
     let verb = if path.is_dir() {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| RecipeError::io("chmod", path, &e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| os_error(path, &e))?;
         "Updating"
     } else {
         // Like os.makedirs(dir, mode): the parents as the umask says, the directory with `mode`.
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| RecipeError::io("mkdir", parent, &e))?;
+            std::fs::create_dir_all(parent).map_err(|e| os_error(parent, &e))?;
         }
-        std::fs::DirBuilder::new().mode(mode).create(path).map_err(|e| RecipeError::io("mkdir", path, &e))?;
+        std::fs::DirBuilder::new().mode(mode).create(path).map_err(|e| os_error(path, &e))?;
         made.push(dir.to_owned());
         "Creating"
     };
@@ -206,7 +217,7 @@ fn make_dir(
         LOGGER,
         &format!("\n    {verb} {},\n    mode {mode:o}, user {}, group {}", repr(dir), repr(&user), repr(&group)),
     );
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| RecipeError::io("chown", path, &e))
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| os_error(path, &e))
 }
 
 /// The uninstall entry of `default`: the etc directory goes with its content, the others only
@@ -215,7 +226,7 @@ fn uninstall(ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<()
     if let Some(etc) = options.get("etc-directory")
         && Path::new(etc).is_dir()
     {
-        std::fs::remove_dir_all(etc).map_err(|e| RecipeError::io("remove", Path::new(etc), &e))?;
+        std::fs::remove_dir_all(etc).map_err(|e| os_error(Path::new(etc), &e))?;
         ctx.log(LogLevel::Info, LOGGER, &format!("Removing {}", repr(etc)));
     }
     let mut keys: Vec<&str> = Vec::new();
@@ -231,7 +242,7 @@ fn uninstall(ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<()
         }
         let empty = std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
         if empty {
-            std::fs::remove_dir(path).map_err(|e| RecipeError::io("remove", path, &e))?;
+            std::fs::remove_dir(path).map_err(|e| os_error(path, &e))?;
             ctx.log(LogLevel::Info, LOGGER, &format!("Removing {}.", repr(dir)));
         } else {
             ctx.log(LogLevel::Warning, LOGGER, &format!("Can't remove non-empty directory {}.", repr(dir)));
@@ -247,7 +258,7 @@ fn text_of(options: &Options) -> Result<Vec<u8>, RecipeError> {
             return Err(RecipeError::user("Cannot specify both file and text options"));
         }
         let file = options.require("file")?;
-        return std::fs::read(file).map_err(|e| RecipeError::io("read", Path::new(file), &e));
+        return std::fs::read(file).map_err(|e| os_error(Path::new(file), &e));
     }
     Ok(options.require("text")?.as_bytes().to_vec())
 }
@@ -295,10 +306,10 @@ impl Recipe for Configuration {
         let original = match std::fs::read(location) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(RecipeError::io("read", Path::new(location), &e)),
+            Err(e) => return Err(os_error(Path::new(location), &e)),
         };
         if original.as_deref() != Some(text.as_slice()) {
-            std::fs::write(location, &text).map_err(|e| RecipeError::io("write", Path::new(location), &e))?;
+            std::fs::write(location, &text).map_err(|e| os_error(Path::new(location), &e))?;
             if let Some(command) = nonempty(options, "on-change") {
                 let status = std::process::Command::new("sh").args(["-c", command]).status();
                 if !status.is_ok_and(|s| s.success()) {
@@ -338,8 +349,7 @@ impl Recipe for Crontab {
 
     fn install(&mut self, _ctx: &Context<'_>, options: &Options) -> Result<Vec<PathBuf>, RecipeError> {
         let location = options.require("location")?;
-        std::fs::write(location, options.require("entry")?)
-            .map_err(|e| RecipeError::io("write", Path::new(location), &e))?;
+        std::fs::write(location, options.require("entry")?).map_err(|e| os_error(Path::new(location), &e))?;
         Ok(vec![PathBuf::from(location)])
     }
 
@@ -361,7 +371,12 @@ pub struct SharedConfig;
 
 impl Recipe for SharedConfig {
     fn new(ctx: &Context<'_>, options: &mut Options) -> Result<Self, RecipeError> {
-        let deployment = options.get("deployment").unwrap_or_default().to_owned();
+        // Without a deployment the recipe asks for `buildout[None]`.
+        let Some(deployment) = options.get("deployment").map(str::to_owned) else {
+            return Err(
+                RecipeError::user("The referenced section, None, was not defined.").within("Getting section None.")
+            );
+        };
         let name = ctx
             .get(&deployment, "name")?
             .ok_or_else(|| RecipeError::user(format!("Missing option: {deployment}:name")))?;
@@ -378,19 +393,15 @@ impl Recipe for SharedConfig {
         let text = String::from_utf8_lossy(&text_of(options)?).into_owned();
         let location = options.require("location")?;
         let entry = options.require("entry_name")?;
-        let current =
-            std::fs::read_to_string(location).map_err(|e| RecipeError::io("read", Path::new(location), &e))?;
+        let current = std::fs::read_to_string(location).map_err(|e| os_error(Path::new(location), &e))?;
         let mut block = String::new();
         if !current.is_empty() && !current.ends_with('\n') {
             block.push('\n');
         }
         block.push_str(&format!("\n{}\n{text}\n{}\n", begin_marker(entry), end_marker(entry)));
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(location)
-            .map_err(|e| RecipeError::io("open", Path::new(location), &e))?;
-        std::io::Write::write_all(&mut file, block.as_bytes())
-            .map_err(|e| RecipeError::io("write", Path::new(location), &e))?;
+        let mut file =
+            std::fs::OpenOptions::new().append(true).open(location).map_err(|e| os_error(Path::new(location), &e))?;
+        std::io::Write::write_all(&mut file, block.as_bytes()).map_err(|e| os_error(Path::new(location), &e))?;
         Ok(Vec::new())
     }
 
@@ -424,8 +435,8 @@ fn without_block(text: &str, entry: &str) -> String {
 fn uninstall_shared_config(_ctx: &Context<'_>, options: &BTreeMap<String, String>) -> Result<(), RecipeError> {
     let location = options.get("location").map(String::as_str).unwrap_or_default();
     let entry = options.get("entry_name").map(String::as_str).unwrap_or_default();
-    let text = std::fs::read_to_string(location).map_err(|e| RecipeError::io("read", Path::new(location), &e))?;
-    std::fs::write(location, without_block(&text, entry)).map_err(|e| RecipeError::io("write", Path::new(location), &e))
+    let text = std::fs::read_to_string(location).map_err(|e| os_error(Path::new(location), &e))?;
+    std::fs::write(location, without_block(&text, entry)).map_err(|e| os_error(Path::new(location), &e))
 }
 
 buildout_core::export_recipes! {
@@ -447,6 +458,18 @@ buildout_core::export_recipes! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_errors_are_worded_as_python_words_them() {
+        let cases = [
+            (std::io::Error::from_raw_os_error(2), "[Errno 2] No such file or directory: '/x/y'"),
+            (std::io::Error::from_raw_os_error(17), "[Errno 17] File exists: '/x/y'"),
+            (std::io::Error::other("odd"), "odd: '/x/y'"),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(os_error("/x/y", &error).message(), expected);
+        }
+    }
 
     #[test]
     fn shared_blocks_come_out_as_they_went_in() {

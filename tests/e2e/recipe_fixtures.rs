@@ -228,6 +228,12 @@ fn run_case(case: &Path, cache: &Path, site_packages: &str) -> Vec<String> {
             compare("modes", optional_expected(step, "modes").unwrap_or_default(), have);
         }
 
+        let owned = listed(step, "owners");
+        if !owned.is_empty() {
+            let have: String = owned.iter().map(|rel| format!("{rel} {}\n", owner(&dir.join(rel)))).collect();
+            compare("owners", optional_expected(step, "owners").unwrap_or_default(), have);
+        }
+
         let want = redaction.fill_installed(&expected(step, "installed"));
         let want = (want != "<absent>\n").then_some(want);
         let have = std::fs::read_to_string(dir.join(".installed.cfg")).ok().map(|t| redaction.process_values(&t));
@@ -252,6 +258,15 @@ fn run_case(case: &Path, cache: &Path, site_packages: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+/// `user:group` of a path, by name (`<absent>` when it does not exist).
+fn owner(path: &Path) -> String {
+    let out = Command::new("stat").args(["-c", "%U:%G"]).arg(path).output();
+    match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        _ => "<absent>".to_owned(),
+    }
 }
 
 /// Runs every case of the corpus at `tests/fixtures/<corpus>` (at least `min` of them, those
@@ -287,4 +302,19 @@ fn recipe_corpus_matches_zc_buildout() {
     // The bridge runs every recipe of the corpus; it is found beside the binary.
     tests::cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
     run_corpus("recipes", 9);
+}
+
+/// zc.recipe.deployment 1.3.0's corpus, against the `zc.recipe.deployment` recipe library. The
+/// cases set owners (`chown`), so they need root; they also name the group of `nobody` as
+/// Debian names it (`nogroup`).
+#[test]
+fn deployment_corpus_matches_zc_recipe_deployment() {
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let nogroup = std::fs::read_to_string("/etc/group").is_ok_and(|g| g.lines().any(|l| l.starts_with("nogroup:")));
+    if !root || !nogroup {
+        eprintln!("the deployment corpus needs root and a `nogroup` group (root: {root}, nogroup: {nogroup}): not run");
+        return;
+    }
+    tests::cargo_artifact("recipe-deployment", "zc_recipe_deployment");
+    run_corpus("deployment", 15);
 }
