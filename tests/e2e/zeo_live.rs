@@ -1,7 +1,8 @@
 //! The seed for real: ZEO from (cached) PyPI wheels through `zc.recipe.egg:script`, a server
 //! part through `zc.zodbrecipes:server` on a free 127.0.0.1 port, `bin/server start`, a ZODB
 //! client committing through `bin/py`, `bin/zeopack`, the logrotate `reopen_transcript`
-//! command, `bin/server stop`. The server is stopped even when the test fails.
+//! command, the health check (`bin/check-server`: ZEO's zeo-nagios with the server's address),
+//! `bin/server stop`. The server is stopped even when the test fails.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -36,8 +37,10 @@ fn bin_server_runs_zeo_and_clients_commit() {
     let (_t, dir) = scratch();
     let port = free_port();
     let mut config = format!(
-        "[buildout]\nparts = zodb server\nfind-links = {}\nindex = file:///nonexistent\n\n\
+        "[buildout]\nparts = zodb server check\nfind-links = {}\nindex = file:///nonexistent\n\n\
          [zodb]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n\
+         [check]\nrecipe = zc.recipe.egg:scripts\neggs = ZEO\nscripts = zeo-nagios=check-server\n\
+         arguments = ['127.0.0.1:{port}']\n\n\
          [server]\nrecipe = zc.zodbrecipes:server\nzeo.conf =\n   <zeo>\n      address 127.0.0.1:{port}\n   </zeo>\n   \
          <filestorage main>\n      path ${{buildout:directory}}/var/Data.fs\n   </filestorage>\n\n[versions]\n",
         wheels.display()
@@ -63,6 +66,13 @@ fn bin_server_runs_zeo_and_clients_commit() {
         assert!(start.elapsed() < Duration::from_secs(60), "ZEO did not listen on {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The health check (ZEO's zeo-nagios, wired with the address): a warning (1) while the
+    // storage is empty, OK (0) once a transaction is in, critical (2) when the server is down.
+    let check = || {
+        let out = Command::new("timeout").args(["60"]).arg(dir.join("bin/check-server")).output().expect("check");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert_eq!(check(), (Some(1), "Empty storage 'main'\n".to_owned()));
     let client = format!(
         "bin/py -c \"import ZEO, transaction\ndb = ZEO.DB(('127.0.0.1', {port}), storage='main', wait_timeout=30)\n\
          c = db.open(); c.root()['answer'] = 42; transaction.commit(); c.close()\n\
@@ -70,6 +80,7 @@ fn bin_server_runs_zeo_and_clients_commit() {
     );
     let (ok, text) = sh(&dir, &client);
     assert!(ok && text.contains("read back 42"), "client: {text}");
+    assert_eq!(check(), (Some(0), "OK\n".to_owned()));
     // What the pack crontab line runs, and what logrotate's postrotate runs.
     let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
     assert!(ok, "zeopack: {text}");
@@ -79,5 +90,8 @@ fn bin_server_runs_zeo_and_clients_commit() {
     assert!(ok && text.contains("program running"), "status: {text}");
     let (ok, text) = sh(&dir, "bin/server stop");
     assert!(ok, "stop: {text}");
+    let (status, said) = check();
+    assert_eq!(status, Some(2), "{said}");
+    assert!(said.starts_with("Can't connect "), "{said}");
     assert!(dir.join("var/Data.fs").is_file());
 }
