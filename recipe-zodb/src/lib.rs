@@ -3,6 +3,7 @@
 //! file and a `zeopack` crontab — file for file and message for message. Where zc.zodbrecipes
 //! fails with a traceback, this recipe names the option (and the line) in a one-line error.
 
+mod systemd;
 pub mod zconfig;
 
 use std::path::{Path, PathBuf};
@@ -112,9 +113,34 @@ impl Recipe for Server {
                 let user = need(&section, "user")?;
                 plain_user(&user)?;
                 options.set("user", user);
+                // systemd units (ours, not zc.zodbrecipes'): on the part or the deployment.
+                let systemd = match options.get("systemd") {
+                    Some(value) => Some(value.to_owned()),
+                    None => ctx.get(&section, "systemd")?,
+                };
+                match systemd.as_deref().map(str::trim) {
+                    None | Some("false") => {}
+                    Some("true") => {
+                        let dir = match options.get("systemd-directory") {
+                            Some(dir) => dir.to_owned(),
+                            None => ctx
+                                .get(&section, "systemd-directory")?
+                                .unwrap_or_else(|| systemd::DEFAULT_DIRECTORY.to_owned()),
+                        };
+                        options.set("systemd-directory", dir);
+                    }
+                    Some(other) => {
+                        return Err(RecipeError::user(format!("Invalid value for systemd: {other} (true or false)")));
+                    }
+                }
                 Some(Deployment { name: dn })
             }
             None => {
+                if options.get("systemd").is_some_and(|v| v.trim() == "true") {
+                    return Err(RecipeError::user(
+                        "systemd needs a deployment: its user and directories are the unit's",
+                    ));
+                }
                 options.set("rc-directory", ctx.buildout_option("bin-directory")?);
                 options.set("run-directory", pypath::join(&ctx.buildout_option("parts-directory")?, &name));
                 None
@@ -520,11 +546,85 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         python::generate_scripts(ctx, &spec, &ws)?;
     }
 
+    if let Some(directory) = options.get("systemd-directory") {
+        let units = systemd_units(options, &layout, &zeo_conf, (&addresses, &storages), pack.as_ref())?;
+        if !Path::new(directory).is_dir() {
+            return Err(RecipeError::user(format!("The deployment's systemd-directory does not exist: {directory}")));
+        }
+        for (file, text) in units {
+            let path = PathBuf::from(pypath::join(directory, &file));
+            write(&path, &text)?;
+            register(&mut created, &[path])?;
+        }
+    }
     if let Some((fields, path)) = pack {
         write(&path, &pack_crontab(fields, &addresses, &storages, options)?)?;
         register(&mut created, &[path])?;
     }
     Ok(created)
+}
+
+/// The directories ZEO writes for `zeo.conf`'s storages: each file storage's directory and
+/// each blob directory.
+fn storage_directories(section: &Section, out: &mut Vec<String>) {
+    for (key, values) in &section.values {
+        for value in values {
+            let dir = match key.as_str() {
+                "path" => pypath::dirname(value).to_owned(),
+                "blob-dir" => value.clone(),
+                _ => continue,
+            };
+            if !dir.is_empty() && !out.contains(&dir) {
+                out.push(dir);
+            }
+        }
+    }
+    for inner in &section.sections {
+        storage_directories(inner, out);
+    }
+}
+
+/// The systemd units of a deployed server (file name, text): the service, and with `pack` a
+/// oneshot pack service and its timer.
+fn systemd_units(
+    options: &Options,
+    layout: &Layout,
+    zeo_conf: &Config,
+    (addresses, storages): (&[String], &[String]),
+    pack: Option<&(Vec<String>, PathBuf)>,
+) -> Result<Vec<(String, String)>, RecipeError> {
+    let user = options.require("user")?;
+    let mut writable = Vec::new();
+    storage_directories(&zeo_conf.top, &mut writable);
+    for dir in [options.require("log-directory")?, &layout.run_directory] {
+        if !writable.iter().any(|w| w == dir) {
+            writable.push(dir.to_owned());
+        }
+    }
+    let exec_start =
+        format!("{} -C {}", shell_word(options.require("runzeo")?), shell_word(&layout.zeo_conf.display().to_string()));
+    let name = &layout.rc;
+    let mut units = vec![(
+        format!("{name}.service"),
+        systemd::service(&format!("ZEO server {name}"), user, &exec_start, &writable),
+    )];
+    if let Some((fields, _)) = pack {
+        let [address] = addresses else {
+            return Err(RecipeError::user("zeo.conf: pack needs a single address in <zeo>, not several"));
+        };
+        let address = pack_address(address)?;
+        let days = fields.get(5).cloned().unwrap_or_else(|| "1".to_owned());
+        let zeopack = shell_word(options.require("zeopack")?);
+        let commands: Vec<String> =
+            storages.iter().map(|storage| format!("{zeopack} {address} -S {storage} -d {days}")).collect();
+        let on_calendar = systemd::on_calendar(&fields[..5.min(fields.len())])
+            .map_err(|e| RecipeError::user(format!("The pack option cannot be a systemd timer: {e}")))?;
+        let description = format!("Pack the storages of ZEO server {name}");
+        units.push((format!("{name}-pack.service"), systemd::pack_service(&description, user, &commands)));
+        let mailto = fields.get(6).map(String::as_str);
+        units.push((format!("{name}-pack.timer"), systemd::pack_timer(&description, &on_calendar, mailto)));
+    }
+    Ok(units)
 }
 
 const ZEO_KEYS: [&str; 8] = [

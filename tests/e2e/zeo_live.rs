@@ -95,3 +95,92 @@ fn bin_server_runs_zeo_and_clients_commit() {
     assert!(said.starts_with("Can't connect "), "{said}");
     assert!(dir.join("var/Data.fs").is_file());
 }
+
+/// With `systemd = true` on the deployment, the server part writes a service that runs
+/// `runzeo` in the foreground and a pack timer; `systemd-analyze verify` accepts them (where the
+/// machine has it), and the service's `ExecStart` line, run as written, serves clients.
+#[test]
+fn systemd_units_verify_and_their_start_line_runs_zeo() {
+    let wheels = wheels();
+    let (_t, dir) = scratch();
+    let port = free_port();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout).expect("utf-8");
+    let user = user.trim();
+    let mut config = format!(
+        "[buildout]\nparts = zodb server\nfind-links = {}\nindex = file:///nonexistent\n\n\
+         [zodb]\nrecipe = zc.recipe.egg:scripts\neggs = ZEO\n\n\
+         [app]\nname = app\nuser = {user}\nsystemd = true\nrc-directory = {d}/rc\nrun-directory = {d}/run\n\
+         log-directory = {d}/log\netc-directory = {d}/etc\ncrontab-directory = {d}/cron\n\
+         logrotate-directory = {d}/logrotate\nsystemd-directory = {d}/systemd\n\n\
+         [server]\nrecipe = zc.zodbrecipes:server\ndeployment = app\npack = 15 2 * * 6 2 ops@example.com\n\
+         zeo.conf =\n   <zeo>\n      address 127.0.0.1:{port}\n   </zeo>\n   \
+         <filestorage main>\n      path {d}/var/Data.fs\n      blob-dir {d}/var/blobs\n   </filestorage>\n\n[versions]\n",
+        wheels.display(),
+        d = dir.display()
+    );
+    for (name, version) in pins() {
+        config.push_str(&format!("{name} = {version}\n"));
+    }
+    std::fs::write(dir.join("buildout.cfg"), config).expect("write");
+    for sub in ["rc", "run", "log", "etc", "cron", "logrotate", "systemd", "var"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+    }
+    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
+    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
+    let out = run_buildout(&dir, &["-N".to_owned()], &env);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+
+    let read = |name: &str| std::fs::read_to_string(dir.join("systemd").join(name)).expect(name);
+    let service = read("app-server.service");
+    let exec_start = format!("{d}/bin/runzeo -C {d}/etc/server-zeo.conf", d = dir.display());
+    for line in [
+        format!("User={user}"),
+        format!("ExecStart={exec_start}"),
+        "ExecReload=/bin/kill -USR2 $MAINPID".to_owned(),
+        "Restart=on-failure".to_owned(),
+        "NoNewPrivileges=yes".to_owned(),
+        format!("ReadWritePaths={d}/var/blobs {d}/var {d}/log {d}/run", d = dir.display()),
+    ] {
+        assert!(service.lines().any(|l| l == line), "{line:?} missing from:\n{service}");
+    }
+    let timer = read("app-server-pack.timer");
+    assert!(timer.contains("\nOnCalendar=Sat *-*-* 02:15:00\n"), "{timer}");
+    assert!(timer.contains("MAILTO (ops@example.com)"), "{timer}");
+    let pack = read("app-server-pack.service");
+    let zeopack = format!("ExecStart={}/bin/zeopack -h 127.0.0.1 -p {port} -S main -d 2", dir.display());
+    assert!(pack.lines().any(|l| l == zeopack), "{pack}");
+
+    // systemd's own check, where the machine has systemd's tools.
+    if Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let units: Vec<PathBuf> = ["app-server.service", "app-server-pack.service", "app-server-pack.timer"]
+            .iter()
+            .map(|u| dir.join("systemd").join(u))
+            .collect();
+        let verify = Command::new("systemd-analyze").arg("verify").args(&units).output().expect("systemd-analyze");
+        let said = String::from_utf8_lossy(&verify.stderr).into_owned();
+        assert!(verify.status.success() && !said.contains("app-server"), "systemd-analyze verify:\n{said}");
+    } else {
+        eprintln!("systemd-analyze is not installed: the units were not verified by systemd");
+    }
+
+    // The start line as systemd runs it (without a shell), in the foreground; stopped at the end.
+    let words = shlex::split(&exec_start).expect("words");
+    let child = Command::new(&words[0]).args(&words[1..]).current_dir(&dir).spawn().expect("runzeo");
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _running = Stop(child);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "runzeo did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
+    assert!(ok, "zeopack against the server ExecStart started: {text}");
+    assert!(dir.join("var/Data.fs").is_file());
+}
