@@ -100,6 +100,8 @@ fn bin_server_runs_zeo_and_clients_commit() {
 /// `runzeo` in the foreground and a pack timer; `systemd-analyze verify` accepts them (where the
 /// machine has it), and the service's `ExecStart` line, run as written, serves clients.
 #[test]
+// Says on the test's output when systemd's own check could not run.
+#[allow(clippy::print_stderr)]
 fn systemd_units_verify_and_their_start_line_runs_zeo() {
     let wheels = wheels();
     let (_t, dir) = scratch();
