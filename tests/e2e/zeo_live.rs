@@ -116,7 +116,8 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
          logrotate-directory = {d}/logrotate\nsystemd-directory = {d}/systemd\n\n\
          [server]\nrecipe = zc.zodbrecipes:server\ndeployment = app\npack = 15 2 * * 6 2 ops@example.com\n\
          zeo.conf =\n   <zeo>\n      address 127.0.0.1:{port}\n   </zeo>\n   \
-         <filestorage main>\n      path {d}/var/Data.fs\n      blob-dir {d}/var/blobs\n   </filestorage>\n\n[versions]\n",
+         <filestorage main>\n      path {d}/var/Data.fs\n      blob-dir {d}/var/blobs\n   </filestorage>\n   \
+         <eventlog>\n      <logfile>\n         path {d}/log/server-zeo.log\n      </logfile>\n   </eventlog>\n\n[versions]\n",
         wheels.display(),
         d = dir.display()
     );
@@ -185,4 +186,26 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
     assert!(ok, "zeopack against the server ExecStart started: {text}");
     assert!(dir.join("var/Data.fs").is_file());
+
+    // What ExecReload does after logrotate moved the event log away (an `<eventlog>` file of
+    // zeo.conf; without one, runzeo logs to standard output, which systemd keeps in the
+    // journal): runzeo reopens it, and what it logs next lands in the new file.
+    let log = dir.join("log/server-zeo.log");
+    assert!(log.is_file(), "runzeo writes its event log");
+    std::fs::rename(&log, dir.join("log/server-zeo.log.1")).expect("rotate");
+    let pid = _running.0.id().to_string();
+    let reload = Command::new("kill").args(["-USR2", &pid]).status().expect("kill -USR2");
+    assert!(reload.success());
+    let start = Instant::now();
+    while !log.is_file() {
+        assert!(start.elapsed() < Duration::from_secs(30), "runzeo did not reopen {}", log.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
+    assert!(ok, "zeopack after the reload: {text}");
+    let start = Instant::now();
+    while std::fs::read_to_string(&log).unwrap_or_default().trim().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "nothing was logged into the new {}", log.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
