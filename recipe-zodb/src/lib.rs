@@ -285,13 +285,14 @@ impl Layout {
         PathBuf::from(pypath::join(&self.rc_directory, &self.rc))
     }
 
-    /// The logrotate file's text: the event log, rotated weekly, the transcript reopened.
+    /// The logrotate file's text: the event log, rotated weekly; then zdaemon reopens the
+    /// transcript (zc.zodbrecipes' line) and sends runzeo SIGUSR2, which reopens the event log
+    /// zeo.conf names, so that ZEO does not go on writing into the rotated file (ours).
     fn logrotate(&self) -> String {
+        let control = format!("{} -C {}", self.rc_path().display(), self.zdaemon_conf.display());
         format!(
-            "{} {{\n  rotate 5\n  weekly\n  postrotate\n    {} -C {} reopen_transcript\n  endscript\n}}\n",
-            self.event_log,
-            self.rc_path().display(),
-            self.zdaemon_conf.display()
+            "{} {{\n  rotate 5\n  weekly\n  postrotate\n    {control} reopen_transcript\n    {control} kill USR2\n  endscript\n}}\n",
+            self.event_log
         )
     }
 }

@@ -17,12 +17,12 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-/// Stops the server when dropped, whatever happened.
-struct Server(PathBuf);
+/// Stops the server when dropped, whatever happened: (buildout directory, control script).
+struct Server(PathBuf, PathBuf);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("timeout").arg("60").arg(self.0.join("bin/server")).arg("stop").output();
+        let _ = Command::new("timeout").arg("60").arg(&self.1).arg("stop").current_dir(&self.0).output();
     }
 }
 
@@ -58,7 +58,7 @@ fn bin_server_runs_zeo_and_clients_commit() {
     assert!(out.stdout.contains("Installing server.\nGenerated script '{DIR}/bin/server'.\n"), "{}", out.stdout);
     let zdaemon_conf = dir.join("parts/server/zdaemon.conf");
 
-    let _server = Server(dir.clone());
+    let _server = Server(dir.clone(), dir.join("bin/server"));
     let (ok, text) = sh(&dir, "bin/server start");
     assert!(ok, "bin/server start: {text}");
     let start = Instant::now();
@@ -203,8 +203,58 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     }
     let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
     assert!(ok, "zeopack after the reload: {text}");
+    wait_for_lines(&log);
+    drop(_running);
+
+    // The same server under zdaemon (the rc script), rotated by the logrotate file: its
+    // postrotate reopens the transcript and makes runzeo reopen the event log.
+    let rc = dir.join("rc/app-server");
+    let _zdaemon = Server(dir.clone(), rc.clone());
+    let (ok, text) = sh(&dir, &format!("{} start", rc.display()));
+    assert!(ok, "rc start: {text}");
     let start = Instant::now();
-    while std::fs::read_to_string(&log).unwrap_or_default().trim().is_empty() {
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "ZEO under zdaemon did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logrotate_conf = dir.join("logrotate/app-server");
+    let rotation = std::fs::read_to_string(&logrotate_conf).expect("the logrotate file");
+    assert!(rotation.contains(" kill USR2\n"), "{rotation}");
+    // The logrotate file rotates the transcript; the event log is zeo.conf's own file here.
+    std::fs::rename(&log, dir.join("log/server-zeo.log.2")).expect("rotate the event log");
+    if Command::new("logrotate").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let state = dir.join("logrotate.state");
+        let out =
+            Command::new("logrotate").arg("-f").arg("-s").arg(&state).arg(&logrotate_conf).output().expect("logrotate");
+        assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
+    } else {
+        // Without the logrotate program, its postrotate commands, as logrotate runs them.
+        let postrotate: Vec<&str> = rotation
+            .lines()
+            .skip_while(|l| l.trim() != "postrotate")
+            .skip(1)
+            .take_while(|l| l.trim() != "endscript")
+            .collect();
+        assert_eq!(postrotate.len(), 2, "{rotation}");
+        for command in postrotate {
+            let (ok, text) = sh(&dir, command.trim());
+            assert!(ok, "{command}: {text}");
+        }
+    }
+    let start = Instant::now();
+    while !log.is_file() {
+        assert!(start.elapsed() < Duration::from_secs(30), "runzeo under zdaemon did not reopen {}", log.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
+    assert!(ok, "zeopack after the rotation: {text}");
+    wait_for_lines(&log);
+}
+
+/// Waits (bounded) until `log` has something in it.
+fn wait_for_lines(log: &Path) {
+    let start = Instant::now();
+    while std::fs::read_to_string(log).unwrap_or_default().trim().is_empty() {
         assert!(start.elapsed() < Duration::from_secs(30), "nothing was logged into the new {}", log.display());
         std::thread::sleep(Duration::from_millis(100));
     }
