@@ -3,6 +3,7 @@
 //! file and a `zeopack` crontab — file for file and message for message. Where zc.zodbrecipes
 //! fails with a traceback, this recipe names the option (and the line) in a one-line error.
 
+mod backup;
 mod systemd;
 pub mod zconfig;
 
@@ -547,6 +548,12 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         python::generate_scripts(ctx, &spec, &ws)?;
     }
 
+    if let Some(directory) = options.get("backup").filter(|d| !d.trim().is_empty()) {
+        // repozo is ZODB's: the part's eggs with ZODB (which ZEO requires anyway).
+        let (_, ws, interpreter) = server.eggs.working_set(ctx, options, &["ZODB".to_owned()])?;
+        let paths = backup_scripts(server, options, &zeo_conf, directory.trim(), (&ws, &interpreter), ctx)?;
+        register(&mut created, &paths)?;
+    }
     if let Some(directory) = options.get("systemd-directory") {
         let units = systemd_units(options, &layout, &zeo_conf, (&addresses, &storages), pack.as_ref())?;
         if !Path::new(directory).is_dir() {
@@ -563,6 +570,66 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         register(&mut created, &[path])?;
     }
     Ok(created)
+}
+
+/// The file storages of `zeo.conf` (nested ones too).
+fn file_storages(section: &Section, out: &mut Vec<backup::Storage>) {
+    for inner in &section.sections {
+        if inner.kind == "filestorage"
+            && let Some(path) = inner.values.get("path").and_then(|v| v.first())
+        {
+            out.push(backup::Storage {
+                name: inner.name.clone(),
+                path: path.clone(),
+                blob_dir: inner.values.get("blob-dir").and_then(|v| v.first()).cloned(),
+            });
+        }
+        file_storages(inner, out);
+    }
+}
+
+/// `backup` (ours): `bin/<name>-repozo` (ZODB's repozo on the part's eggs), and the
+/// `bin/<name>-backup` and `bin/<name>-restore` scripts that use it.
+fn backup_scripts(
+    server: &Server,
+    options: &Options,
+    zeo_conf: &Config,
+    directory: &str,
+    (ws, interpreter): (&[python::Egg], &python::Interpreter),
+    ctx: &Context<'_>,
+) -> Result<Vec<PathBuf>, RecipeError> {
+    let mut storages = Vec::new();
+    file_storages(&zeo_conf.top, &mut storages);
+    if storages.is_empty() {
+        return Err(RecipeError::user("backup: zeo.conf has no file storage to back up"));
+    }
+    let bin = options.require("bin-directory")?;
+    let name = &server.name;
+    let repozo = format!("{name}-repozo");
+    let spec = Scripts {
+        targets: vec![Target::EntryPoint {
+            name: repozo.clone(),
+            module: "ZODB.scripts.repozo".into(),
+            attrs: "main".into(),
+        }],
+        executable: interpreter.executable.clone(),
+        dest: PathBuf::from(bin),
+        ..Scripts::default()
+    };
+    let mut paths = python::generate_scripts(ctx, &spec, ws)?;
+    let repozo = pypath::join(bin, &repozo);
+    for (script, text) in [
+        (format!("{name}-backup"), backup::backup_script(name, &repozo, directory, &storages)),
+        (format!("{name}-restore"), backup::restore_script(name, &repozo, directory, &storages)),
+    ] {
+        let path = PathBuf::from(pypath::join(bin, &script));
+        write(&path, &text)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| io("Couldn't make executable", &path, e))?;
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// The directories ZEO writes for `zeo.conf`'s storages: each file storage's directory and

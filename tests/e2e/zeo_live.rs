@@ -259,3 +259,79 @@ fn wait_for_lines(log: &Path) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `backup`: `bin/server-backup` saves Data.fs (repozo) and its blobs as one set,
+/// `bin/server-restore` puts them back; data and a blob committed before the backup are read
+/// back after the storage was destroyed and restored.
+#[test]
+fn a_backup_restores_data_and_blobs() {
+    let wheels = wheels();
+    let (_t, dir) = scratch();
+    let port = free_port();
+    let mut config = format!(
+        "[buildout]\nparts = zodb server\nfind-links = {}\nindex = file:///nonexistent\n\n\
+         [zodb]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n\
+         [server]\nrecipe = zc.zodbrecipes:server\nbackup = ${{buildout:directory}}/backups\n\
+         zeo.conf =\n   <zeo>\n      address 127.0.0.1:{port}\n   </zeo>\n   \
+         <filestorage main>\n      path ${{buildout:directory}}/var/Data.fs\n      \
+         blob-dir ${{buildout:directory}}/var/blobs\n   </filestorage>\n\n[versions]\n",
+        wheels.display()
+    );
+    for (name, version) in pins() {
+        config.push_str(&format!("{name} = {version}\n"));
+    }
+    std::fs::write(dir.join("buildout.cfg"), config).expect("write");
+    std::fs::create_dir_all(dir.join("var")).expect("var");
+    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
+    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
+    let out = run_buildout(&dir, &["-N".to_owned()], &env);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    for script in ["server-repozo", "server-backup", "server-restore"] {
+        assert!(dir.join("bin").join(script).is_file(), "bin/{script}: {}", out.stdout);
+    }
+
+    let start_server = || {
+        let (ok, text) = sh(&dir, "bin/server start");
+        assert!(ok, "bin/server start: {text}");
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(60), "ZEO did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let client = |code: &str| {
+        let script = format!(
+            "bin/py -c \"import ZEO, transaction, ZODB.blob\n\
+             db = ZEO.DB(('127.0.0.1', {port}), storage='main', wait_timeout=30, blob_dir='client-blobs', \
+             shared_blob_dir=False)\nc = db.open(); root = c.root()\n{code}\nc.close(); db.close()\""
+        );
+        sh(&dir, &script)
+    };
+    let _server = Server(dir.clone(), dir.join("bin/server"));
+    start_server();
+    let (ok, text) = client(
+        "root['answer'] = 42; root['doc'] = ZODB.blob.Blob(b'blob bytes'); transaction.commit(); print('saved')",
+    );
+    assert!(ok && text.contains("saved"), "commit: {text}");
+    let (ok, text) = sh(&dir, "bin/server-backup");
+    assert!(ok, "bin/server-backup: {text}");
+    // A second backup links the first one's blobs instead of copying them again.
+    let (ok, text) = sh(&dir, "bin/server-backup");
+    assert!(ok, "second bin/server-backup: {text}");
+    let (ok, links) = sh(&dir, "find backups/main -name '*.blob' -links 2 | wc -l");
+    assert!(ok && links.trim() == "2", "the second blob copy links the first one's file: {links}");
+
+    let (ok, text) = sh(&dir, "bin/server stop");
+    assert!(ok, "stop: {text}");
+    std::fs::remove_dir_all(dir.join("var")).expect("destroy the storage");
+    std::fs::create_dir_all(dir.join("var")).expect("var");
+    let (ok, text) = sh(&dir, "bin/server-restore");
+    assert!(ok, "bin/server-restore: {text}");
+    assert!(dir.join("var/Data.fs").is_file() && dir.join("var/blobs").is_dir());
+    start_server();
+    let (ok, text) = client("print('read', root['answer'], root['doc'].open().read())");
+    assert!(ok && text.contains("read 42 b'blob bytes'"), "after the restore: {text}");
+    let (ok, text) = sh(&dir, "bin/server stop");
+    assert!(ok, "stop: {text}");
+}
