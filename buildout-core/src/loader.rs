@@ -63,13 +63,6 @@ pub enum LoadError {
     Malformed { path: PathBuf, reason: String },
 }
 
-impl Library {
-    /// Whether this is the Python bridge (see [`PYTHON_BRIDGE`]).
-    pub fn is_python_bridge(&self) -> bool {
-        self.metadata.distribution == PYTHON_BRIDGE
-    }
-}
-
 impl LoadError {
     /// The long form of the error (abi_stable's layout report), if any.
     pub fn detail(&self) -> Option<&str> {
@@ -241,6 +234,11 @@ fn table_v2(
 }
 
 impl Library {
+    /// Whether this is the Python bridge (see [`PYTHON_BRIDGE`]).
+    pub fn is_python_bridge(&self) -> bool {
+        self.metadata.distribution == PYTHON_BRIDGE
+    }
+
     /// Loads a library file, checking that it speaks a recipe ABI this buildout loads.
     pub fn load(path: &Path) -> Result<Library, LoadError> {
         check_library(path)?;

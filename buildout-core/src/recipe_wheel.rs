@@ -210,9 +210,7 @@ fn provide_with(
     }
     let index = new_index(settings, cache);
     let project = index.project(dist);
-    for (link, reason) in index.take_unreadable() {
-        log(Level::Warning, &format!("Download error on {link}: {reason} -- Some packages may not be found!"));
-    }
+    index.warn_unreadable(log);
     let files = match project {
         Ok(files) => files,
         // What is installed serves when the index cannot say whether there is better.

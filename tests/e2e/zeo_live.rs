@@ -26,6 +26,33 @@ impl Drop for Server {
     }
 }
 
+/// A configuration with the `[versions]` pins of ZEO's set appended (it ends in `[versions]`).
+fn with_pins(mut config: String) -> String {
+    for (name, version) in pins() {
+        config.push_str(&format!("{name} = {version}\n"));
+    }
+    config
+}
+
+/// `buildout -N` in `dir`, with the egg and server recipe libraries; it must succeed.
+fn install(dir: &Path) -> tests::Outcome {
+    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
+    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
+    let out = run_buildout(dir, &["-N".to_owned()], &env);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    out
+}
+
+/// Waits (at most a minute) until `what` listens on 127.0.0.1:`port`.
+fn wait_for_port(port: u16, what: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn sh(dir: &Path, script: &str) -> (bool, String) {
     let out = Command::new("timeout").args(["120", "sh", "-c", script]).current_dir(dir).output().expect("sh");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
@@ -36,7 +63,7 @@ fn bin_server_runs_zeo_and_clients_commit() {
     let wheels = wheels();
     let (_t, dir) = scratch();
     let port = free_port();
-    let mut config = format!(
+    let config = format!(
         "[buildout]\nparts = zodb server check\nfind-links = {}\nindex = file:///nonexistent\n\n\
          [zodb]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n\
          [check]\nrecipe = zc.recipe.egg:scripts\neggs = ZEO\nscripts = zeo-nagios=check-server\n\
@@ -45,27 +72,16 @@ fn bin_server_runs_zeo_and_clients_commit() {
          <filestorage main>\n      path ${{buildout:directory}}/var/Data.fs\n   </filestorage>\n\n[versions]\n",
         wheels.display()
     );
-    for (name, version) in pins() {
-        config.push_str(&format!("{name} = {version}\n"));
-    }
-    std::fs::write(dir.join("buildout.cfg"), config).expect("write");
+    std::fs::write(dir.join("buildout.cfg"), with_pins(config)).expect("write");
     std::fs::create_dir_all(dir.join("var")).expect("var");
-    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
-    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
-    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
-    let out = run_buildout(&dir, &["-N".to_owned()], &env);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let out = install(&dir);
     assert!(out.stdout.contains("Installing server.\nGenerated script '{DIR}/bin/server'.\n"), "{}", out.stdout);
     let zdaemon_conf = dir.join("parts/server/zdaemon.conf");
 
     let _server = Server(dir.clone(), dir.join("bin/server"));
     let (ok, text) = sh(&dir, "bin/server start");
     assert!(ok, "bin/server start: {text}");
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "ZEO did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_port(port, "ZEO");
     // The health check (ZEO's zeo-nagios, wired with the address): a warning (1) while the
     // storage is empty, OK (0) once a transaction is in, critical (2) when the server is down.
     let check = || {
@@ -108,7 +124,7 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     let port = free_port();
     let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout).expect("utf-8");
     let user = user.trim();
-    let mut config = format!(
+    let config = format!(
         "[buildout]\nparts = zodb server\nfind-links = {}\nindex = file:///nonexistent\n\n\
          [zodb]\nrecipe = zc.recipe.egg:scripts\neggs = ZEO\n\n\
          [app]\nname = app\nuser = {user}\nsystemd = true\nrc-directory = {d}/rc\nrun-directory = {d}/run\n\
@@ -121,18 +137,11 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
         wheels.display(),
         d = dir.display()
     );
-    for (name, version) in pins() {
-        config.push_str(&format!("{name} = {version}\n"));
-    }
-    std::fs::write(dir.join("buildout.cfg"), config).expect("write");
+    std::fs::write(dir.join("buildout.cfg"), with_pins(config)).expect("write");
     for sub in ["rc", "run", "log", "etc", "cron", "logrotate", "systemd", "var"] {
         std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
     }
-    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
-    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
-    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
-    let out = run_buildout(&dir, &["-N".to_owned()], &env);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    install(&dir);
 
     let read = |name: &str| std::fs::read_to_string(dir.join("systemd").join(name)).expect(name);
     let service = read("app-server.service");
@@ -178,11 +187,7 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
         }
     }
     let _running = Stop(child);
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "runzeo did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_port(port, "runzeo");
     let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
     assert!(ok, "zeopack against the server ExecStart started: {text}");
     assert!(dir.join("var/Data.fs").is_file());
@@ -212,11 +217,7 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     let _zdaemon = Server(dir.clone(), rc.clone());
     let (ok, text) = sh(&dir, &format!("{} start", rc.display()));
     assert!(ok, "rc start: {text}");
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "ZEO under zdaemon did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_port(port, "ZEO under zdaemon");
     let logrotate_conf = dir.join("logrotate/app-server");
     let rotation = std::fs::read_to_string(&logrotate_conf).expect("the logrotate file");
     assert!(rotation.contains(" kill USR2\n"), "{rotation}");
@@ -268,7 +269,7 @@ fn a_backup_restores_data_and_blobs() {
     let wheels = wheels();
     let (_t, dir) = scratch();
     let port = free_port();
-    let mut config = format!(
+    let config = format!(
         "[buildout]\nparts = zodb server\nfind-links = {}\nindex = file:///nonexistent\n\n\
          [zodb]\nrecipe = zc.recipe.egg:script\neggs = ZEO\ninterpreter = py\n\n\
          [server]\nrecipe = zc.zodbrecipes:server\nbackup = ${{buildout:directory}}/backups\n\
@@ -277,16 +278,9 @@ fn a_backup_restores_data_and_blobs() {
          blob-dir ${{buildout:directory}}/var/blobs\n   </filestorage>\n\n[versions]\n",
         wheels.display()
     );
-    for (name, version) in pins() {
-        config.push_str(&format!("{name} = {version}\n"));
-    }
-    std::fs::write(dir.join("buildout.cfg"), config).expect("write");
+    std::fs::write(dir.join("buildout.cfg"), with_pins(config)).expect("write");
     std::fs::create_dir_all(dir.join("var")).expect("var");
-    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
-    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
-    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
-    let out = run_buildout(&dir, &["-N".to_owned()], &env);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let out = install(&dir);
     for script in ["server-repozo", "server-backup", "server-restore"] {
         assert!(dir.join("bin").join(script).is_file(), "bin/{script}: {}", out.stdout);
     }
@@ -294,11 +288,7 @@ fn a_backup_restores_data_and_blobs() {
     let start_server = || {
         let (ok, text) = sh(&dir, "bin/server start");
         assert!(ok, "bin/server start: {text}");
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(60), "ZEO did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port(port, "ZEO");
     };
     let client = |code: &str| {
         let script = format!(

@@ -136,6 +136,19 @@ impl Index {
         std::mem::take(&mut *self.unreadable.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
+    /// Logs setuptools' warning for each `find-links` entry passed over since the last call,
+    /// and answers those entries.
+    pub fn warn_unreadable(&self, log: &mut dyn FnMut(crate::log::Level, &str)) -> Vec<String> {
+        let unreadable = self.take_unreadable();
+        for (link, reason) in &unreadable {
+            log(
+                crate::log::Level::Warning,
+                &format!("Download error on {link}: {reason} -- Some packages may not be found!"),
+            );
+        }
+        unreadable.into_iter().map(|(link, _)| link).collect()
+    }
+
     /// Whether an index page came that the HTTP cache cannot serve again: fetching pages
     /// ahead of time is then of no use.
     pub fn pages_unreusable(&self) -> bool {

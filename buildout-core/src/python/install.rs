@@ -282,9 +282,7 @@ pub fn working_set(
     let cell = std::cell::OnceCell::new();
     let result = from_installed_or_fetched(interp, specs, settings, (&env, &reqs, &eggs), &cell, log, progress);
     if let Some(index) = cell.get() {
-        for (link, reason) in index.take_unreadable() {
-            log(Level::Warning, &format!("Download error on {link}: {reason} -- Some packages may not be found!"));
-        }
+        index.warn_unreadable(log);
     }
     result
 }
@@ -366,14 +364,11 @@ fn readable_links(index: &Index, reqs: &[Requirement], settings: &Settings, log:
     }
     // Any project reads every find-links page (once: the index keeps them).
     let _ = index.project(reqs.first().map_or("pip", |r| r.name.as_str()));
-    let unreadable = index.take_unreadable();
+    let unreadable = index.warn_unreadable(log);
     if unreadable.is_empty() {
         return None;
     }
-    for (link, reason) in &unreadable {
-        log(Level::Warning, &format!("Download error on {link}: {reason} -- Some packages may not be found!"));
-    }
-    let find_links = settings.find_links.iter().filter(|l| !unreadable.iter().any(|(u, _)| u == *l)).cloned().collect();
+    let find_links = settings.find_links.iter().filter(|l| !unreadable.contains(l)).cloned().collect();
     Some(Settings { find_links, ..settings.clone() })
 }
 
