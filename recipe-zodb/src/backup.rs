@@ -35,7 +35,9 @@ pub(crate) fn backup_script(server: &str, repozo: &str, directory: &str, storage
                 "latest=$(ls -d {dir}/blobs.* 2>/dev/null | tail -n 1)\n\
                  new={dir}/blobs.$(date +%Y%m%d%H%M%S).$$\n\
                  if [ -n \"$latest\" ]; then cp -al \"$latest\" \"$new\"; else mkdir \"$new\"; fi\n\
-                 cp -an {blobs}/. \"$new\"/\n",
+                 cp -an {blobs}/. \"$new\"/\n\
+                 # ZODB's uploads in progress, not blobs yet.\n\
+                 rm -rf \"$new\"/tmp\n",
                 dir = quoted(&dir),
                 blobs = quoted(blobs)
             ));

@@ -21,6 +21,9 @@ const LOGGER: &str = "zc.zodbrecipes";
 /// The deployment-related settings the constructor records.
 struct Deployment {
     name: String,
+    /// The systemd directory is made when missing: under a prefix of its own (a deployment
+    /// into a directory tree, as zc.recipe.deployment makes its /etc directories there).
+    make_systemd_directory: bool,
 }
 
 /// `zc.zodbrecipes:server`.
@@ -70,10 +73,12 @@ fn shell_word(value: &str) -> String {
     }
 }
 
-/// One pack line of the crontab: time fields, user, then the zeopack command, whose `%` signs
-/// are escaped because cron turns them into newlines.
-fn crontab_line(time: &str, user: &str, zeopack: &str, arguments: &str) -> String {
-    let command = format!("{} {arguments}", shell_word(zeopack)).replace('%', "\\%");
+/// One line of a crontab: time fields, user, then the command (zeopack's, the backup's), whose
+/// `%` signs are escaped because cron turns them into newlines.
+fn crontab_line(time: &str, user: &str, program: &str, arguments: &str) -> String {
+    let command =
+        if arguments.is_empty() { shell_word(program) } else { format!("{} {arguments}", shell_word(program)) };
+    let command = command.replace('%', "\\%");
     format!("{time} {user} {command}\n")
 }
 
@@ -119,22 +124,31 @@ impl Recipe for Server {
                     Some(value) => Some(value.to_owned()),
                     None => ctx.get(&section, "systemd")?,
                 };
+                let prefix = ctx.get(&section, "prefix")?.filter(|p| !p.is_empty());
+                let mut make_systemd_directory = false;
                 match systemd.as_deref().map(str::trim) {
                     None | Some("false") => {}
                     Some("true") => {
                         let dir = match options.get("systemd-directory") {
                             Some(dir) => dir.to_owned(),
-                            None => ctx
-                                .get(&section, "systemd-directory")?
-                                .unwrap_or_else(|| systemd::DEFAULT_DIRECTORY.to_owned()),
+                            None => match ctx.get(&section, "systemd-directory")? {
+                                Some(dir) => dir,
+                                // Beside the deployment's crontab and logrotate directories.
+                                None => match ctx.get(&section, "etc-prefix")? {
+                                    Some(etc) => pypath::join(&etc, "systemd/system"),
+                                    None => systemd::DEFAULT_DIRECTORY.to_owned(),
+                                },
+                            },
                         };
+                        make_systemd_directory =
+                            prefix.as_deref().is_some_and(|p| p != "/" && Path::new(&dir).starts_with(p));
                         options.set("systemd-directory", dir);
                     }
                     Some(other) => {
                         return Err(RecipeError::user(format!("Invalid value for systemd: {other} (true or false)")));
                     }
                 }
-                Some(Deployment { name: dn })
+                Some(Deployment { name: dn, make_systemd_directory })
             }
             None => {
                 if options.get("systemd").is_some_and(|v| v.trim() == "true") {
@@ -286,14 +300,19 @@ impl Layout {
         PathBuf::from(pypath::join(&self.rc_directory, &self.rc))
     }
 
-    /// The logrotate file's text: the event log, rotated weekly; then zdaemon reopens the
+    /// The logrotate file's text: the transcript, rotated weekly; then zdaemon reopens the
     /// transcript (zc.zodbrecipes' line) and sends runzeo SIGUSR2, which reopens the event log
-    /// zeo.conf names, so that ZEO does not go on writing into the rotated file (ours).
-    fn logrotate(&self) -> String {
+    /// zeo.conf names, so that ZEO does not go on writing into the rotated file (ours). The
+    /// event log files zeo.conf names are rotated with the transcript (ours too: zc.zodbrecipes
+    /// leaves them to grow), with the commands run once for all.
+    fn logrotate(&self, event_logs: &[String]) -> String {
         let control = format!("{} -C {}", self.rc_path().display(), self.zdaemon_conf.display());
+        let mut files = vec![self.event_log.as_str()];
+        files.extend(event_logs.iter().map(String::as_str).filter(|log| *log != self.event_log));
+        let shared = if files.len() > 1 { "  sharedscripts\n" } else { "" };
         format!(
-            "{} {{\n  rotate 5\n  weekly\n  postrotate\n    {control} reopen_transcript\n    {control} kill USR2\n  endscript\n}}\n",
-            self.event_log
+            "{} {{\n  rotate 5\n  weekly\n{shared}  postrotate\n    {control} reopen_transcript\n    {control} kill USR2\n  endscript\n}}\n",
+            files.join(" ")
         )
     }
 }
@@ -337,6 +356,57 @@ fn pack_schedule(
         ctx.log(LogLevel::Warning, LOGGER, &format!("Couln'e find zeopack script, {}", python::repr(zeopack)));
     }
     Ok(Some((fields, path)))
+}
+
+/// `backup-schedule` (ours): when `bin/<name>-backup` runs, as crontab time fields with an
+/// optional MAILTO address, like `pack`.
+struct BackupSchedule {
+    fields: Vec<String>,
+    mailto: Option<String>,
+    /// `bin/<name>-backup`.
+    script: String,
+    /// The crontab file.
+    crontab: PathBuf,
+}
+
+/// The `backup-schedule` option, checked; `None` without one. It needs `backup` and a
+/// deployment (whose user runs it and whose crontab directory holds it).
+fn backup_schedule(
+    options: &Options,
+    deployment: Option<&Deployment>,
+    name: &str,
+) -> Result<Option<BackupSchedule>, RecipeError> {
+    let Some(spec) = options.get("backup-schedule").filter(|spec| !spec.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if options.get("backup").is_none_or(|d| d.trim().is_empty()) {
+        return Err(RecipeError::user("backup-schedule needs the backup option (the directory backups go to)"));
+    }
+    let Some(deployment) = deployment else {
+        return Err(RecipeError::user("backup-schedule needs a deployment: its user runs the backups"));
+    };
+    let mut fields: Vec<String> = spec.split_whitespace().map(str::to_owned).collect();
+    if fields.len() < 5 {
+        return Err(RecipeError::user("Too few crontab fields in backup-schedule"));
+    }
+    if fields.len() > 6 {
+        return Err(RecipeError::user("Too many values in backup-schedule (5 crontab fields and MAILTO)"));
+    }
+    let mailto = if fields.len() == 6 { fields.pop() } else { None };
+    if let Some(mailto) = &mailto
+        && !mailto.contains('@')
+    {
+        return Err(RecipeError::user(format!(
+            "The 6th value of backup-schedule must be an e-mail address for MAILTO, not {mailto:?}"
+        )));
+    }
+    let crontab = options.require("crontab-directory")?;
+    if !Path::new(crontab).is_dir() {
+        return Err(RecipeError::user(format!("The deployment's crontab-directory does not exist: {crontab}")));
+    }
+    let crontab = PathBuf::from(pypath::join(crontab, &format!("backup-{}-{name}", deployment.name)));
+    let script = pypath::join(options.require("bin-directory")?, &format!("{name}-backup"));
+    Ok(Some(BackupSchedule { fields, mailto, script, crontab }))
 }
 
 /// `zeo.conf` as it will be written (an event log to standard output added when it names
@@ -495,7 +565,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
                         "The deployment's logrotate directory does not exist: {logrotate}"
                     )));
                 }
-                write(&path, &layout.logrotate())?;
+                write(&path, &layout.logrotate(&event_log_files(options.get("zeo.conf").unwrap_or(""))))?;
                 register(&mut created, &[path])?;
             }
             pack_schedule(ctx, options, deployment, &server.name)?
@@ -509,6 +579,7 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
             None
         }
     };
+    let backup_schedule = backup_schedule(options, server.deployment.as_ref(), &server.name)?;
 
     let (zeo_conf, addresses, storages) = zeo_configuration(ctx, options)?;
     let zdaemon_conf = zdaemon_configuration(options, &layout, &runzeo, server.deployment.is_some())?;
@@ -554,8 +625,19 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
         let paths = backup_scripts(server, options, &zeo_conf, directory.trim(), (&ws, &interpreter), ctx)?;
         register(&mut created, &paths)?;
     }
-    if let Some(directory) = options.get("systemd-directory") {
-        let units = systemd_units(options, &layout, &zeo_conf, (&addresses, &storages), pack.as_ref())?;
+    let systemd_directory = options.get("systemd-directory");
+    if let Some(directory) = systemd_directory {
+        let units = systemd_units(
+            options,
+            &layout,
+            &zeo_conf,
+            (&addresses, &storages),
+            pack.as_ref(),
+            backup_schedule.as_ref(),
+        )?;
+        if server.deployment.as_ref().is_some_and(|d| d.make_systemd_directory) && !Path::new(directory).exists() {
+            std::fs::create_dir_all(directory).map_err(|e| io("Couldn't create", Path::new(directory), e))?;
+        }
         if !Path::new(directory).is_dir() {
             return Err(RecipeError::user(format!("The deployment's systemd-directory does not exist: {directory}")));
         }
@@ -565,11 +647,37 @@ fn install(server: &Server, ctx: &Context<'_>, options: &Options) -> Result<Vec<
             register(&mut created, &[path])?;
         }
     }
-    if let Some((fields, path)) = pack {
+    // With systemd, its timers run pack and backup: crontab lines as well would run them twice.
+    if let Some((fields, path)) = pack.filter(|_| systemd_directory.is_none()) {
         write(&path, &pack_crontab(fields, &addresses, &storages, options)?)?;
         register(&mut created, &[path])?;
     }
+    if let Some(schedule) = backup_schedule.filter(|_| systemd_directory.is_none()) {
+        let mut text = schedule.mailto.map(|m| format!("MAILTO={m}\n")).unwrap_or_default();
+        text.push_str(&crontab_line(&schedule.fields.join(" "), options.require("user")?, &schedule.script, ""));
+        write(&schedule.crontab, &text)?;
+        register(&mut created, &[schedule.crontab])?;
+    }
     Ok(created)
+}
+
+/// The files zeo.conf's `<eventlog>` writes (its `<logfile>` paths other than standard output
+/// and error); none while zeo.conf does not parse, which its own check reports afterwards.
+fn event_log_files(zeo_conf: &str) -> Vec<String> {
+    let Ok(zeo_conf) = zconfig::parse(&format!("{zeo_conf}\n")) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for log in zeo_conf.top.sections.iter().filter(|s| s.kind == "eventlog") {
+        for file in log.sections.iter().filter(|s| s.kind == "logfile") {
+            for path in file.values.get("path").into_iter().flatten() {
+                if !["STDOUT", "STDERR"].contains(&path.as_str()) && !files.contains(path) {
+                    files.push(path.clone());
+                }
+            }
+        }
+    }
+    files
 }
 
 /// The file storages of `zeo.conf` (nested ones too).
@@ -652,14 +760,15 @@ fn storage_directories(section: &Section, out: &mut Vec<String>) {
     }
 }
 
-/// The systemd units of a deployed server (file name, text): the service, and with `pack` a
-/// oneshot pack service and its timer.
+/// The systemd units of a deployed server (file name, text): the service, and with `pack` and
+/// `backup-schedule` a oneshot service and its timer each.
 fn systemd_units(
     options: &Options,
     layout: &Layout,
     zeo_conf: &Config,
     (addresses, storages): (&[String], &[String]),
     pack: Option<&(Vec<String>, PathBuf)>,
+    backup: Option<&BackupSchedule>,
 ) -> Result<Vec<(String, String)>, RecipeError> {
     let user = options.require("user")?;
     let mut writable = Vec::new();
@@ -688,9 +797,22 @@ fn systemd_units(
         let on_calendar = systemd::on_calendar(&fields[..5.min(fields.len())])
             .map_err(|e| RecipeError::user(format!("The pack option cannot be a systemd timer: {e}")))?;
         let description = format!("Pack the storages of ZEO server {name}");
-        units.push((format!("{name}-pack.service"), systemd::pack_service(&description, user, &commands)));
+        units.push((format!("{name}-pack.service"), systemd::oneshot_service(&description, user, &commands)));
         let mailto = fields.get(6).map(String::as_str);
-        units.push((format!("{name}-pack.timer"), systemd::pack_timer(&description, &on_calendar, mailto)));
+        units.push((format!("{name}-pack.timer"), systemd::timer(&description, &on_calendar, "pack", mailto)));
+    }
+    if let Some(schedule) = backup {
+        let on_calendar = systemd::on_calendar(&schedule.fields)
+            .map_err(|e| RecipeError::user(format!("The backup-schedule option cannot be a systemd timer: {e}")))?;
+        let description = format!("Back up the storages of ZEO server {name}");
+        units.push((
+            format!("{name}-backup.service"),
+            systemd::oneshot_service(&description, user, &[shell_word(&schedule.script)]),
+        ));
+        units.push((
+            format!("{name}-backup.timer"),
+            systemd::timer(&description, &on_calendar, "backup-schedule", schedule.mailto.as_deref()),
+        ));
     }
     Ok(units)
 }
@@ -715,6 +837,37 @@ buildout_core::export_recipes! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logrotate_files_rotate_the_transcript_and_the_event_logs() {
+        let layout = Layout {
+            zeo_conf: PathBuf::from("/etc/app/server-zeo.conf"),
+            zdaemon_conf: PathBuf::from("/etc/app/server-zdaemon.conf"),
+            event_log: "/var/log/app/server-zeo.log".into(),
+            socket: "/var/run/app/server-zdaemon.sock".into(),
+            rc: "app-server".into(),
+            run_directory: "/var/run/app".into(),
+            rc_directory: "/etc/init.d".into(),
+        };
+        let commands = "  postrotate\n    /etc/init.d/app-server -C /etc/app/server-zdaemon.conf reopen_transcript\n    \
+                        /etc/init.d/app-server -C /etc/app/server-zdaemon.conf kill USR2\n  endscript\n}\n";
+        let logfile = |path: &str| {
+            format!("<zeo>\naddress 8100\n</zeo>\n<eventlog>\n<logfile>\npath {path}\n</logfile>\n</eventlog>")
+        };
+        let cases = [
+            ("<zeo>\naddress 8100\n</zeo>".to_owned(), "/var/log/app/server-zeo.log {\n  rotate 5\n  weekly\n"),
+            (logfile("STDOUT"), "/var/log/app/server-zeo.log {\n  rotate 5\n  weekly\n"),
+            (logfile("/var/log/app/server-zeo.log"), "/var/log/app/server-zeo.log {\n  rotate 5\n  weekly\n"),
+            (
+                logfile("/var/log/app/events.log"),
+                "/var/log/app/server-zeo.log /var/log/app/events.log {\n  rotate 5\n  weekly\n  sharedscripts\n",
+            ),
+            ("<zeo>\n".to_owned(), "/var/log/app/server-zeo.log {\n  rotate 5\n  weekly\n"),
+        ];
+        for (zeo_conf, head) in cases {
+            assert_eq!(layout.logrotate(&event_log_files(&zeo_conf)), format!("{head}{commands}"), "{zeo_conf}");
+        }
+    }
 
     #[test]
     fn pack_addresses() {

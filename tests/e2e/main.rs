@@ -10,6 +10,7 @@ mod index_cache;
 mod interrupt;
 mod loading;
 mod plone_style;
+mod production_example;
 mod pypi_stacks;
 mod python_bridge;
 mod recipe_fixtures;

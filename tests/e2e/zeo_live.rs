@@ -113,8 +113,10 @@ fn bin_server_runs_zeo_and_clients_commit() {
 }
 
 /// With `systemd = true` on the deployment, the server part writes a service that runs
-/// `runzeo` in the foreground and a pack timer; `systemd-analyze verify` accepts them (where the
-/// machine has it), and the service's `ExecStart` line, run as written, serves clients.
+/// `runzeo` in the foreground, and timers for pack and backup (in place of crontab lines);
+/// `systemd-analyze verify` accepts them (where the machine has it), and the service's
+/// `ExecStart` line, run as written, serves clients. Then, under zdaemon, logrotate rotates the
+/// transcript and zeo.conf's event log, and new lines land in the new files.
 #[test]
 // Says on the test's output when systemd's own check could not run.
 #[allow(clippy::print_stderr)]
@@ -131,9 +133,10 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
          log-directory = {d}/log\netc-directory = {d}/etc\ncrontab-directory = {d}/cron\n\
          logrotate-directory = {d}/logrotate\nsystemd-directory = {d}/systemd\n\n\
          [server]\nrecipe = zc.zodbrecipes:server\ndeployment = app\npack = 15 2 * * 6 2 ops@example.com\n\
+         backup = {d}/backups\nbackup-schedule = 0 3 * * * ops@example.com\n\
          zeo.conf =\n   <zeo>\n      address 127.0.0.1:{port}\n   </zeo>\n   \
          <filestorage main>\n      path {d}/var/Data.fs\n      blob-dir {d}/var/blobs\n   </filestorage>\n   \
-         <eventlog>\n      <logfile>\n         path {d}/log/server-zeo.log\n      </logfile>\n   </eventlog>\n\n[versions]\n",
+         <eventlog>\n      <logfile>\n         path {d}/log/server-events.log\n      </logfile>\n   </eventlog>\n\n[versions]\n",
         wheels.display(),
         d = dir.display()
     );
@@ -162,14 +165,26 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     let pack = read("app-server-pack.service");
     let zeopack = format!("ExecStart={}/bin/zeopack -h 127.0.0.1 -p {port} -S main -d 2", dir.display());
     assert!(pack.lines().any(|l| l == zeopack), "{pack}");
+    let timer = read("app-server-backup.timer");
+    assert!(timer.contains("\nOnCalendar=*-*-* 03:00:00\n"), "{timer}");
+    let backup = read("app-server-backup.service");
+    assert!(backup.contains(&format!("\nExecStart={}/bin/server-backup\n", dir.display())), "{backup}");
+    // The timers run pack and backup: no crontab line runs them a second time.
+    assert_eq!(tests::names_in(&dir.join("cron")), Vec::<String>::new());
 
     // systemd's own check, where the machine has systemd's tools.
-    if Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        let units: Vec<PathBuf> = ["app-server.service", "app-server-pack.service", "app-server-pack.timer"]
-            .iter()
-            .map(|u| dir.join("systemd").join(u))
-            .collect();
-        let verify = Command::new("systemd-analyze").arg("verify").args(&units).output().expect("systemd-analyze");
+    if let Some(analyze) = tests::system_program("systemd-analyze") {
+        let units: Vec<PathBuf> = [
+            "app-server.service",
+            "app-server-pack.service",
+            "app-server-pack.timer",
+            "app-server-backup.service",
+            "app-server-backup.timer",
+        ]
+        .iter()
+        .map(|u| dir.join("systemd").join(u))
+        .collect();
+        let verify = Command::new(analyze).arg("verify").args(&units).output().expect("systemd-analyze");
         let said = String::from_utf8_lossy(&verify.stderr).into_owned();
         assert!(verify.status.success() && !said.contains("app-server"), "systemd-analyze verify:\n{said}");
     } else {
@@ -195,9 +210,9 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     // What ExecReload does after logrotate moved the event log away (an `<eventlog>` file of
     // zeo.conf; without one, runzeo logs to standard output, which systemd keeps in the
     // journal): runzeo reopens it, and what it logs next lands in the new file.
-    let log = dir.join("log/server-zeo.log");
+    let log = dir.join("log/server-events.log");
     assert!(log.is_file(), "runzeo writes its event log");
-    std::fs::rename(&log, dir.join("log/server-zeo.log.1")).expect("rotate");
+    std::fs::rename(&log, dir.join("log/server-events.log.0")).expect("rotate");
     let pid = _running.0.id().to_string();
     let reload = Command::new("kill").args(["-USR2", &pid]).status().expect("kill -USR2");
     assert!(reload.success());
@@ -220,16 +235,26 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     wait_for_port(port, "ZEO under zdaemon");
     let logrotate_conf = dir.join("logrotate/app-server");
     let rotation = std::fs::read_to_string(&logrotate_conf).expect("the logrotate file");
+    let transcript = dir.join("log/server-zeo.log");
+    assert!(
+        rotation.starts_with(&format!("{} {} {{\n", transcript.display(), log.display())),
+        "the transcript and the event log: {rotation}"
+    );
     assert!(rotation.contains(" kill USR2\n"), "{rotation}");
-    // The logrotate file rotates the transcript; the event log is zeo.conf's own file here.
-    std::fs::rename(&log, dir.join("log/server-zeo.log.2")).expect("rotate the event log");
-    if Command::new("logrotate").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
+    assert!(ok, "zeopack before the rotation: {text}");
+    wait_for_lines(&log);
+    if let Some(logrotate) = tests::system_program("logrotate") {
         let state = dir.join("logrotate.state");
         let out =
-            Command::new("logrotate").arg("-f").arg("-s").arg(&state).arg(&logrotate_conf).output().expect("logrotate");
+            Command::new(logrotate).arg("-f").arg("-s").arg(&state).arg(&logrotate_conf).output().expect("logrotate");
         assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(dir.join("log/server-events.log.1").is_file() && dir.join("log/server-zeo.log.1").is_file());
     } else {
-        // Without the logrotate program, its postrotate commands, as logrotate runs them.
+        // Without the logrotate program: what it does, the files moved, then its postrotate
+        // commands.
+        std::fs::rename(&log, dir.join("log/server-events.log.1")).expect("rotate the event log");
+        std::fs::rename(&transcript, dir.join("log/server-zeo.log.1")).expect("rotate the transcript");
         let postrotate: Vec<&str> = rotation
             .lines()
             .skip_while(|l| l.trim() != "postrotate")
@@ -243,8 +268,8 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
         }
     }
     let start = Instant::now();
-    while !log.is_file() {
-        assert!(start.elapsed() < Duration::from_secs(30), "runzeo under zdaemon did not reopen {}", log.display());
+    while !log.is_file() || !transcript.is_file() {
+        assert!(start.elapsed() < Duration::from_secs(30), "runzeo under zdaemon did not reopen its logs");
         std::thread::sleep(Duration::from_millis(100));
     }
     let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
@@ -324,4 +349,59 @@ fn a_backup_restores_data_and_blobs() {
     assert!(ok && text.contains("read 42 b'blob bytes'"), "after the restore: {text}");
     let (ok, text) = sh(&dir, "bin/server stop");
     assert!(ok, "stop: {text}");
+}
+
+/// `backup-schedule` without systemd: a crontab line in the deployment's crontab directory
+/// that runs `bin/<name>-backup` as the deployment's user, with MAILTO; and its errors.
+#[test]
+fn a_backup_schedule_is_a_crontab_line_without_systemd() {
+    let wheels = wheels();
+    let (_t, dir) = scratch();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout).expect("utf-8");
+    let config = |server: &str| {
+        with_pins(format!(
+            "[buildout]\nparts = zodb server\nfind-links = {}\nindex = file:///nonexistent\n\n\
+             [zodb]\nrecipe = zc.recipe.egg:scripts\neggs = ZEO\n\n\
+             [app]\nname = app\nuser = {user}\nrc-directory = {d}/rc\nrun-directory = {d}/run\n\
+             log-directory = {d}/log\netc-directory = {d}/etc\ncrontab-directory = {d}/cron\n\
+             logrotate-directory = {d}/logrotate\n\n\
+             [server]\nrecipe = zc.zodbrecipes:server\n{server}\n\
+             zeo.conf =\n   <zeo>\n      address 127.0.0.1:8100\n   </zeo>\n   \
+             <filestorage main>\n      path {d}/var/Data.fs\n   </filestorage>\n\n[versions]\n",
+            wheels.display(),
+            server = server.replace("{d}", &dir.display().to_string()),
+            user = user.trim(),
+            d = dir.display()
+        ))
+    };
+    for sub in ["rc", "run", "log", "etc", "cron", "logrotate", "var"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+    }
+    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
+    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
+    let errors = [
+        ("deployment = app\nbackup-schedule = 0 3 * * *", "backup-schedule needs the backup option"),
+        ("backup = {d}/backups\nbackup-schedule = 0 3 * * *", "backup-schedule needs a deployment"),
+        ("deployment = app\nbackup = {d}/backups\nbackup-schedule = 0 3 * *", "Too few crontab fields"),
+        ("deployment = app\nbackup = {d}/backups\nbackup-schedule = 0 3 * * * ops", "must be an e-mail address"),
+    ];
+    for (server, said) in errors {
+        std::fs::write(dir.join("buildout.cfg"), config(server)).expect("write");
+        let out = run_buildout(&dir, &["-N".to_owned()], &env);
+        assert_eq!(out.status, 1, "{server}: {}", out.stdout);
+        let told = format!("{}{}", out.stdout, out.stderr);
+        assert!(told.lines().any(|l| l.starts_with("Error: ") && l.contains(said)), "{server}: {told}");
+    }
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        config("deployment = app\nbackup = {d}/backups\nbackup-schedule = 30 1 * * 1-5 ops@example.com"),
+    )
+    .expect("write");
+    install(&dir);
+    let crontab = std::fs::read_to_string(dir.join("cron/backup-app-server")).expect("the backup crontab");
+    assert_eq!(
+        crontab,
+        format!("MAILTO=ops@example.com\n30 1 * * 1-5 {} {}/bin/server-backup\n", user.trim(), dir.display())
+    );
 }

@@ -514,6 +514,22 @@ pub fn python_twin(source: &Path, dest: &Path) {
     std::fs::write(info.join("entry_points.txt"), entry_points.trim_start()).expect("write entry_points.txt");
 }
 
+/// A system program the live tests use where the machine has it (`logrotate`, `systemd-analyze`):
+/// on PATH or in the sbin directories, which a user's PATH may leave out. `None` when it is
+/// missing, unless `BUILDOUT_TESTS_NEED_TOOLS` is set (CI installs them first and sets it),
+/// where a missing program fails the test instead of passing it over.
+pub fn system_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() && std::env::var_os("BUILDOUT_TESTS_NEED_TOOLS").is_some() {
+        panic!("{name} is not installed, and BUILDOUT_TESTS_NEED_TOOLS says the tests need it");
+    }
+    found
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
