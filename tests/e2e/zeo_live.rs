@@ -34,12 +34,16 @@ fn with_pins(mut config: String) -> String {
     config
 }
 
-/// `buildout -N` in `dir`, with the egg and server recipe libraries; it must succeed.
-fn install(dir: &Path) -> tests::Outcome {
+/// The environment that makes buildout find the egg and server recipe libraries.
+fn recipe_libraries() -> Vec<(String, String)> {
     let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
     let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
-    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
-    let out = run_buildout(dir, &["-N".to_owned()], &env);
+    vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())]
+}
+
+/// `buildout -N` in `dir`, with the egg and server recipe libraries; it must succeed.
+fn install(dir: &Path) -> tests::Outcome {
+    let out = run_buildout(dir, &["-N".to_owned()], &recipe_libraries());
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     out
 }
@@ -377,9 +381,7 @@ fn a_backup_schedule_is_a_crontab_line_without_systemd() {
     for sub in ["rc", "run", "log", "etc", "cron", "logrotate", "var"] {
         std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
     }
-    let libs = [cargo_artifact("recipe-egg", "zc_recipe_egg"), cargo_artifact("recipe-zodb", "zc_zodbrecipes")];
-    let path = std::env::join_paths(libs.iter().filter_map(|l| l.parent())).expect("path");
-    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), path.to_string_lossy().into_owned())];
+    let env = recipe_libraries();
     let errors = [
         ("deployment = app\nbackup-schedule = 0 3 * * *", "backup-schedule needs the backup option"),
         ("backup = {d}/backups\nbackup-schedule = 0 3 * * *", "backup-schedule needs a deployment"),
