@@ -726,9 +726,11 @@ fn backup_scripts(
     };
     let mut paths = python::generate_scripts(ctx, &spec, ws)?;
     let repozo = pypath::join(bin, &repozo);
+    // With a deployment, what the scripts make as root goes to the deployment's user.
+    let owner = server.deployment.as_ref().and(options.get("user"));
     for (script, text) in [
-        (format!("{name}-backup"), backup::backup_script(name, &repozo, directory, &storages)),
-        (format!("{name}-restore"), backup::restore_script(name, &repozo, directory, &storages)),
+        (format!("{name}-backup"), backup::backup_script(name, &repozo, directory, &storages, owner)),
+        (format!("{name}-restore"), backup::restore_script(name, &repozo, directory, &storages, owner)),
     ] {
         let path = PathBuf::from(pypath::join(bin, &script));
         write(&path, &text)?;

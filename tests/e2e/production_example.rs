@@ -163,7 +163,7 @@ fn the_readme_walks_through_a_production_deployment() {
             }
             ("ls", _) => assert!(said.lines().any(|l| l == "server-zeo.log.1"), "{said}"),
             ("bin/server-backup", _) => {
-                let backups = dir.join("root/var/backups/demo/main");
+                let backups = dir.join("root/var/lib/demo/backups/main");
                 let names = tests::names_in(&backups);
                 assert!(names.iter().any(|n| n.ends_with(".fs")), "{names:?}");
                 assert!(names.iter().any(|n| n.starts_with("blobs.")), "{names:?}");
