@@ -105,6 +105,35 @@ fn python_projects_are_developed_editable() {
     assert_eq!(listing(&develop_eggs), Vec::<String>::new());
 }
 
+/// `develop = .` with a flat layout, the most common project: the script's path names the
+/// project's directory, and the script imports the project. (zc.buildout 6.0.1 takes the
+/// location of the `.dist-info` pip leaves in develop-eggs when its path sorts after the
+/// project's, as `<buildout>/develop-eggs` does after `<buildout>`, and puts develop-eggs last on
+/// the path; setuptools' editable finder there is never imported, so its script fails with
+/// `ModuleNotFoundError`. Ours keeps the egg-link's directory, as it does for every layout.)
+#[test]
+fn a_flat_project_in_the_buildout_directory_is_importable() {
+    let (_guard, dir) = scratch();
+    write(
+        &dir.join("setup.py"),
+        "from setuptools import setup\nsetup(name='demo', version='0.1', packages=['demo'],\n      \
+         entry_points={'console_scripts': ['demo = demo:main']})\n",
+    );
+    write(&dir.join("demo/__init__.py"), "def main():\n    print('demo runs')\n");
+    write(
+        &dir.join("buildout.cfg"),
+        "[buildout]\ndevelop = .\nparts = app\nindex = file:///nonexistent\n\n[app]\nrecipe = zc.recipe.egg\neggs = demo\n",
+    );
+    let lib = cargo_artifact("recipe-egg", "zc_recipe_egg");
+    let env = vec![("BUILDOUT_RECIPE_PATH".to_owned(), lib.parent().expect("dir").display().to_string())];
+    let out = run_buildout(&dir, &[], &env);
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    let script = std::fs::read_to_string(dir.join("bin/demo")).expect("script");
+    let path_lines: Vec<&str> = script.lines().filter(|l| l.starts_with("  '")).collect();
+    assert_eq!(path_lines, [format!("  '{}',", dir.display())]);
+    assert_eq!(run_script(&dir, "demo"), "demo runs\n");
+}
+
 #[test]
 fn a_directory_that_is_no_project_is_an_error() {
     let (_guard, dir) = scratch();
