@@ -249,7 +249,7 @@ class Bridge:
         root = logging.getLogger()
         root.handlers[:] = [BuildoutLogHandler()]
         root.setLevel(1)
-        self._set_up_installer(message['buildout'])
+        self._set_up_installer(message['buildout'], message.get('own') or [])
         self._set_up_pip(message['site'])
         return {}
 
@@ -278,10 +278,11 @@ class Bridge:
         ei.setuptools_path = [site]
         ei.setuptools_pythonpath = site
 
-    def _set_up_installer(self, summary):
+    def _set_up_installer(self, summary, own):
         # What zc.buildout's Buildout sets before any recipe runs, for recipes that call
         # zc.buildout.easy_install themselves (zc.recipe.egg and those built on it).
         import zc.buildout.easy_install as ei
+        from packaging.utils import canonicalize_name
         options = self.buildout['buildout']
         links = options.get('find-links', '')
         self.buildout._links = tuple(links.split()) if links else ()
@@ -290,7 +291,20 @@ class Bridge:
         versions_section = options.get('versions', '')
         versions = dict(self.buildout[versions_section]._values()) if versions_section else {}
         self.buildout.versions = versions
-        ei.default_versions(versions)
+        # zc.buildout runs from a venv, and its installer sees the distributions there
+        # (zc.buildout, zc.recipe.egg, setuptools, pip, wheel, packaging, platformdirs) as
+        # develop distributions: a recipe that asks for one (collective.recipe.backup's scripts
+        # want zc.buildout, hence wheel) gets it as it is, without looking at the index and
+        # without it counting as picked, so `allow-picked-versions = false` needs no pin for
+        # it. Here they are eggs, which the installer would look up and report as picked;
+        # pinned at the versions this process runs, they are taken as they are too. The
+        # project's own pins come first.
+        installer_versions = dict(versions)
+        pinned = {canonicalize_name(name) for name in versions}
+        for name, version in own:
+            if canonicalize_name(name) not in pinned:
+                installer_versions[name] = version
+        ei.default_versions(installer_versions)
         ei.prefer_final(options.get('prefer-final', 'true') == 'true')
         ei.use_dependency_links(options.get('use-dependency-links', 'true') == 'true')
         ei.index_url(options.get('index', '').strip())

@@ -198,7 +198,18 @@ impl Session {
         .collect();
         let path: Vec<String> = ws.iter().map(|e| e.dir.display().to_string()).collect();
         let site = session._dir.path().join("site");
-        let init = json!({"op": "init", "path": path, "directory": directory, "buildout": summary, "site": site});
+        // zc.buildout's own distributions by name and version, which its installer takes as
+        // they are when a recipe asks for one (see `_set_up_installer` in bridge.py).
+        let own: Vec<[&str; 2]> =
+            session.itself.iter().map(|(key, version)| [key.as_str(), version.as_str()]).collect();
+        let init = json!({
+            "op": "init",
+            "path": path,
+            "directory": directory,
+            "buildout": summary,
+            "site": site,
+            "own": own,
+        });
         session.request(ctx, &init)?;
         Ok(session)
     }

@@ -1,7 +1,9 @@
 //! The Python recipe corpus: every case under `tests/fixtures/recipes/` was recorded from
 //! zc.buildout 6.0.1 running real recipe distributions from PyPI (collective.recipe.template,
 //! plone.recipe.command, collective.recipe.cmd, z3c.recipe.mkdir, gocept.recipe.env,
-//! collective.recipe.omelette, zc.recipe.testrunner), every version pinned; see the README
+//! collective.recipe.omelette, zc.recipe.testrunner, collective.recipe.supervisor,
+//! collective.recipe.backup, collective.recipe.environment, mr.scripty, collective.recipe.modwsgi,
+//! zc.recipe.cmmi, djangorecipe), every version pinned; see the README
 //! there. Each case's steps run in one directory; console output must match byte for byte
 //! (without setuptools' package-index chatter, the `root: ` lines), the directory tree exactly
 //! (`bin/` included), `.installed.cfg` must record the same state (compared parsed), and the
@@ -300,7 +302,7 @@ fn run_corpus(corpus: &str, min: usize) {
 fn recipe_corpus_matches_zc_buildout() {
     // The bridge runs every recipe of the corpus; it is found beside the binary.
     tests::cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
-    run_corpus("recipes", 9);
+    run_corpus("recipes", 24);
 }
 
 /// zc.recipe.deployment 1.3.0's corpus, against the `zc.recipe.deployment` recipe library. The
