@@ -270,3 +270,38 @@ fn an_unreadable_find_links_page_is_passed_over() {
     assert!(out.stdout.contains("-- Some packages may not be found!\n"), "{}", out.stdout);
     assert!(out.stdout.contains("Got six 1.17.0.\n"), "{}", out.stdout);
 }
+
+/// `allow-picked-versions = false` against an index (the resolver's path): the unpinned
+/// requested distribution is fetched, then refused, named as zc.buildout names it (its project
+/// name, `Mixed.Case-Name`, not the resolver's normalized `mixed-case-name`); what zc.buildout
+/// 6.0.1 prints for the same wheel from find-links.
+#[test]
+fn an_unpinned_requested_distribution_is_fetched_then_refused_by_its_name() {
+    let (_t, dir) = scratch();
+    let index =
+        tests::simple_index::SimpleIndex::serve(&tests::workspace_root().join("tests/fixtures/egg/dists/wheels"));
+    std::fs::write(
+        dir.join("buildout.cfg"),
+        format!(
+            "[buildout]\nparts = x\nallow-picked-versions = false\nindex = {}\n\n\
+             [x]\nrecipe = zc.recipe.egg\neggs = mixed.case_name\n",
+            index.url()
+        ),
+    )
+    .expect("write");
+    let out = run_buildout(&dir, &[], &recipe_env());
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.ends_with("Installing x.\nGetting distribution for 'mixed.case_name'.\nGot Mixed.Case-Name 1.0.\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.starts_with(
+            "While:\n  Installing x.\n  Getting distribution for 'mixed.case_name'.\nError: Picked: Mixed.Case-Name = 1.0\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("\n    Mixed.Case-Name = 1.0\n"), "{}", out.stderr);
+}

@@ -345,10 +345,21 @@ fn from_installed_or_fetched(
         fetcher.run(&jobs, progress)
     })?;
     if let Some((name, version, requirement)) = refused {
+        // Named as the distribution names itself (`mr.developer`), not as the resolver
+        // normalizes it (`mr-developer`): what zc.buildout says, and what a pin may be written as.
+        let now = installed(settings);
+        let named = |p: &Picked| {
+            now.get(&canonical_name(&p.name))
+                .and_then(|v| v.iter().find(|e| same_version(e, p)))
+                .map_or_else(|| p.name.clone(), |e| e.name.clone())
+        };
         for p in picked.iter().filter(|p| !have(p)) {
-            log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &p.name, &p.version);
+            log_fetched(log, p.requirement.as_deref().unwrap_or(&p.name), &named(p), &p.version);
         }
-        return Err(PythonError::Picked { name, version, requirement, fetched: true });
+        let refused = Picked { name, version, requirement: None, file: None, sdist: false };
+        // zc.buildout names it by its project name (`safe_name`), as in its `Got` line.
+        let name = super::egg::safe_name(&named(&refused));
+        return Err(PythonError::Picked { name, version: refused.version, requirement, fetched: true });
     }
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     // The walk takes what the resolver chose where several versions are installed.
@@ -527,8 +538,9 @@ fn resolve<'i>(
 
 /// `allow-picked-versions = false`: the first unpinned distribution that would be fetched is
 /// refused. In zc.buildout's walk (local `find-links`) it fetches up to and including that
-/// one, then refuses it (`picked` is cut after it and it is returned); a resolver's picks come
-/// in no useful order, so then it refuses before fetching any.
+/// one, then refuses it (`picked` is cut after it and it is returned). A resolver's picks come
+/// in no useful order: an unpinned requested distribution is the walk's first (it alone is
+/// fetched, then refused); else it refuses before fetching any.
 fn refuse_picked(
     picked: &mut Vec<Picked>,
     reqs: &[Requirement],
@@ -544,6 +556,20 @@ fn refuse_picked(
             && !eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| e.develop))
     };
     let Some(at) = picked.iter().position(|p| unpinned(p) && !have(p)) else { return Ok(None) };
+    if picked[at].requirement.is_none() {
+        // zc.buildout's walk gets the requested distributions first, in the order asked: the
+        // first of them that is unpinned is the one it fetches and then refuses.
+        let requested = reqs.iter().find_map(|r| {
+            let i = picked.iter().position(|p| canonical_name(&p.name) == r.key())?;
+            (unpinned(&picked[i]) && !have(&picked[i])).then_some((i, r.to_string()))
+        });
+        if let Some((i, requirement)) = requested {
+            let p = picked.swap_remove(i);
+            let refused = (p.name.clone(), p.version.clone(), requirement.clone());
+            *picked = vec![Picked { requirement: Some(requirement), ..p }];
+            return Ok(Some(refused));
+        }
+    }
     let p = &picked[at];
     let (name, version) = (p.name.clone(), p.version.clone());
     match p.requirement.clone() {
@@ -680,7 +706,7 @@ fn finish(added: Vec<(Egg, String)>, settings: &Settings, log: Logger<'_>) -> Re
     let picked: Vec<&Egg> = ws.iter().filter(|e| !e.develop && settings.pin(&e.key()).is_none()).collect();
     if let (false, Some(first)) = (settings.allow_picked_versions, picked.first()) {
         return Err(PythonError::Picked {
-            name: first.name.clone(),
+            name: super::egg::safe_name(&first.name),
             version: first.version.clone(),
             requirement: first.name.clone(),
             fetched: false,
