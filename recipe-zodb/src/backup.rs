@@ -52,8 +52,8 @@ pub(crate) fn backup_script(
         ));
         if let Some(blobs) = &storage.blob_dir {
             text.push_str(&format!(
-                "latest=$(ls -d {dir}/blobs.* 2>/dev/null | tail -n 1)\n\
-                 new={dir}/blobs.$(date +%Y%m%d%H%M%S).$$\n\
+                "latest=$(LC_ALL=C ls -d {dir}/blobs.* 2>/dev/null | tail -n 1)\n\
+                 new={dir}/blobs.$(date +%Y%m%d%H%M%S.%N)\n\
                  if [ -n \"$latest\" ]; then cp -al \"$latest\" \"$new\"; else mkdir \"$new\"; fi\n\
                  cp -an {blobs}/. \"$new\"/\n\
                  # ZODB's uploads in progress, not blobs yet.\n\
@@ -104,7 +104,7 @@ pub(crate) fn restore_script(
         text.push_str(&give_to(owner, false, std::slice::from_ref(&storage.path)));
         if let Some(blobs) = &storage.blob_dir {
             text.push_str(&format!(
-                "latest=$(ls -d {dir}/blobs.* 2>/dev/null | tail -n 1)\n\
+                "latest=$(LC_ALL=C ls -d {dir}/blobs.* 2>/dev/null | tail -n 1)\n\
                  if [ -z \"$latest\" ]; then echo \"No blob backup in \"{dir} >&2; exit 1; fi\n\
                  rm -rf {blobs}\ncp -a \"$latest\" {blobs}\n",
                 dir = quoted(&dir),
