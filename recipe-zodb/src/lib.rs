@@ -728,10 +728,10 @@ fn backup_scripts(
     let repozo = pypath::join(bin, &repozo);
     // With a deployment, what the scripts make as root goes to the deployment's user.
     let owner = server.deployment.as_ref().and(options.get("user"));
-    for (script, text) in [
-        (format!("{name}-backup"), backup::backup_script(name, &repozo, directory, &storages, owner)),
-        (format!("{name}-restore"), backup::restore_script(name, &repozo, directory, &storages, owner)),
-    ] {
+    let scripts = backup::Backups { server: name, repozo: &repozo, directory, storages: &storages, owner };
+    for (script, text) in
+        [(format!("{name}-backup"), scripts.backup_script()), (format!("{name}-restore"), scripts.restore_script())]
+    {
         let path = PathBuf::from(pypath::join(bin, &script));
         write(&path, &text)?;
         use std::os::unix::fs::PermissionsExt;

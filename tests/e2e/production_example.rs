@@ -3,11 +3,10 @@
 //! of PyPI), each line checked for what it should have done. The server is stopped even when
 //! the test fails.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
+use tests::zeo::{free_port, wait_for_lines};
 use tests::{buildout_bin, cargo_artifact, scratch, uv_binary, workspace_root};
 
 /// The README's comment that introduces the walk-through's block.
@@ -73,15 +72,6 @@ fn buildout_wrapper(dir: &Path, home: &Path) -> PathBuf {
     wrapper
 }
 
-/// Waits (bounded) until `file` has something in it.
-fn wait_for_content(file: &Path) {
-    let start = Instant::now();
-    while std::fs::metadata(file).map_or(0, |m| m.len()) == 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "nothing was written into {}", file.display());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 // Says on the test's output when the machine has no logrotate, which the walk-through runs.
 #[allow(clippy::print_stderr)]
@@ -94,7 +84,7 @@ fn the_readme_walks_through_a_production_deployment() {
     let (_t, scratch) = scratch();
     let dir = scratch.join("production");
     std::fs::create_dir_all(&dir).expect("the example's copy");
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
+    let port = free_port();
     let example = workspace_root().join("examples/production");
     for file in ["buildout.cfg", "democlient.py"] {
         let text = std::fs::read_to_string(example.join(file)).expect(file);
@@ -154,7 +144,7 @@ fn the_readme_walks_through_a_production_deployment() {
                 reads += 1;
                 if reads == 1 {
                     // After the rotation: the server reopened its log and writes into the new one.
-                    wait_for_content(&log);
+                    wait_for_lines(&log);
                 }
             }
             ("bin/check-server", _) => assert_eq!(said, "OK\n"),

@@ -4,18 +4,14 @@
 //! command, the health check (`bin/check-server`: ZEO's zeo-nagios with the server's address),
 //! `bin/server stop`. The server is stopped even when the test fails.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tests::{cargo_artifact, run_buildout, scratch};
 
-use tests::zeo::{pins, wheels};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
+use tests::zeo::{free_port, pins, wait_for_lines, wheels};
 
 /// Stops the server when dropped, whatever happened: (buildout directory, control script).
 struct Server(PathBuf, PathBuf);
@@ -279,15 +275,6 @@ fn systemd_units_verify_and_their_start_line_runs_zeo() {
     let (ok, text) = sh(&dir, &format!("bin/zeopack -h 127.0.0.1 -p {port} -S main -d 0"));
     assert!(ok, "zeopack after the rotation: {text}");
     wait_for_lines(&log);
-}
-
-/// Waits (bounded) until `log` has something in it.
-fn wait_for_lines(log: &Path) {
-    let start = Instant::now();
-    while std::fs::read_to_string(log).unwrap_or_default().trim().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "nothing was logged into the new {}", log.display());
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// `backup`: `bin/server-backup` saves Data.fs (repozo) and its blobs as one set,

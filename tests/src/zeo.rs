@@ -112,3 +112,22 @@ pub fn versions_section() -> String {
 pub fn requirements() -> Vec<String> {
     pins().iter().map(|(n, v)| format!("{n}=={v}")).collect()
 }
+
+/// A port on 127.0.0.1 that nothing listens on now, for a test's server.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Waits (at most 30 s) until the log file `log` has something in it: a server that reopened
+/// it after a rotation writes there again.
+pub fn wait_for_lines(log: &Path) {
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(log).unwrap_or_default().trim().is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "nothing was logged into the new {}",
+            log.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
