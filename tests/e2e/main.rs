@@ -17,7 +17,6 @@ mod recipe_fixtures;
 mod recipe_wheels;
 mod remote_extends;
 mod sdk;
-mod self_install;
 mod takeover;
 mod zeo_live;
 mod zodb_fixtures;

@@ -18,14 +18,39 @@ use std::sync::{Mutex, OnceLock};
 /// binaries or cdylibs exist, so the tests ask cargo for them. The test recipe libraries
 /// (`tests/recipes/*`) are rlibs to cargo, so that `cargo build --workspace` puts no test
 /// library beside the shipped ones; they are built as cdylibs here, into `target/test-recipes`.
+///
+/// The first call builds every shipped artefact ([`SHIPPED`]) before it answers: cargo relinks
+/// a package's artefacts in `target/debug` (removes, then links again) each time it is asked to
+/// build it, fresh or not, and a test running `buildout` at that moment would find no
+/// library there. Every test gets the binary from here, so none runs before that is over.
 pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
     let cache = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.is_empty() {
+        for (package, target) in SHIPPED {
+            cache.insert((package.to_owned(), target.to_owned()), build_artifact(package, target));
+        }
+    }
     let key = (package.to_owned(), target.to_owned());
     if let Some(path) = cache.get(&key) {
         return path.clone();
     }
+    let path = build_artifact(package, target);
+    cache.insert(key, path.clone());
+    path
+}
+
+/// The packages and targets of the binary and the recipe libraries buildout ships.
+pub const SHIPPED: [(&str, &str); 5] = [
+    ("buildout-cli", "buildout"),
+    ("recipe-egg", "zc_recipe_egg"),
+    ("recipe-zodb", "zc_zodbrecipes"),
+    ("recipe-deployment", "zc_recipe_deployment"),
+    ("recipe-python-bridge", "buildout_pythonbridge"),
+];
+
+fn build_artifact(package: &str, target: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     let test_library =
@@ -48,7 +73,7 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
     assert!(output.status.success(), "building {package} failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let path = stdout
+    stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == target)
@@ -62,9 +87,7 @@ pub fn cargo_artifact(package: &str, target: &str) -> PathBuf {
                     .map(PathBuf::from)
             })
         })
-        .unwrap_or_else(|| panic!("cargo reported no artefact {target} for {package}"));
-    cache.insert(key, path.clone());
-    path
+        .unwrap_or_else(|| panic!("cargo reported no artefact {target} for {package}"))
 }
 
 /// The names in a directory, sorted (what a test compares to see that nothing was created).

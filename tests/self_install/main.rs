@@ -4,8 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
 use tests::scratch;
+
+/// Held by each test for its whole run: each `cargo xtask` relinks the artefacts in target/debug,
+/// which the other test's xtask may be copying at that moment.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static XTASK: Mutex<()> = Mutex::new(());
+    XTASK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Runs `cargo xtask <args> --debug` in the workspace, as the README says (the alias is in
 /// `.cargo/config.toml`).
@@ -41,6 +49,7 @@ fn expect_found(out: &Output, dist: &str, library: &Path) {
 
 #[test]
 fn cargo_xtask_install_puts_the_libraries_where_the_loader_looks() {
+    let _one = one_at_a_time();
     let (_guard, dir) = scratch();
     let prefix = dir.join("prefix");
     let printed = xtask(&["install", "--prefix", &prefix.display().to_string()]);
@@ -80,6 +89,7 @@ fn cargo_xtask_install_puts_the_libraries_where_the_loader_looks() {
 
 #[test]
 fn the_wheel_of_buildout_works_once_pip_installed_into_a_venv() {
+    let _one = one_at_a_time();
     let (_guard, dir) = scratch();
     let printed = xtask(&["wheel", "--out", &dir.join("wheels").display().to_string()]);
     let wheel = PathBuf::from(printed.trim().strip_prefix("Wrote ").unwrap_or_else(|| panic!("{printed}")));
