@@ -145,6 +145,9 @@ impl Session {
         own.settings.allow_picked_versions = true;
         // buildout's own distributions are not the project's: they stay out of its download cache.
         own.settings.download_cache = None;
+        // zc.buildout runs with whatever its venv has: a new eggs directory gets the set this
+        // machine resolved last, from the user cache, without a resolver reading the index.
+        own.settings.remember = Some("python-bridge".to_owned());
         let ws = own
             .working_set_logged(ctx, &interpreter, &specs, &mut |_, _| {})
             .map_err(|e| e.within(format!("Installing {} for Python recipes.", specs.join(" and "))))?;
@@ -211,6 +214,10 @@ impl Session {
             "own": own,
         });
         session.request(ctx, &init)?;
+        // zc.buildout and what it imports are loaded now, their bytecode written beside them.
+        for egg in &ws {
+            buildout_core::python::cache::share_bytecode(&egg.dir);
+        }
         Ok(session)
     }
 

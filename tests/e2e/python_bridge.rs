@@ -180,3 +180,51 @@ fn zc_recipe_egg_develop_runs_through_the_bridge() {
     let shown = run_buildout(&dir, &args(&["-U", "recipes", "zc.recipe.egg"]), &env);
     assert!(shown.stdout.starts_with("zc.recipe.egg "), "the native library stays the one listed: {shown:?}");
 }
+
+/// The bridge's own zc.buildout set in a second buildout on the machine: the resolution the
+/// first one made is remembered in the user cache, so the second gets the set linked from the
+/// cache, offline, with the bytecode the first one's Python wrote.
+#[test]
+fn a_new_eggs_directory_gets_the_bridges_own_set_from_the_user_cache_offline() {
+    let (_guard, root) = scratch();
+    cargo_artifact("recipe-python-bridge", "buildout_pythonbridge");
+    let twin = root.join("twin");
+    std::fs::create_dir_all(&twin).expect("mkdir");
+    tests::python_twin(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/engine/python"), &twin);
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bridge-corpus-cache");
+    let env = vec![("BUILDOUT_CACHE_DIR".to_owned(), cache.display().to_string())];
+    let buildout = |name: &str, args: &[&str]| {
+        let dir = root.join(name);
+        write(&dir.join("develop-eggs/buildout.testrecipes.egg-link"), &format!("{}\n.", twin.display()));
+        write(
+            &dir.join("buildout.cfg"),
+            "[buildout]\nparts = made\n\n[made]\nrecipe = buildout.testrecipes:mkdir\npath = made\n",
+        );
+        let out = run_buildout(&dir, &self::args(args), &env);
+        assert_eq!(out.status, 0, "{name}: {}{}", out.stdout, out.stderr);
+        assert!(dir.join("made").is_dir(), "{name}: the Python recipe ran");
+        dir
+    };
+    buildout("first", &["-U"]);
+    // Offline and with an empty eggs directory: nothing would settle the set but the record.
+    let second = buildout("second", &["-U", "-o"]);
+    let eggs = second.join("eggs");
+    // The eggs directory, or a versioned directory in it (`eggs/v5`).
+    let own = [eggs.clone()]
+        .into_iter()
+        .chain(subdirectories(&eggs))
+        .flat_map(|d| subdirectories(&d))
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("zc.buildout-")));
+    let own = own.unwrap_or_else(|| panic!("no zc.buildout egg under {}", eggs.display()));
+    let python = tests::python();
+    let pyc =
+        own.join(format!("zc/buildout/__pycache__/buildout.cpython-{}{}.pyc", python.version.0, python.version.1));
+    use std::os::unix::fs::MetadataExt;
+    let links = std::fs::metadata(&pyc).unwrap_or_else(|e| panic!("{}: {e}", pyc.display())).nlink();
+    assert!(links >= 2, "{} was compiled again ({links} link), not linked from the cache", pyc.display());
+}
+
+fn subdirectories(dir: &Path) -> Vec<std::path::PathBuf> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    entries.filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+}

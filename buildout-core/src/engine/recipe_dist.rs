@@ -279,6 +279,7 @@ pub fn settings(sections: &mut Sections) -> crate::config::Result<Settings> {
         show_picked_versions,
         download_cache,
         develop_eggs_dir,
+        remember: None,
         ..Settings::default()
     })
 }

@@ -63,6 +63,69 @@ pub fn remember_sha256(cache: &Path, sha256: &str, info: &super::egg::WheelInfo)
     }
 }
 
+/// The egg directories this process made of links into the cache, each with the cache entry it
+/// was linked from.
+static LINKED: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that the egg directory `egg` was made of links to the cache entry `entry`.
+pub(super) fn note_linked(egg: &Path, entry: &Path) {
+    if let Ok(mut linked) = LINKED.lock() {
+        linked.push((egg.to_owned(), entry.to_owned()));
+    }
+}
+
+/// Gives the cache entry an egg directory of this process was linked from the bytecode Python
+/// has since written into it (`__pycache__/*.pyc`, each beside a source file that is a link to
+/// the entry's), so that the next egg directory linked from the entry has it from the start:
+/// the modules an import of zc.buildout loads take longer to compile than to run. Best effort;
+/// returns how many files it linked. A `.pyc` names its source's modification time and size,
+/// which a hard link shares, so it is as valid beside the cache's source as beside the egg's.
+pub fn share_bytecode(egg: &Path) -> usize {
+    let entry = LINKED.lock().ok().and_then(|l| l.iter().find(|(dir, _)| dir == egg).map(|(_, entry)| entry.clone()));
+    entry.map_or(0, |entry| share_dir(egg, &entry))
+}
+
+fn share_dir(from: &Path, to: &Path) -> usize {
+    let mut shared = 0;
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let name = entry.file_name();
+        if name == "__pycache__" {
+            shared += share_pycache(&entry.path(), from, &to.join(&name), to);
+        } else {
+            shared += share_dir(&entry.path(), &to.join(&name));
+        }
+    }
+    shared
+}
+
+/// Links each `.pyc` of `pycache` (in `source_dir`) into `cached` (in `cached_source_dir`) when
+/// its source file there is the same file and the cache has no bytecode for it yet.
+fn share_pycache(pycache: &Path, source_dir: &Path, cached: &Path, cached_source_dir: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let same_file = |a: &Path, b: &Path| match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    };
+    let mut shared = 0;
+    for entry in std::fs::read_dir(pycache).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `module.cpython-311.pyc`, `module.cpython-311.opt-1.pyc`: the module is before the tag.
+        let Some(module) = name.strip_suffix(".pyc").and_then(|n| n.split('.').next()) else { continue };
+        let source = format!("{module}.py");
+        let target = cached.join(&name);
+        if target.exists() || !same_file(&source_dir.join(&source), &cached_source_dir.join(&source)) {
+            continue;
+        }
+        if std::fs::create_dir_all(cached).is_ok() && std::fs::hard_link(entry.path(), &target).is_ok() {
+            shared += 1;
+        }
+    }
+    shared
+}
+
 /// A probe file name for `executable`: its path, size and modification time and, when it is a
 /// script (a version manager's shim), what such shims choose the interpreter by.
 pub fn probe_key(executable: &Path) -> Option<String> {
@@ -122,6 +185,45 @@ pub fn on_path(name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytecode_written_into_a_linked_egg_goes_back_to_its_cache_entry() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let (entry, egg) = (root.path().join("cache/unpacked/k/demo-1.0.egg"), root.path().join("eggs/demo-1.0.egg"));
+        std::fs::create_dir_all(entry.join("demo")).expect("mkdir");
+        for file in ["demo/__init__.py", "demo/linked.py", "demo/copied.py"] {
+            std::fs::write(entry.join(file), file).expect("write");
+        }
+        super::super::tree::link_tree(&entry, &egg).expect("link");
+        assert_eq!(share_bytecode(&egg), 0, "not noted as linked: nothing is shared");
+        note_linked(&egg, &entry);
+        // A source that is a copy, not a link, keeps its bytecode to itself.
+        std::fs::remove_file(egg.join("demo/copied.py")).expect("rm");
+        std::fs::write(egg.join("demo/copied.py"), "demo/copied.py").expect("write");
+        let pycache = egg.join("demo/__pycache__");
+        std::fs::create_dir_all(&pycache).expect("mkdir");
+        for pyc in [
+            "__init__.cpython-311.pyc",
+            "linked.cpython-311.opt-1.pyc",
+            "copied.cpython-311.pyc",
+            "gone.cpython-311.pyc",
+        ] {
+            std::fs::write(pycache.join(pyc), pyc).expect("write");
+        }
+        assert_eq!(share_bytecode(&egg), 2);
+        let mut shared: Vec<String> = std::fs::read_dir(entry.join("demo/__pycache__"))
+            .expect("the entry's __pycache__")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        shared.sort();
+        assert_eq!(shared, ["__init__.cpython-311.pyc", "linked.cpython-311.opt-1.pyc"]);
+        assert_eq!(share_bytecode(&egg), 0, "shared once");
+        // The next egg linked from the entry has the bytecode from the start.
+        let next = root.path().join("other-eggs/demo-1.0.egg");
+        super::super::tree::link_tree(&entry, &next).expect("link");
+        assert!(next.join("demo/__pycache__/__init__.cpython-311.pyc").is_file());
+    }
 
     #[test]
     fn what_a_shim_chooses_by() {

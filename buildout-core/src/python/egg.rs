@@ -309,7 +309,9 @@ pub fn unpack_wheel(wheel: &Path, dest: &Path, cache: Option<(&Path, &str)>) -> 
             crate::interrupt::sweep(dir);
         }
         if entry.is_dir() || unpack_into(wheel, &entry).is_ok() {
-            return super::tree::link_tree(&entry, dest);
+            super::tree::link_tree(&entry, dest)?;
+            super::cache::note_linked(dest, &entry);
+            return Ok(());
         }
     }
     unpack_into(wheel, dest)

@@ -99,7 +99,12 @@ impl Fetcher<'_> {
             && let Some(entry) = super::cache::by_sha256(cache, sha)
         {
             let dest = self.settings.eggs_dir.join(entry.egg_name(self.interp));
-            if dest.is_dir() || super::tree::link_tree(&entry.path(cache, self.interp), &dest).is_ok() {
+            if dest.is_dir() {
+                return Ok(());
+            }
+            let from = entry.path(cache, self.interp);
+            if super::tree::link_tree(&from, &dest).is_ok() {
+                super::cache::note_linked(&dest, &from);
                 return Ok(());
             }
         }

@@ -300,7 +300,17 @@ fn from_installed_or_fetched(
 ) -> Result<Vec<Egg>, PythonError> {
     let index = || cell.get_or_init(|| new_index(settings));
     let ask = Ask { interp, specs, reqs, settings, env };
-    if let Some(ws) = settle_locally(&ask, eggs, &index, log, progress)? {
+    let cache = super::cache::dir();
+    let record = super::remembered::path(cache.as_deref(), specs, settings, interp);
+    let settled = settle_locally(&ask, eggs, &index, log, progress);
+    // Offline too: a remembered set is linked from the cache, without the network.
+    if matches!(settled, Ok(None) | Err(PythonError::Offline { .. }))
+        && let (Some(record), Some(cache)) = (&record, &cache)
+        && let Some(ws) = from_remembered(&ask, eggs, record, cache, index(), log, progress)
+    {
+        return Ok(ws);
+    }
+    if let Some(ws) = settled? {
         return Ok(ws);
     }
     // The installer stops at a find-links page it cannot read; setuptools passes over one with
@@ -364,7 +374,48 @@ fn from_installed_or_fetched(
     let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
     // The walk takes what the resolver chose where several versions are installed.
     let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
-    walk_fetched(specs, reqs, settings, env, &before, &chosen, log)
+    let ws = walk_fetched(specs, reqs, settings, env, &before, &chosen, log)?;
+    if let (Some(record), false) = (&record, matches!(resolver, Resolver::Links)) {
+        super::remembered::write(record, &picked);
+    }
+    Ok(ws)
+}
+
+/// The working set from the resolution remembered in `record` (see [`super::remembered`]),
+/// linked from the user cache `cache`; `None` when there is none, or when it no longer settles
+/// the set (then nothing it would have logged is logged).
+fn from_remembered(
+    ask: &Ask<'_>,
+    eggs: &HashMap<String, Vec<Egg>>,
+    record: &Path,
+    cache: &Path,
+    index: &Index,
+    log: Logger<'_>,
+    progress: Progress<'_>,
+) -> Option<Vec<Egg>> {
+    let Ask { interp, specs, reqs, settings, env } = *ask;
+    let picked = super::remembered::read(record, cache)?;
+    let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
+    let jobs: Vec<Job> = picked
+        .iter()
+        .filter(|p| !have(p))
+        .filter_map(|p| Some(Job { label: format!("{} {}", p.name, p.version), file: p.file.clone()?, sdist: false }))
+        .collect();
+    let work = tempfile::tempdir().ok()?;
+    // Only cached wheels: the builder is never asked for.
+    let fetcher = Fetcher { client: index.client(), interp, settings, work: work.path(), builder: Builder::Pip };
+    fetcher.run(&jobs, progress).ok()?;
+    let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
+    let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
+    let mut lines = Vec::new();
+    let ws = walk_fetched(specs, reqs, settings, env, &before, &chosen, &mut |level, line| {
+        lines.push((level, line.to_owned()))
+    })
+    .ok()?;
+    for (level, line) in lines {
+        log(level, &line);
+    }
+    Some(ws)
 }
 
 /// `settings` without the remote `find-links` pages that cannot be read (each logged with

@@ -18,6 +18,7 @@ mod lock;
 mod newest;
 mod other_python;
 mod pip;
+mod remembered;
 pub mod requirement;
 mod resolve;
 pub mod scripts;

@@ -25,6 +25,10 @@ pub struct Settings {
     pub download_cache: Option<PathBuf>,
     /// `develop-eggs-directory`, whose develop eggs are chosen over any other distribution.
     pub develop_eggs_dir: Option<PathBuf>,
+    /// For a set any versions that satisfy it will do (buildout's own distributions for Python
+    /// recipes, never a project's): the name under which its resolution is remembered in the
+    /// user cache and reused for a new eggs directory while the cache has every wheel of it.
+    pub remember: Option<String>,
 }
 
 impl Settings {

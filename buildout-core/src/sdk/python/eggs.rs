@@ -110,6 +110,7 @@ impl Installs {
             allow_unknown_extras: flag("allow-unknown-extras")?,
             download_cache: ctx.get("buildout", "download-cache")?.filter(|d| !d.is_empty()).map(PathBuf::from),
             develop_eggs_dir: Some(PathBuf::from(ctx.buildout_option("develop-eggs-directory")?)),
+            remember: None,
         };
         Ok(Installs { settings, versions_section, versions })
     }
