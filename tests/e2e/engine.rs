@@ -369,4 +369,24 @@ fn extensions_stop_the_run_with_one_line() {
     let annotated = run(&dir, &["annotate", "buildout"]);
     assert_eq!(annotated.status, 0, "{}", annotated.stderr);
     assert!(annotated.stdout.contains("buildout.sanitycheck"), "{}", annotated.stdout);
+
+    // The two whose work zc.buildout took over get its own words, before any other is named.
+    for superseded in ["buildout-versions", "buildout.dumppickedversions"] {
+        write_config(
+            &dir,
+            &format!(
+                "[buildout]\nextensions = buildout.sanitycheck {superseded}\n{}",
+                &chain(1)["[buildout]\n".len()..]
+            ),
+        );
+        let out = run(&dir, &[]);
+        assert_eq!(out.status, 1, "{superseded}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            "While:\n  Installing.\n  Loading extensions.\nError: Buildout now includes 'buildout-versions' (and part \
+             of the older 'buildout.dumppickedversions').\nRemove the extension from your configuration and look at \
+             the 'show-picked-versions' option in buildout's documentation.\n",
+            "{superseded}"
+        );
+    }
 }
