@@ -52,13 +52,21 @@ pub fn by_sha256(cache: &Path, sha256: &str) -> Option<CachedWheel> {
 pub fn remember_sha256(cache: &Path, sha256: &str, info: &super::egg::WheelInfo) {
     let Some(file) = sha256_record(cache, sha256) else { return };
     let record = CachedWheel { key: info.key.clone(), name: info.name.clone(), version: info.version.clone() };
-    let (Some(dir), Ok(text)) = (file.parent(), serde_json::to_string(&record)) else { return };
+    if let Ok(text) = serde_json::to_string(&record) {
+        write_whole(&file, &text);
+    }
+}
+
+/// Writes a cache record whole or not at all (a reader never sees half of one), making its
+/// directory. Best effort: a record the cache lacks is only work done again.
+pub(super) fn write_whole(file: &Path, text: &str) {
+    let Some(dir) = file.parent() else { return };
     if std::fs::create_dir_all(dir).is_ok()
         && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
     {
         use std::io::Write;
         if tmp.write_all(text.as_bytes()).is_ok() {
-            let _ = tmp.persist(&file);
+            let _ = tmp.persist(file);
         }
     }
 }

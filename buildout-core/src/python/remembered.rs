@@ -95,15 +95,10 @@ pub(super) fn write(record: &Path, picked: &[Picked]) {
             })
         })
         .collect();
-    let (Some(picks), Some(dir)) = (picks, record.parent()) else { return };
-    let Ok(text) = serde_json::to_string_pretty(&Record { picks }) else { return };
-    if std::fs::create_dir_all(dir).is_ok()
-        && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+    if let Some(picks) = picks
+        && let Ok(text) = serde_json::to_string_pretty(&Record { picks })
     {
-        use std::io::Write;
-        if tmp.write_all(text.as_bytes()).is_ok() {
-            let _ = tmp.persist(record);
-        }
+        super::cache::write_whole(record, &text);
     }
 }
 
