@@ -59,6 +59,10 @@ impl Recipe for PythonRecipe {
             "options": values,
         });
         let reply = session.request(ctx, &request)?;
+        // The recipe's modules are imported now (see `share_bytecode` for buildout's own set).
+        for dir in &provided.path {
+            buildout_core::python::cache::share_bytecode(std::path::Path::new(dir));
+        }
         let constructed: session::Constructed = session::parse(reply)?;
         for key in &constructed.used {
             let _ = options.get(key);
