@@ -65,7 +65,9 @@ fn main() {
     std::fs::create_dir_all(bridged.join("develop-eggs")).expect("mkdir");
     std::fs::write(bridged.join("develop-eggs/buildout.testrecipes.egg-link"), format!("{}\n.", twin.display()))
         .expect("write egg-link");
-    // Fills the user cache with the bridge's zc.buildout, so that what follows is not a download.
+    // The machine's first buildout with Python recipes: fills the user cache with the bridge's
+    // zc.buildout set, its remembered resolution and its bytecode, so that what follows times a
+    // new buildout on a machine that has run one before, not a download.
     let warm = root.path().join("warm");
     std::fs::create_dir_all(warm.join("develop-eggs")).expect("mkdir");
     std::fs::copy(
