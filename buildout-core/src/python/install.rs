@@ -300,7 +300,8 @@ fn from_installed_or_fetched(
 ) -> Result<Vec<Egg>, PythonError> {
     let index = || cell.get_or_init(|| new_index(settings));
     let ask = Ask { interp, specs, reqs, settings, env };
-    let cache = super::cache::dir();
+    // Only the sets that ask to be remembered look at the user cache here.
+    let cache = settings.remember.as_ref().and_then(|_| super::cache::dir());
     let record = super::remembered::path(cache.as_deref(), specs, settings, interp);
     let settled = settle_locally(&ask, eggs, &index, log, progress);
     // Offline too: a remembered set is linked from the cache, without the network.
@@ -326,7 +327,7 @@ fn from_installed_or_fetched(
     let settings = ask.settings;
     let work = tempfile::tempdir().map_err(|e| io(Path::new("temporary directory"), e))?;
     let (mut picked, resolver) = resolve(&ask, eggs, &index, work.path(), log, progress)?;
-    let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
+    let have = |p: &Picked| is_installed(eggs, p);
     let refused = refuse_picked(&mut picked, reqs, settings, eggs, &have)?;
     let mut jobs = Vec::new();
     for p in picked.iter().filter(|p| !have(p)) {
@@ -371,10 +372,7 @@ fn from_installed_or_fetched(
         let name = super::egg::safe_name(&named(&refused));
         return Err(PythonError::Picked { name, version: refused.version, requirement, fetched: true });
     }
-    let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
-    // The walk takes what the resolver chose where several versions are installed.
-    let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
-    let ws = walk_fetched(specs, reqs, settings, env, &before, &chosen, log)?;
+    let ws = walk_picked(&ask, eggs, &picked, log)?;
     if let (Some(record), false) = (&record, matches!(resolver, Resolver::Links)) {
         super::remembered::write(record, &picked);
     }
@@ -393,29 +391,41 @@ fn from_remembered(
     log: Logger<'_>,
     progress: Progress<'_>,
 ) -> Option<Vec<Egg>> {
-    let Ask { interp, specs, reqs, settings, env } = *ask;
+    let Ask { interp, settings, .. } = *ask;
     let picked = super::remembered::read(record, cache)?;
-    let have = |p: &Picked| eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)));
     let jobs: Vec<Job> = picked
         .iter()
-        .filter(|p| !have(p))
+        .filter(|p| !is_installed(eggs, p))
         .filter_map(|p| Some(Job { label: format!("{} {}", p.name, p.version), file: p.file.clone()?, sdist: false }))
         .collect();
     let work = tempfile::tempdir().ok()?;
     // Only cached wheels: the builder is never asked for.
     let fetcher = Fetcher { client: index.client(), interp, settings, work: work.path(), builder: Builder::Pip };
     fetcher.run(&jobs, progress).ok()?;
-    let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
-    let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
     let mut lines = Vec::new();
-    let ws = walk_fetched(specs, reqs, settings, env, &before, &chosen, &mut |level, line| {
-        lines.push((level, line.to_owned()))
-    })
-    .ok()?;
+    let ws = walk_picked(ask, eggs, &picked, &mut |level, line| lines.push((level, line.to_owned()))).ok()?;
     for (level, line) in lines {
         log(level, &line);
     }
     Some(ws)
+}
+
+/// Whether a picked distribution is installed already (`eggs`, read before fetching).
+fn is_installed(eggs: &HashMap<String, Vec<Egg>>, p: &Picked) -> bool {
+    eggs.get(&canonical_name(&p.name)).is_some_and(|v| v.iter().any(|e| same_version(e, p)))
+}
+
+/// [`walk_fetched`] once `picked` is fetched: what `eggs` had before is not logged as fetched,
+/// and the walk takes what was picked where several versions are installed.
+fn walk_picked(
+    ask: &Ask<'_>,
+    eggs: &HashMap<String, Vec<Egg>>,
+    picked: &[Picked],
+    log: Logger<'_>,
+) -> Result<Vec<Egg>, PythonError> {
+    let before: HashSet<PathBuf> = eggs.values().flatten().map(|e| e.dir.clone()).collect();
+    let chosen: HashMap<String, String> = picked.iter().map(|p| (canonical_name(&p.name), p.version.clone())).collect();
+    walk_fetched(ask.specs, ask.reqs, ask.settings, ask.env, &before, &chosen, log)
 }
 
 /// `settings` without the remote `find-links` pages that cannot be read (each logged with
